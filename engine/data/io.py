@@ -1,0 +1,87 @@
+"""Reading and writing wide tables: a date column plus one column per series (CSV or Parquet)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+
+
+def read_table(path: str | os.PathLike, *, date_column: str | None = None) -> pd.DataFrame:
+    """Read a wide CSV or Parquet file into a frame indexed by date.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` (optionally ``.csv.gz``) or ``.parquet`` file.
+    date_column
+        Name of the date column; default: a column named ``date`` (any case), else the first one.
+
+    Returns
+    -------
+    DataFrame with a DatetimeIndex named ``date``; values are checked later by
+    :func:`causalfolio.data.validate_frame`.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"file not found: {p}")
+    suffixes = "".join(p.suffixes).lower()
+    try:
+        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+            raw = pd.read_parquet(p)
+            if isinstance(raw.index, pd.DatetimeIndex):
+                raw = raw.reset_index()
+        elif ".csv" in suffixes or ".txt" in suffixes:
+            raw = pd.read_csv(p)
+        else:
+            raise DataError(f"{p}: unsupported file type {suffixes or '(none)'}; use .csv or "
+                            ".parquet")
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - parser errors become one clear line
+        raise DataError(f"{p}: cannot read the file ({type(exc).__name__}: {exc})") from None
+    if raw.empty or raw.shape[1] < 2:
+        raise DataError(f"{p}: no data; expected a date column and at least one series column")
+    if date_column is None:
+        matches = [c for c in raw.columns if str(c).lower() == "date"]
+        date_column = matches[0] if matches else raw.columns[0]
+    elif date_column not in raw.columns:
+        raise DataError(f"{p}: no column {date_column!r}; columns are {list(raw.columns)[:10]}")
+    frame = raw.drop(columns=[date_column])
+    frame.index = parse_dates(raw[date_column], source=str(p))
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def parse_dates(values: pd.Series, *, source: str = "data") -> pd.DatetimeIndex:
+    """Parse a column of dates; the first unparseable value is reported with its row."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values)
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise DataError(
+            f"{source}: unparseable date {values.iloc[i]!r} in row {i + 1}; use ISO dates "
+            "like 2021-03-31"
+        )
+    idx = pd.DatetimeIndex(parsed, name="date")
+    if idx.tz is not None:
+        idx = idx.tz_localize(None)
+    return idx
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a date-indexed frame as CSV or Parquet (by suffix)."""
+    p = Path(path)
+    out = frame.copy()
+    out.index.name = out.index.name or "date"
+    if p.suffix.lower() in (".parquet", ".pq"):
+        out.to_parquet(p)
+    else:
+        out.to_csv(p, float_format="%.10g")
+    return p

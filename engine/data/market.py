@@ -1,0 +1,135 @@
+"""The market a backtest runs on: aligned asset and candidate-driver returns."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+import pandas as pd
+
+from ..errors import DataError
+from .io import read_table
+from .transforms import apply_transforms
+from .validation import NanPolicy, apply_nan_policy, check_not_constant, validate_frame
+
+Align = Literal["inner", "assets"]
+
+
+@attrs.frozen
+class Market:
+    """Asset returns and candidate-driver returns on one calendar.
+
+    Attributes
+    ----------
+    assets
+        (T, N) daily returns of the portfolio constituents.
+    candidates
+        (T, M) daily returns (or transformed changes) of the candidate drivers, same dates.
+    truth
+        Ground truth when the market is synthetic (:class:`~causalfolio.data.SyntheticTruth`).
+    """
+
+    assets: pd.DataFrame
+    candidates: pd.DataFrame
+    truth: Any = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.assets.index.equals(self.candidates.index):
+            raise DataError("assets and candidates must share one calendar; use "
+                            "Market.from_frames to align them")
+        overlap = sorted(set(self.assets.columns) & set(self.candidates.columns))
+        if overlap:
+            raise DataError(f"names used both as asset and as candidate driver: {overlap[:5]}; "
+                            "rename or remove them from the candidates")
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The common calendar."""
+        return self.assets.index  # type: ignore[return-value]
+
+    def before(self, date: pd.Timestamp) -> Market:
+        """The market restricted to dates strictly before ``date``."""
+        mask = self.dates < pd.Timestamp(date)
+        return Market(self.assets.loc[mask], self.candidates.loc[mask], self.truth)
+
+    @classmethod
+    def from_frames(
+        cls,
+        assets: pd.DataFrame,
+        candidates: pd.DataFrame,
+        *,
+        kind: Literal["prices", "returns"] = "prices",
+        transforms: str | Mapping[str, str] | None = None,
+        asset_transform: str | None = None,
+        align: Align = "inner",
+        nan_policy: NanPolicy = "error",
+    ) -> Market:
+        """Validate, align and transform asset and candidate frames.
+
+        Parameters
+        ----------
+        assets, candidates
+            Wide frames indexed by date: prices/levels (``kind='prices'``) or returns.
+        kind
+            ``prices``: levels, turned into returns by ``transforms``; ``returns``: used as is.
+        transforms
+            For candidates: one transform or a mapping name -> ``pct``/``log``/``diff``/``none``
+            (default ``pct`` for prices, ``none`` for returns).
+        asset_transform
+            Transform for all assets (default ``pct`` for prices, ``none`` for returns).
+        align
+            Calendar policy. ``inner``: keep dates present in both files. ``assets``: keep the
+            asset dates and carry candidate levels forward over dates they miss (holidays of
+            another market); candidates starting later than the assets trim the start.
+        nan_policy
+            What to do with NaNs in the levels after alignment: ``error``, ``ffill`` or ``drop``.
+        """
+        if kind not in ("prices", "returns"):
+            raise DataError(f"kind must be 'prices' or 'returns', got {kind!r}")
+        a = validate_frame(assets, what="assets")
+        c = validate_frame(candidates, what="candidates")
+        overlap = sorted(set(a.columns) & set(c.columns))
+        if overlap:
+            raise DataError(f"names used both as asset and as candidate driver: {overlap[:5]}; "
+                            "rename or remove them from the candidates")
+        if align == "inner":
+            idx = a.index.intersection(c.index)
+            a, c = a.loc[idx], c.loc[idx]
+        elif align == "assets":
+            if kind == "returns":
+                c = c.reindex(a.index.union(c.index)).fillna(0.0).loc[a.index]
+            else:
+                c = c.reindex(a.index.union(c.index)).ffill().reindex(a.index)
+        else:
+            raise DataError(f"unknown alignment {align!r}; use 'inner' or 'assets'")
+        if len(a) == 0:
+            raise DataError("assets and candidates share no dates; check the date columns")
+        a = apply_nan_policy(a, nan_policy, what="assets")
+        c = apply_nan_policy(c, nan_policy, what="candidates")
+        if align == "assets":
+            c = c.dropna(how="any")
+        idx = a.index.intersection(c.index)
+        a, c = a.loc[idx], c.loc[idx]
+        default = "pct" if kind == "prices" else "none"
+        a = apply_transforms(a, asset_transform or default, what="assets")
+        c = apply_transforms(c, transforms if transforms is not None else default,
+                             what="candidates")
+        idx = a.index.intersection(c.index)
+        a, c = a.loc[idx], c.loc[idx]
+        if len(a) < 3:
+            raise DataError(f"only {len(a)} aligned dates of returns; need a longer history")
+        check_not_constant(a, what="assets")
+        check_not_constant(c, what="candidates")
+        return cls(a, c)
+
+    @classmethod
+    def from_files(
+        cls,
+        assets: str | os.PathLike,
+        candidates: str | os.PathLike,
+        **kwargs: Any,
+    ) -> Market:
+        """Read two wide CSV/Parquet files and build a market (see :meth:`from_frames`)."""
+        return cls.from_frames(read_table(assets), read_table(candidates), **kwargs)

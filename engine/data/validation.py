@@ -1,0 +1,84 @@
+"""Checks on input frames, each failure a specific :class:`DataError`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+NanPolicy = Literal["error", "drop", "ffill"]
+
+
+def validate_frame(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
+    """Check dates and values of a wide frame; return it with float columns.
+
+    Raises :class:`DataError` for an empty frame, a non-date index, duplicate or unsorted dates,
+    duplicate column names, non-numeric values and infinities. NaNs are left to
+    :func:`apply_nan_policy`.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}")
+    if frame.empty or frame.shape[1] == 0:
+        raise DataError(f"{what}: the frame is empty")
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError(f"{what}: the index must hold dates (a DatetimeIndex), got "
+                        f"{type(frame.index).__name__}; set the date column as index")
+    dup = frame.index.duplicated()
+    if dup.any():
+        raise DataError(f"{what}: duplicate date {frame.index[dup][0].date()}; keep one row per "
+                        "date")
+    if not frame.index.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(frame.index.asi8) < 0)[0])
+        raise DataError(f"{what}: dates are not sorted ({frame.index[pos].date()} comes before "
+                        f"{frame.index[pos + 1].date()}); sort the rows by date")
+    cols = pd.Index(frame.columns).astype(str)
+    if cols.duplicated().any():
+        raise DataError(f"{what}: duplicate series name {cols[cols.duplicated()][0]!r}")
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype == bool or not pd.api.types.is_numeric_dtype(s):
+            num = pd.to_numeric(s, errors="coerce")
+            bad = num.isna() & s.notna()
+            if bad.any() or s.dtype == bool:
+                d = s.index[bad.to_numpy()][0] if bad.any() else s.index[0]
+                raise DataError(f"{what} series {col!r}: non-numeric value {s[d]!r} on "
+                                f"{d.date()}")
+            s = num
+        s = s.astype(float)
+        inf = np.isinf(s.to_numpy())
+        if inf.any():
+            raise DataError(f"{what} series {col!r}: infinite value on {s.index[inf][0].date()}")
+        out[str(col)] = s
+    return pd.DataFrame(out, index=frame.index)
+
+
+def apply_nan_policy(frame: pd.DataFrame, policy: NanPolicy, *, what: str) -> pd.DataFrame:
+    """Handle NaNs in levels: ``error`` (default) reports the first, ``ffill`` carries the last
+    value forward (leading NaNs are dropped), ``drop`` removes dates with any NaN."""
+    if policy not in ("error", "drop", "ffill"):
+        raise DataError(f"unknown NaN policy {policy!r}; use 'error', 'drop' or 'ffill'")
+    nan = frame.isna()
+    if not nan.to_numpy().any():
+        return frame
+    if policy == "error":
+        col = nan.any().idxmax()
+        d = frame.index[nan[col].to_numpy()][0]
+        raise DataError(f"{what} series {col!r} is missing a value on {d.date()} "
+                        f"({int(nan.to_numpy().sum())} missing values in all); choose a NaN "
+                        "policy: 'ffill' or 'drop'")
+    if policy == "ffill":
+        frame = frame.ffill()
+    return frame.dropna(how="any")
+
+
+def check_not_constant(returns: pd.DataFrame, *, what: str) -> None:
+    """A series whose returns never change carries no information and breaks correlations."""
+    std = returns.std(ddof=0)
+    const = std[~(std > 0)]
+    if len(const):
+        raise DataError(f"{what} series {const.index[0]!r} is constant; remove it "
+                        f"({len(const)} constant series in all)")

@@ -1,0 +1,83 @@
+"""Error types raised by causalfolio.
+
+Every error a user can provoke with bad input is a :class:`CausalfolioError`. Its message says what
+is wrong and how to fix it, in one line; the CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+
+class CausalfolioError(Exception):
+    """Base class of every error causalfolio raises on purpose."""
+
+
+class SpecError(CausalfolioError, ValueError):
+    """A plugin spec string is malformed or names an unknown component or parameter.
+
+    Parameters
+    ----------
+    message
+        What is wrong, e.g. ``unknown dynamics model 'lineer'``.
+    spec
+        The whole spec string as the user wrote it.
+    start, end
+        Character offsets of the offending part inside ``spec`` (``end`` exclusive).
+    hint
+        A suggestion, e.g. ``did you mean 'linear'?``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        spec: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.spec = spec
+        self.start = start
+        self.end = end
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.hint:
+            text += f"; {self.hint}"
+        if self.spec is not None:
+            if self.start is not None:
+                end = self.end if self.end is not None else self.start + 1
+                s = self.spec
+                marked = f"{s[: self.start]}>>{s[self.start:end]}<<{s[end:]}"
+                text += f" in spec: {marked}"
+            else:
+                text += f" in spec: {self.spec}"
+        return text
+
+    def caret(self) -> str:
+        """Two lines: the spec and a caret line under the offending part."""
+        if self.spec is None or self.start is None:
+            return self.spec or ""
+        end = self.end if self.end is not None else self.start + 1
+        return f"{self.spec}\n{' ' * self.start}{'^' * max(1, end - self.start)}"
+
+
+class ParameterError(CausalfolioError, ValueError):
+    """A component parameter has the wrong type or an invalid value."""
+
+
+class PluginError(CausalfolioError):
+    """A plugin could not be loaded or registered (duplicate name, bad component class)."""
+
+
+class DataError(CausalfolioError, ValueError):
+    """Input data cannot be used: bad dates, non-numeric values, NaNs, too little history..."""
+
+
+class ConfigError(CausalfolioError, ValueError):
+    """An inconsistent backtest or pipeline configuration (bad bounds, windows, dates)."""
+
+
+class NumericalError(CausalfolioError, ArithmeticError):
+    """A numerical procedure failed in a way no documented fallback covers."""

@@ -1,0 +1,383 @@
+"""A pipeline of five components, built from a spec string, run at one rebalance date."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
+from .params import coerce
+from .registry import Registry, get_registry
+from .spec.parser import ComponentCall, parse_parts
+from .stages import (
+    STAGES,
+    Allocation,
+    Component,
+    DistanceForecast,
+    DriverSelection,
+    DriverSelector,
+    DynamicsModel,
+    MappingInputs,
+    RiskMapping,
+    Sensitivities,
+    SensitivityExtractor,
+    SensitivityForecaster,
+    fingerprint,
+)
+from .stages.base import _hints
+from .weights import project_to_bounds, within_bounds
+
+STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
+
+
+@attrs.frozen(kw_only=True)
+class Windows:
+    """Lookback windows in trading days used when a component does not set its own ``window``.
+
+    Attributes
+    ----------
+    drivers
+        Driver-selection window (6 months of daily data by default).
+    train
+        Dynamics training window (125 days, the longest in §9.1).
+    cov
+        Covariance window for risk mapping (3 months).
+    """
+
+    drivers: int = 126
+    train: int = 125
+    cov: int = 63
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("drivers", "train", "cov"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 2:
+                raise ParameterError(f"window '{name}' must be an integer >= 2, got {v!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RebalanceResult:
+    """Everything one rebalance produced (kept per date by the backtester)."""
+
+    date: pd.Timestamp
+    weights: pd.Series
+    selection: DriverSelection | None = None
+    sensitivities: Sensitivities | None = None
+    forecast: DistanceForecast | None = None
+    allocation: Allocation | None = None
+    timings: dict[str, float] = attrs.field(factory=dict)
+
+
+def _window(component: Component | None, default: int) -> int:
+    w = getattr(component, "window", None)
+    return int(w) if w is not None else default
+
+
+@attrs.frozen
+class Pipeline:
+    """The five components of a strategy, or a single mapping for a benchmark.
+
+    Build one with :func:`parse_spec` or directly from component instances.
+    """
+
+    mapping: RiskMapping
+    drivers: DriverSelector | None = None
+    dynamics: DynamicsModel | None = None
+    sensitivities: SensitivityExtractor | None = None
+    forecasting: SensitivityForecaster | None = None
+
+    def __attrs_post_init__(self) -> None:
+        upstream = (self.drivers, self.dynamics, self.sensitivities, self.forecasting)
+        if any(c is None for c in upstream) and any(c is not None for c in upstream):
+            raise SpecError("a pipeline needs all five stages or only a mapping")
+        if self.is_benchmark and self.mapping.needs_sensitivities:
+            raise SpecError(
+                f"risk mapping {self.mapping.name!r} uses the sensitivity space and cannot run "
+                f"alone; give all five stages ({STAGE_SYNTAX})", self.mapping.spec, 0,
+                len(self.mapping.name),
+            )
+
+    @property
+    def is_benchmark(self) -> bool:
+        """True for a mapping-only pipeline (no drivers, dynamics, sensitivities or forecast)."""
+        return self.drivers is None
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        """The components in stage order (just the mapping for a benchmark)."""
+        if self.is_benchmark:
+            return (self.mapping,)
+        return (self.drivers, self.dynamics, self.sensitivities, self.forecasting,  # type: ignore
+                self.mapping)
+
+    @property
+    def spec(self) -> str:
+        """Canonical spec string; ``parse_spec(p.spec) == p``."""
+        return "|".join(c.spec for c in self.components)
+
+    def __str__(self) -> str:
+        return self.spec
+
+    # -- running ------------------------------------------------------------------------------
+    def required_history(self, windows: Windows) -> int:
+        """Trading days of history needed before the first rebalance date."""
+        if self.is_benchmark:
+            return _window(self.mapping, windows.cov)
+        train = self.dynamics.history(_window(self.dynamics, windows.train))
+        oos = self.sensitivities.oos_days if self.sensitivities.sample == "out" else 0
+        return max(_window(self.drivers, windows.drivers), train + oos,
+                   _window(self.mapping, windows.cov))
+
+    def run(
+        self,
+        assets: pd.DataFrame,
+        candidates: pd.DataFrame | None,
+        date: pd.Timestamp,
+        *,
+        windows: Windows | None = None,
+        bounds: tuple[float, float] = (0.0, 1.0),
+        horizon: int = 21,
+        seed: int = 0,
+        selection: DriverSelection | None = None,
+        cache: MutableMapping[str, Any] | None = None,
+    ) -> RebalanceResult:
+        """Weights at ``date`` from data strictly before it.
+
+        Parameters
+        ----------
+        assets, candidates
+            Asset and candidate-driver returns (T, N) and (T, M); rows at or after ``date`` are
+            dropped here, so passing the whole history is safe.
+        date
+            The rebalance date tau.
+        windows
+            Default lookback windows.
+        bounds
+            (min, max) weight per asset.
+        horizon
+            Holding period in trading days (passed to the forecaster).
+        seed
+            Seed for this rebalance.
+        selection
+            Reuse this driver selection instead of selecting again (driver refresh every n
+            rebalances).
+        cache
+            Optional mapping from stage keys to stage outputs, shared between runs so that equal
+            work is done once.
+        """
+        windows = windows or Windows()
+        date = pd.Timestamp(date)
+        past = assets.loc[assets.index < date]
+        past_c = candidates.loc[candidates.index < date] if candidates is not None else None
+        n = past.shape[1]
+        timings: dict[str, float] = {}
+        cov_w = _window(self.mapping, windows.cov)
+        if len(past) < max(2, cov_w if self.is_benchmark else self.required_history(windows)):
+            need = cov_w if self.is_benchmark else self.required_history(windows)
+            raise DataError(
+                f"{self.spec}: {len(past)} trading days before {date.date()}, need {need}; "
+                "start the backtest later or shorten the windows"
+            )
+        returns_cov = past.iloc[-cov_w:]
+
+        def cached(key: str, fn):
+            if cache is not None and key in cache:
+                return cache[key]
+            out = fn()
+            if cache is not None:
+                cache[key] = out
+            return out
+
+        if self.is_benchmark:
+            inputs = MappingInputs(date=date, assets=tuple(past.columns), returns=returns_cov,
+                                   bounds=bounds, seed=seed)
+            t0 = time.perf_counter()
+            key = fingerprint(self.mapping.spec, returns_cov, bounds, seed)
+            alloc = self._allocate(inputs, key)
+            timings["mapping"] = time.perf_counter() - t0
+            return RebalanceResult(date=date, weights=alloc.weights, allocation=alloc,
+                                   timings=timings)
+
+        assert past_c is not None, "a full pipeline needs candidate drivers"
+        # 1. driver selection
+        t0 = time.perf_counter()
+        if selection is None:
+            wd = _window(self.drivers, windows.drivers)
+            a_sel, c_sel = past.iloc[-wd:], past_c.iloc[-wd:]
+            key = fingerprint(self.drivers.spec, a_sel, c_sel, seed)
+
+            def _select() -> DriverSelection:
+                out = self.drivers.select(a_sel, c_sel, seed=seed)
+                self._check_selection(out, c_sel)
+                return attrs.evolve(out, key=key)
+
+            selection = cached(key, _select)
+        timings["drivers"] = time.perf_counter() - t0
+        names = list(selection.names)
+
+        # 2. dynamics, on data before the out-of-sample evaluation set when sample='out'
+        t0 = time.perf_counter()
+        oos = self.sensitivities.oos_days if self.sensitivities.sample == "out" else 0
+        train_a = past.iloc[: len(past) - oos] if oos else past
+        train_d = past_c[names].iloc[: len(past) - oos] if oos else past_c[names]
+        train_w = _window(self.dynamics, windows.train)
+        need = self.required_history(windows)
+        train_a, train_d = train_a.iloc[-need:], train_d.iloc[-need:]
+        dyn_key = fingerprint(self.dynamics.spec, selection.key, train_a, train_d, train_w, seed)
+        model = cached(dyn_key, lambda: self.dynamics.fit(train_a, train_d, window=train_w,
+                                                          seed=seed))
+        timings["dynamics"] = time.perf_counter() - t0
+
+        # 3. sensitivities on the in-sample or out-of-sample evaluation set
+        t0 = time.perf_counter()
+        if oos:
+            lag_buf = max(model.lags) if model.lags else 0
+            design = model.design(past_c[names].iloc[-(oos + lag_buf):]).iloc[-oos:]
+        else:
+            design = model.design(train_d).loc[model.train_index]
+        sens_key = fingerprint(self.sensitivities.spec, dyn_key, design)
+
+        def _extract() -> Sensitivities:
+            return attrs.evolve(self.sensitivities.extract(model, design), key=sens_key)
+
+        sens = cached(sens_key, _extract)
+        timings["sensitivities"] = time.perf_counter() - t0
+
+        # 4. forecast
+        t0 = time.perf_counter()
+        fc_key = fingerprint(self.forecasting.spec, sens_key, horizon, seed)
+
+        def _forecast() -> DistanceForecast:
+            out = self.forecasting.forecast(sens, horizon=horizon, seed=seed)
+            d = np.asarray(out.distance, dtype=float)
+            if d.shape != (n, n) or not np.all(np.isfinite(d)):
+                raise NumericalError(
+                    f"forecaster {self.forecasting.name!r} returned a distance matrix of shape "
+                    f"{d.shape} with non-finite entries or the wrong size (expected ({n}, {n}))"
+                )
+            return attrs.evolve(out, key=fc_key)
+
+        fc = cached(fc_key, _forecast)
+        timings["forecasting"] = time.perf_counter() - t0
+
+        # 5. mapping
+        t0 = time.perf_counter()
+        inputs = MappingInputs(
+            date=date, assets=tuple(past.columns), returns=returns_cov,
+            driver_returns=past_c[names].iloc[-cov_w:], distance=fc.distance,
+            sensitivities=sens, forecast=fc, bounds=bounds, seed=seed,
+        )
+        alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
+                                                   bounds, seed))
+        timings["mapping"] = time.perf_counter() - t0
+        return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
+                               sensitivities=sens, forecast=fc, allocation=alloc, timings=timings)
+
+    @staticmethod
+    def _check_selection(sel: DriverSelection, candidates: pd.DataFrame) -> None:
+        if not sel.names:
+            raise NumericalError("the driver selector selected no drivers")
+        missing = [n for n in sel.names if n not in candidates.columns]
+        if missing:
+            raise NumericalError(f"the driver selector returned unknown candidates {missing}")
+        if len(set(sel.names)) != len(sel.names):
+            raise NumericalError(f"the driver selector returned duplicates: {list(sel.names)}")
+
+    def _allocate(self, inputs: MappingInputs, key: str) -> Allocation:
+        alloc = self.mapping.allocate(inputs)
+        w = pd.Series(alloc.weights, dtype=float)
+        if list(w.index) != list(inputs.assets):
+            w = w.reindex(list(inputs.assets))
+        arr = w.to_numpy()
+        if not np.all(np.isfinite(arr)):
+            raise NumericalError(f"risk mapping {self.mapping.name!r} returned non-finite weights")
+        if np.any(arr < -1e-8):
+            raise NumericalError(f"risk mapping {self.mapping.name!r} returned negative weights")
+        lo, hi = inputs.bounds
+        diagnostics = dict(alloc.diagnostics)
+        if not within_bounds(arr, lo, hi):
+            projected = project_to_bounds(np.clip(arr, 0.0, None), lo, hi)
+            diagnostics["bounds_projection"] = float(np.abs(projected - arr).max())
+            arr = projected
+        w = pd.Series(arr, index=list(inputs.assets), name=str(inputs.date.date()))
+        return attrs.evolve(alloc, weights=w, diagnostics=diagnostics, key=key)
+
+
+# --- building from a spec ---------------------------------------------------------------------
+
+_PARAM_RE = re.compile(r"parameter '(\w+)'")
+
+
+def _build(stage: str, call: ComponentCall, spec: str, registry: Registry) -> Component:
+    try:
+        cls = registry.get(stage, call.name)
+    except SpecError as exc:
+        raise SpecError(exc.message, spec, *call.name_span, exc.hint) from None
+    fields = {f.name for f in attrs.fields(cls)}
+    hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in call.params.items():
+        span = call.param_spans[key]
+        if key not in fields:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.5)
+            hint = (f"did you mean {close[0]!r}?" if close else
+                    f"parameters of {call.name}: {', '.join(sorted(fields)) or 'none'}")
+            raise SpecError(f"{call.name} has no parameter {key!r}", spec, *span, hint)
+        try:
+            kwargs[key] = coerce(value, hints.get(key, Any), owner=call.name, field=key)
+        except ParameterError as exc:
+            raise SpecError(str(exc), spec, *span) from None
+    try:
+        return cls(**kwargs)
+    except CausalfolioError as exc:
+        m = _PARAM_RE.search(str(exc))
+        span = call.param_spans.get(m.group(1)) if m else None
+        start, end = span if span else (call.start, call.end)
+        raise SpecError(str(exc), spec, start, end) from None
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"{call.name}: {exc}", spec, call.start, call.end) from None
+
+
+def parse_spec(spec: str, registry: Registry | None = None) -> Pipeline:
+    """Build a :class:`Pipeline` from a spec string.
+
+    ``drivers|dynamics|sensitivities|forecast|mapping``, e.g. ``rccp(k=3)|linear|beta|static|hsp``,
+    or a single mapping that needs no sensitivities (a benchmark), e.g. ``hrp``.
+    Errors are :class:`SpecError` pointing at the offending part with a suggestion.
+    """
+    registry = registry or get_registry()
+    calls = parse_parts(spec)
+    if len(calls) == 1:
+        mapping = _build("mapping", calls[0], spec, registry)
+        if mapping.needs_sensitivities:  # type: ignore[attr-defined]
+            c = calls[0]
+            raise SpecError(
+                f"risk mapping {c.name!r} needs the sensitivity space and cannot run alone",
+                spec, c.start, c.end, f"give all five stages: {STAGE_SYNTAX}",
+            )
+        return Pipeline(mapping=mapping)  # type: ignore[arg-type]
+    if len(calls) != len(STAGES):
+        last = calls[-1]
+        raise SpecError(
+            f"a spec has five stages ({STAGE_SYNTAX}) or a single benchmark mapping; "
+            f"got {len(calls)} stages", spec, 0, last.end,
+        )
+    comps = [_build(stage, call, spec, registry) for stage, call in zip(STAGES, calls,
+                                                                         strict=True)]
+    return Pipeline(drivers=comps[0], dynamics=comps[1], sensitivities=comps[2],  # type: ignore
+                    forecasting=comps[3], mapping=comps[4])  # type: ignore[arg-type]
+
+
+def canonical_spec(spec: str, registry: Registry | None = None) -> str:
+    """The canonical form of a spec (defaults dropped, one spelling of every value)."""
+    return parse_spec(spec, registry).spec
+
+

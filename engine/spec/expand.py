@@ -1,0 +1,70 @@
+"""Brace alternatives: ``{rccp,greedy}|linear|beta|static|{hsp,hrp}`` -> four concrete specs."""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+
+
+def _find_group(spec: str) -> tuple[int, int] | None:
+    """Offsets of the first top-level ``{...}`` outside quotes, or None."""
+    quote, start, depth = None, -1, 0
+    for i, ch in enumerate(spec):
+        if quote:
+            if ch == quote and spec[i - 1] != "\\":
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                raise SpecError("unmatched '}'", spec, i, i + 1)
+            if depth == 0:
+                return start, i
+    if depth > 0:
+        raise SpecError("unmatched '{'", spec, start, start + 1)
+    return None
+
+
+def _alternatives(body: str) -> list[str]:
+    out, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(body):
+        if quote:
+            if ch == quote and body[i - 1] != "\\":
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(body[start:i])
+            start = i + 1
+    out.append(body[start:])
+    return out
+
+
+def expand_spec(spec: str) -> list[str]:
+    """All concrete specs described by brace alternatives, leftmost group varying slowest.
+
+    Groups may appear anywhere (whole stages or parameter values, e.g. ``rccp(k={5,10})``) and may
+    nest. Duplicates are kept in order of first appearance only once.
+    """
+    group = _find_group(spec)
+    if group is None:
+        return [spec]
+    start, end = group
+    alts = _alternatives(spec[start + 1:end])
+    if any(not a.strip() for a in alts):
+        raise SpecError("empty alternative in braces", spec, start, end + 1)
+    out: list[str] = []
+    for alt in alts:
+        for s in expand_spec(spec[:start] + alt.strip() + spec[end + 1:]):
+            if s not in out:
+                out.append(s)
+    return out

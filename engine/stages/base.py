@@ -1,0 +1,166 @@
+"""The base of every pipeline component and the helpers for deterministic keys.
+
+A component is an ``attrs`` frozen class whose fields are its parameters. Subclasses declare
+``name`` (the spec-string name) as a plain class attribute and parameters with
+:func:`causalfolio.params.param`. Parameters are type-coerced and validated on construction, so an
+instance is always valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+from ..params import coerce, type_name
+
+STAGES: tuple[str, ...] = ("drivers", "dynamics", "sensitivities", "forecasting", "mapping")
+"""The five stages, in pipeline order."""
+
+
+@attrs.frozen(kw_only=True)
+class ParamInfo:
+    """Description of one component parameter (for ``causalfolio plugins`` and the docs)."""
+
+    name: str
+    type: str
+    default: Any
+    doc: str
+    required: bool
+
+
+@attrs.define(frozen=True, kw_only=True)
+class Component:
+    """Base class of all components. Subclass one of the five stage bases, not this one."""
+
+    name: ClassVar[str] = ""
+    stage: ClassVar[str] = ""
+
+    def __attrs_post_init__(self) -> None:
+        hints = _hints(type(self))
+        owner = type(self).name or type(self).__name__
+        for field in attrs.fields(type(self)):
+            tp = hints.get(field.name, Any)
+            value = getattr(self, field.name)
+            object.__setattr__(self, field.name, coerce(value, tp, owner=owner, field=field.name))
+        # attrs validators ran before coercion; run them again on the coerced values.
+        attrs.validate(self)
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-parameter checks; raise :class:`ParameterError`. Override when needed."""
+
+    # -- description --------------------------------------------------------------------------
+    @classmethod
+    def parameters(cls) -> list[ParamInfo]:
+        """The parameters of this component, in declaration order."""
+        hints = _hints(cls)
+        out = []
+        for f in attrs.fields(cls):
+            default = f.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                default = default.factory()
+            out.append(
+                ParamInfo(
+                    name=f.name,
+                    type=type_name(hints.get(f.name, Any)),
+                    default=None if default is attrs.NOTHING else default,
+                    doc=f.metadata.get("doc", ""),
+                    required=default is attrs.NOTHING,
+                )
+            )
+        return out
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    def non_default_params(self) -> dict[str, Any]:
+        """The parameters whose value differs from the default, in declaration order."""
+        out = {}
+        for f in attrs.fields(type(self)):
+            value = getattr(self, f.name)
+            default = f.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                default = default.factory()
+            if default is attrs.NOTHING or not _same(value, default):
+                out[f.name] = value
+        return out
+
+    @property
+    def spec(self) -> str:
+        """Canonical spec text of this component, e.g. ``rccp(k=15)``."""
+        from ..spec.format import format_component
+
+        return format_component(self.name, self.non_default_params())
+
+    def with_params(self, **changes: Any) -> Component:
+        """A copy with some parameters changed (validated like a new instance)."""
+        unknown = set(changes) - {f.name for f in attrs.fields(type(self))}
+        if unknown:
+            raise ParameterError(f"{self.name}: unknown parameter(s) {sorted(unknown)}")
+        return attrs.evolve(self, **changes)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - values without a scalar equality
+        return False
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        try:
+            _HINTS[cls] = typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001 - unresolvable annotation: no coercion for it
+            _HINTS[cls] = {}
+    return _HINTS[cls]
+
+
+# --- deterministic keys -----------------------------------------------------------------------
+
+
+def fingerprint(*parts: Any) -> str:
+    """A deterministic 16-hex-digit key of arrays, frames, strings and numbers.
+
+    Frames hash their index, columns and values bit for bit, so two frames share a key exactly when
+    they hold the same data. Used to key stage outputs: component spec plus inputs' identity.
+    """
+    h = hashlib.sha256()
+    for part in parts:
+        _feed(h, part)
+    return h.hexdigest()[:16]
+
+
+def _feed(h: Any, part: Any) -> None:
+    if isinstance(part, pd.DataFrame):
+        h.update(b"DF")
+        _feed(h, np.asarray(part.index.asi8 if isinstance(part.index, pd.DatetimeIndex)
+                            else part.index.astype(str)))
+        _feed(h, "|".join(map(str, part.columns)))
+        _feed(h, part.to_numpy(dtype=float))
+    elif isinstance(part, pd.Series):
+        _feed(h, part.to_frame())
+    elif isinstance(part, np.ndarray):
+        arr = np.ascontiguousarray(part)
+        h.update(b"ND" + str(arr.dtype).encode() + str(arr.shape).encode())
+        h.update(arr.tobytes() if arr.dtype != object else str(arr.tolist()).encode())
+    elif isinstance(part, (list, tuple)):
+        h.update(b"L")
+        for p in part:
+            _feed(h, p)
+    elif isinstance(part, dict):
+        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    else:
+        h.update(b"S" + repr(part).encode())

@@ -1,0 +1,57 @@
+"""Weight vectors: bound checks and the Euclidean projection onto the bounded simplex."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ConfigError, NumericalError
+
+TOL = 1e-9
+
+
+def check_bounds(n: int, lo: float, hi: float) -> None:
+    """Raise :class:`ConfigError` unless long-only weights in [lo, hi] can sum to 1 for n assets."""
+    if not (0.0 <= lo <= hi <= 1.0):
+        raise ConfigError(f"weight bounds must satisfy 0 <= min <= max <= 1, got ({lo}, {hi})")
+    if n * lo > 1.0 + TOL or n * hi < 1.0 - TOL:
+        raise ConfigError(
+            f"infeasible weight bounds ({lo:g}, {hi:g}) for {n} assets: need min*N <= 1 <= max*N "
+            f"(here {n * lo:g} and {n * hi:g}); widen the bounds or change the number of assets"
+        )
+
+
+def project_to_bounds(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The closest vector (Euclidean) to ``w`` with entries in [lo, hi] summing to 1.
+
+    Solves min ||x - w|| s.t. sum x = 1, lo <= x <= hi: x = clip(w - lam, lo, hi) with the
+    scalar lam found by bisection (the sum is monotone in lam). Exact to ~1e-12.
+    """
+    w = np.asarray(w, dtype=float)
+    check_bounds(w.size, lo, hi)
+    if not np.all(np.isfinite(w)):
+        raise NumericalError("cannot project non-finite weights onto the bounds")
+    a, b = w.min() - hi - 1.0, w.max() - lo + 1.0
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        s = np.clip(w - mid, lo, hi).sum()
+        if s > 1.0:
+            a = mid
+        else:
+            b = mid
+        if b - a < 1e-15:
+            break
+    x = np.clip(w - 0.5 * (a + b), lo, hi)
+    # remove the last rounding error on a coordinate that is strictly inside its bounds
+    free = np.flatnonzero((x > lo + 1e-12) & (x < hi - 1e-12))
+    if free.size:
+        x[free] += (1.0 - x.sum()) / free.size
+    return x
+
+
+def within_bounds(w: np.ndarray, lo: float, hi: float, tol: float = 1e-8) -> bool:
+    """True when ``w`` is long-only, sums to 1 and lies within [lo, hi] up to ``tol``."""
+    w = np.asarray(w, dtype=float)
+    return bool(
+        np.all(np.isfinite(w)) and abs(w.sum() - 1.0) <= tol
+        and np.all(w >= lo - tol) and np.all(w <= hi + tol)
+    )

@@ -1,0 +1,1 @@
+"""Built-in drivers components (stage `drivers`)."""

@@ -1,0 +1,1 @@
+"""Built-in dynamics components (stage `dynamics`)."""

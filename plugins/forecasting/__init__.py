@@ -1,0 +1,1 @@
+"""Built-in forecasting components (stage `forecasting`)."""

@@ -1,0 +1,1 @@
+"""Built-in mapping components (stage `mapping`)."""

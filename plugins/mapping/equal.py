@@ -1,0 +1,26 @@
+"""``equal``: the 1/N benchmark (SPEC §5)."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import pandas as pd
+from causalfolio import hookimpl
+from causalfolio.stages import Allocation, MappingInputs, RiskMapping
+
+
+@attrs.define(frozen=True, kw_only=True)
+class Equal(RiskMapping):
+    """Equal weights 1/N (always within feasible bounds)."""
+
+    name = "equal"
+    needs_sensitivities = False
+
+    def allocate(self, inputs: MappingInputs) -> Allocation:
+        n = len(inputs.assets)
+        return Allocation(weights=pd.Series(np.full(n, 1.0 / n), index=list(inputs.assets)))
+
+
+@hookimpl
+def register_mappings(register):
+    register(Equal)
