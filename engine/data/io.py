@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -85,3 +89,33 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     else:
         out.to_csv(p, float_format="%.10g")
     return p
+
+
+@contextlib.contextmanager
+def atomic_folder(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder next to ``out`` and rename it to ``out`` when the block succeeds.
+
+    On error the temporary folder is removed, so nothing half-written is left behind. An existing
+    non-empty ``out`` is an error unless ``overwrite``.
+    """
+    from ..errors import ConfigError
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ConfigError(f"output folder {out} exists and is not empty; choose another or "
+                          "pass --force")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            backup = out.with_name(f".{out.name}.old")
+            shutil.rmtree(backup, ignore_errors=True)
+            out.rename(backup)
+            tmp.rename(out)
+            shutil.rmtree(backup)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

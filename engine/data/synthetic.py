@@ -120,6 +120,7 @@ def synthetic_market(
     n_clusters: int = 3,
     specific: bool = True,
     driver_vol: float = 0.01,
+    driver_drift: float = 0.0003,
     idio_vol: float = 0.01,
     beta_spread: float = 0.6,
     beta_persistence: float = 0.98,
@@ -152,6 +153,8 @@ def synthetic_market(
         Add one asset-specific driver per asset.
     driver_vol, idio_vol
         Daily volatilities of drivers and idiosyncratic noise.
+    driver_drift
+        Mean daily return of the common drivers (a risk premium, so that the market rises).
     beta_spread
         Spread of assets' mean sensitivities around their cluster centre.
     beta_persistence, beta_noise
@@ -173,7 +176,7 @@ def synthetic_market(
     rng = np.random.default_rng(seed)
     T, N, K = n_days, n_assets, n_common
     burn = 1  # one extra day so that lag-1 drivers have a value on the first date
-    d = driver_vol * _t(rng, tail_df, (T + burn, K))
+    d = driver_drift + driver_vol * _t(rng, tail_df, (T + burn, K))
     lags = np.array([1 if j < n_lagged else 0 for j in range(K)])
     lags = lags[rng.permutation(K)]
     nonlin = np.zeros(K, dtype=bool)
@@ -262,7 +265,7 @@ def synthetic_market(
         dates=dates,
         assets=assets,
         params=dict(n_assets=n_assets, n_days=n_days, n_common=n_common, n_lagged=n_lagged,
-                    n_nonlinear=n_nonlinear, n_proxies=n_proxies, n_colliders=n_colliders,
+                    n_nonlinear=n_nonlinear, driver_drift=driver_drift, n_proxies=n_proxies, n_colliders=n_colliders,
                     n_noise=n_noise, n_clusters=n_clusters, specific=specific,
                     driver_vol=driver_vol, idio_vol=idio_vol, beta_spread=beta_spread,
                     beta_persistence=beta_persistence, beta_noise=beta_noise,

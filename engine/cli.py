@@ -1,0 +1,289 @@
+"""The ``causalfolio`` command line.
+
+Commands: ``plugins``, ``spec``, ``backtest``, ``demo``, ``datasets synthetic``. Errors print one
+line on stderr and exit with status 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CausalfolioError, ConfigError
+
+DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
+DEMO_BENCHMARKS = ("equal", "hrp")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(2, f"causalfolio: error: {message} (see '{self.prog} --help')\n")
+
+
+def _progress_printer(stream=sys.stderr):
+    tty = stream.isatty()
+    state = {"t0": time.perf_counter(), "last": -1}
+
+    def show(done: int, total: int, label: str) -> None:
+        pct = int(100 * done / total)
+        elapsed = time.perf_counter() - state["t0"]
+        eta = elapsed / done * (total - done)
+        text = f"rebalance {done}/{total} ({pct}%) {elapsed:.0f}s elapsed, ~{eta:.0f}s left"
+        if tty:
+            stream.write(f"\r{text:<70}" + ("\n" if done == total else ""))
+            stream.flush()
+        elif pct // 25 != state["last"] or done == total:
+            state["last"] = pct // 25
+            stream.write(text + "\n")
+
+    return show
+
+
+def _format_table(table) -> str:
+    pct = ("total_return", "annual_return", "annual_volatility", "max_drawdown", "turnover")
+    out = table.copy()
+    for c in out.columns:
+        if c in pct:
+            out[c] = out[c].map(lambda v: f"{100 * v:.2f}%" if v == v else "n/a")
+        else:
+            out[c] = out[c].map(lambda v: f"{v:.3f}" if v == v else "n/a")
+    out.index.name = "strategy"
+    return out.to_string()
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .registry import STAGE_LABELS, get_registry
+    from .stages import STAGES
+
+    reg = get_registry()
+    stages = [args.stage] if args.stage else list(STAGES)
+    if args.json:
+        data: dict[str, Any] = {s: [
+            {"name": e.name, "provider": e.provider, "summary": e.cls.summary(),
+             "parameters": [{"name": p.name, "type": p.type, "default": p.default,
+                             "required": p.required, "doc": p.doc}
+                            for p in e.cls.parameters()]}
+            for e in reg.entries(s)] for s in stages}
+        data["failures"] = [{"name": f.name, "error": f.error} for f in reg.failures]
+        from .backtest.runfolder import to_jsonable
+
+        print(json.dumps(to_jsonable(data), indent=2))
+        return 0
+    for s in stages:
+        print(f"{s} ({STAGE_LABELS[s]}s)")
+        for e in reg.entries(s):
+            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]")
+            for p in e.cls.parameters():
+                default = "required" if p.required else f"default {p.default!r}"
+                print(f"      {p.name} ({p.type}, {default}): {p.doc}")
+    for f in reg.failures:
+        print(f"failed plugin {f.name}: {f.error}")
+    return 0
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    from .pipeline import parse_spec
+    from .spec import expand_spec
+
+    for s in expand_spec(args.spec):
+        print(parse_spec(s).spec)
+    return 0
+
+
+def _config(args: argparse.Namespace):
+    from .backtest import BacktestConfig
+    from .pipeline import Windows
+
+    return BacktestConfig(
+        start=args.start, end=args.end, schedule=args.schedule,
+        reselect_every=args.reselect_every,
+        windows=Windows(drivers=args.driver_window, train=args.train_window,
+                        cov=args.cov_window),
+        bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
+        drift=not args.no_drift, seed=args.seed,
+    )
+
+
+def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict) -> int:
+    from .backtest import run_backtest, write_run
+
+    specs = args.spec if isinstance(args.spec, list) else [args.spec]
+    config = _config(args)
+    progress = None if args.quiet else _progress_printer()
+    t0 = time.perf_counter()
+    result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
+    elapsed = time.perf_counter() - t0
+    write_run(result, out, overwrite=overwrite, extra=extra)
+    d = result.dates
+    print(f"{len(d)} rebalances from {d[0].date()} to {d[-1].date()}, "
+          f"{len(result.strategies)} strategies, {elapsed:.1f}s")
+    print(_format_table(result.metrics_table()))
+    print(f"run folder: {out}")
+    return 0
+
+
+def _transforms(items: Sequence[str] | None) -> dict[str, str] | str | None:
+    if not items:
+        return None
+    if len(items) == 1 and "=" not in items[0]:
+        return items[0]
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--transform expects NAME=pct|log|diff|none or one transform for "
+                              f"all, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from .data import Market
+
+    market = Market.from_files(
+        args.assets, args.drivers, kind=args.kind, transforms=_transforms(args.transform),
+        align=args.align, nan_policy=args.nan_policy,
+    )
+    out = Path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
+    return _run(market, args, out, args.force,
+                {"data": {"assets": str(args.assets), "drivers": str(args.drivers),
+                          "kind": args.kind}})
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .data import synthetic_market
+
+    market = synthetic_market(seed=args.data_seed)
+    print(f"synthetic market: {market.assets.shape[1]} assets, {market.candidates.shape[1]} "
+          f"candidate drivers, {len(market.dates)} days (true common drivers: "
+          f"{', '.join(market.truth.common)})")
+    return _run(market, args, Path(args.out), True,
+                {"data": {"synthetic": market.truth.params}})
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import prices_from_returns, synthetic_market, write_table
+    from .data.io import atomic_folder
+
+    market = synthetic_market(seed=args.seed, n_assets=args.n_assets, n_days=args.n_days,
+                              n_noise=args.n_noise)
+    with atomic_folder(Path(args.out), overwrite=args.force) as tmp:
+        write_table(prices_from_returns(market.assets), tmp / "assets.csv")
+        write_table(prices_from_returns(market.candidates), tmp / "drivers.csv")
+        (tmp / "truth.json").write_text(json.dumps(market.truth.to_json(), indent=2))
+    print(f"wrote {args.out}/assets.csv ({market.assets.shape[1]} assets), drivers.csv "
+          f"({market.candidates.shape[1]} candidates), truth.json")
+    return 0
+
+
+def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) -> None:
+    g = p.add_argument_group("strategy")
+    if spec_required:
+        g.add_argument("--spec", required=True, action="append",
+                       help="pipeline spec (repeatable), e.g. 'rccp(k=10)|linear|beta|static|hsp'")
+    else:
+        g.add_argument("--spec", default=DEMO_SPEC, help=f"pipeline spec (default {DEMO_SPEC})")
+    g.add_argument("--benchmark", action="append", default=None,
+                   help="benchmark spec (repeatable), e.g. equal, hrp")
+    b = p.add_argument_group("backtest")
+    b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
+    b.add_argument("--end", help="last date (YYYY-MM-DD)")
+    b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
+    b.add_argument("--reselect-every", type=int, default=1,
+                   help="re-select drivers every n rebalances (default 1)")
+    b.add_argument("--driver-window", type=int, default=126, help="trading days (default 126)")
+    b.add_argument("--train-window", type=int, default=125, help="trading days (default 125)")
+    b.add_argument("--cov-window", type=int, default=63, help="trading days (default 63)")
+    b.add_argument("--min-weight", type=float, default=0.0)
+    b.add_argument("--max-weight", type=float, default=1.0)
+    b.add_argument("--cost-bps", type=float, default=0.0, help="cost per unit traded, bps")
+    b.add_argument("--no-drift", action="store_true", help="hold weights constant daily")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``causalfolio`` command."""
+    parser = _Parser(prog="causalfolio", description="Causal, sensitivity-based portfolio "
+                     "optimization: backtest pipelines given as spec strings.")
+    parser.add_argument("--version", action="version", version=f"causalfolio {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("plugins", help="list components by stage, provider and parameters")
+    p.add_argument("--stage", choices=["drivers", "dynamics", "sensitivities", "forecasting",
+                                       "mapping"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("spec", help="validate a spec and print its canonical form")
+    p.add_argument("spec")
+    p.set_defaults(func=cmd_spec)
+
+    p = sub.add_parser("backtest", help="walk-forward backtest on your data")
+    p.add_argument("--assets", required=True, help="wide CSV/Parquet of asset prices")
+    p.add_argument("--drivers", required=True, help="wide CSV/Parquet of candidate drivers")
+    p.add_argument("--kind", default="prices", choices=["prices", "returns"])
+    p.add_argument("--transform", action="append",
+                   help="candidate transform: one of pct|log|diff|none for all, or NAME=T "
+                        "(repeatable)")
+    p.add_argument("--align", default="inner", choices=["inner", "assets"])
+    p.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
+    p.add_argument("--out", help="run folder (default runs/backtest-<time>)")
+    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    _add_backtest_options(p, spec_required=True)
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the built-in synthetic market")
+    p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic market")
+    _add_backtest_options(p, spec_required=False)
+    p.set_defaults(func=cmd_demo, min_weight=0.03, max_weight=0.10)
+
+    p = sub.add_parser("datasets", help="write built-in datasets")
+    dsub = p.add_subparsers(dest="dataset", required=True, parser_class=_Parser)
+    d = dsub.add_parser("synthetic", help="the synthetic market with known truth, as CSV")
+    d.add_argument("--out", required=True, help="folder for assets.csv, drivers.csv, truth.json")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--n-assets", type=int, default=14)
+    d.add_argument("--n-days", type=int, default=1260)
+    d.add_argument("--n-noise", type=int, default=30)
+    d.add_argument("--force", action="store_true", help="replace an existing folder")
+    d.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 user error, 1 internal error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "benchmark", "missing") is None:
+        args.benchmark = list(DEMO_BENCHMARKS) if args.command == "demo" else []
+    try:
+        return int(args.func(args) or 0)
+    except CausalfolioError as exc:
+        if args.debug:
+            raise
+        print(f"causalfolio: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into head & co.
+        return 0
+    except KeyboardInterrupt:
+        print("causalfolio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a bare traceback without --debug
+        if args.debug:
+            raise
+        print(f"causalfolio: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+              "for the traceback and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

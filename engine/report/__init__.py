@@ -1,0 +1,1 @@
+"""Reports: self-contained HTML views of run folders and ablations."""
