@@ -32,7 +32,32 @@ def param(default: Any = _NOTHING, *, doc: str = "", validator: Any = None) -> A
     validator
         attrs validator(s) run after type coercion; use the ones in this module.
     """
-    return attrs.field(default=default, validator=validator, metadata={"doc": doc})
+    validators = [] if validator is None else (
+        list(validator) if isinstance(validator, (list, tuple)) else [validator])
+
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        # attrs runs validators before __attrs_post_init__ coerces: coerce here first, so that
+        # type errors come before value errors and validators see the coerced value.
+        owner = getattr(type(instance), "name", "") or type(instance).__name__
+        value = coerce(value, hints(type(instance)).get(attribute.name, Any), owner=owner,
+                       field=attribute.name)
+        for v in validators:
+            v(instance, attribute, value)
+
+    return attrs.field(default=default, validator=check, metadata={"doc": doc})
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def hints(cls: type) -> dict[str, Any]:
+    """Resolved type annotations of a class (cached); empty when they cannot be resolved."""
+    if cls not in _HINTS:
+        try:
+            _HINTS[cls] = typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001 - unresolvable annotation: no coercion for it
+            _HINTS[cls] = {}
+    return _HINTS[cls]
 
 
 def type_name(tp: Any) -> str:

@@ -30,7 +30,7 @@ from .stages import (
     SensitivityForecaster,
     fingerprint,
 )
-from .stages.base import _hints
+from .params import hints as _hints
 from .weights import project_to_bounds, within_bounds
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"

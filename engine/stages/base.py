@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import typing
 from typing import Any, ClassVar
 
 import attrs
@@ -19,6 +18,7 @@ import pandas as pd
 
 from ..errors import ParameterError
 from ..params import coerce, type_name
+from ..params import hints as _hints
 
 STAGES: tuple[str, ...] = ("drivers", "dynamics", "sensitivities", "forecasting", "mapping")
 """The five stages, in pipeline order."""
@@ -49,8 +49,6 @@ class Component:
             tp = hints.get(field.name, Any)
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, coerce(value, tp, owner=owner, field=field.name))
-        # attrs validators ran before coercion; run them again on the coerced values.
-        attrs.validate(self)
         self.validate()
 
     def validate(self) -> None:
@@ -114,18 +112,6 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - values without a scalar equality
         return False
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        try:
-            _HINTS[cls] = typing.get_type_hints(cls)
-        except Exception:  # noqa: BLE001 - unresolvable annotation: no coercion for it
-            _HINTS[cls] = {}
-    return _HINTS[cls]
 
 
 # --- deterministic keys -----------------------------------------------------------------------

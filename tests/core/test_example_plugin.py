@@ -1,0 +1,71 @@
+"""A separately installed third-party plugin package is found through its entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN = ROOT / "examples" / "causalfolio-example-plugin"
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("plugin-site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q",
+         "--target", str(target), str(PLUGIN)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return target
+
+
+def _run(code: str, site: Path, **env) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONPATH": str(site), **env}
+    full_env.pop("CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD", None) if not env else None
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=full_env, timeout=300)
+
+
+PIPELINE = """
+import numpy as np
+import causalfolio as cf
+from causalfolio.backtest import BacktestConfig, run_backtest
+reg = cf.get_registry()
+print(reg.provider('mapping', 'isolation'))
+m = cf.synthetic_market(n_assets=6, n_days=300, n_noise=4, seed=3)
+spec = 'rccp(k=3)|linear|beta|static|isolation(power=2)'
+res = run_backtest(m, spec, BacktestConfig(bounds=(0.05, 0.5)))
+s = res.strategies[cf.parse_spec(spec).spec]
+last = s.rebalances[-1]
+d = last.sensitivities.distance
+expected = (d.sum(1) / 5) ** 2
+expected = np.clip(expected / expected.sum(), 0.05, 0.5)
+print(cf.parse_spec(spec).spec, len(s.rebalances), bool(np.allclose(s.weights.sum(1), 1)))
+print(float(np.corrcoef(expected, last.weights.to_numpy())[0, 1]))
+"""
+
+
+def test_pipeline_uses_the_third_party_component_by_name(plugin_site):
+    proc = _run(PIPELINE, plugin_site)
+    assert proc.returncode == 0, proc.stderr
+    provider, summary, corr = proc.stdout.splitlines()
+    assert provider == "isolation"
+    spec, n, sums = summary.split()
+    assert spec == "rccp(k=3)|linear|beta|static|isolation(power=2.0)"
+    assert int(n) > 3 and sums == "True"
+    assert float(corr) > 0.99
+
+
+def test_autoload_off_hides_the_plugin(plugin_site):
+    code = ("import causalfolio as cf\ntry:\n    cf.parse_spec('rccp|linear|beta|static|isolation')"
+            "\nexcept cf.SpecError as e:\n    print('error:', e)")
+    proc = _run(code, plugin_site, CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert proc.returncode == 0, proc.stderr
+    assert "unknown risk mapping 'isolation'" in proc.stdout
+    proc = _run(code.replace("isolation'", "isolation(power=3)'"), plugin_site,
+                CAUSALFOLIO_BLOCK_PLUGINS="isolation")
+    assert "unknown risk mapping 'isolation'" in proc.stdout
