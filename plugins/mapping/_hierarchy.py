@@ -1,22 +1,52 @@
-"""Shared arithmetic of hierarchical mappings: nearest PSD, linkage order, recursive bisection."""
+"""Shared arithmetic of hierarchical mappings (SPEC §5; monograph §8.1, §9, eq. 22-25).
+
+Nearest PSD matrix (Higham 1988), linkage and leaf ordering, recursive bisection with weight
+bounds honoured at every split, bounded proportional allocation, input checks, covariance
+estimation (sample or Ledoit-Wolf) and risk diagnostics. Used by ``hsp``, ``hrp``, ``herc``,
+``schur`` and ``inverse_vol``.
+
+Asset order. Scipy's linkage breaks ties and orients each merge by column index, and the
+bisection splits the ordered list by position, so the raw result of HRP-type methods depends
+on the order of the columns. Every mapping here therefore works in a canonical order (assets
+sorted by name) and maps the weights back: permuting the columns permutes the weights and
+changes nothing else. When the names are already sorted this is the identity, which is how the
+reference implementations (PyPortfolioOpt, skfolio) are compared.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage, optimal_leaf_ordering
+import pandas as pd
+from causalfolio.errors import ConfigError, DataError
+from causalfolio.stages import MappingInputs
+from causalfolio.weights import check_bounds
+from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
 from scipy.spatial.distance import pdist, squareform
 
 LINKAGES = ("single", "complete", "average", "ward")
+SYMMETRY_TOL = 1e-8
+
+
+# --- matrices ----------------------------------------------------------------------------------
 
 
 def nearest_psd(a: np.ndarray) -> np.ndarray:
     """Nearest symmetric positive semi-definite matrix in Frobenius norm (Higham 1988).
 
-    For a symmetric input it is V max(L, 0) V' from the eigendecomposition A = V L V'; a
-    non-symmetric input is first replaced by its symmetric part (A + A') / 2, which Higham shows
-    does not change the answer.
+    Parameters
+    ----------
+    a : ndarray (N, N)
+        Any real square matrix (a distance matrix in HSP).
+
+    Returns
+    -------
+    ndarray (N, N)
+        ``V max(L, 0) V'`` from the eigendecomposition ``(A + A') / 2 = V L V'``. Higham's
+        Theorem 2 shows this is the unique minimiser of ``||A - X||_F`` over PSD ``X``; the
+        antisymmetric part of ``A`` does not change the answer.
     """
     b = 0.5 * (a + a.T)
     vals, vecs = np.linalg.eigh(b)
@@ -24,61 +54,180 @@ def nearest_psd(a: np.ndarray) -> np.ndarray:
     return 0.5 * (out + out.T)
 
 
-def linkage_matrix(dist: np.ndarray, method: str = "single", *,
-                   distance_of_distances: bool = False, optimal: bool = False) -> np.ndarray:
-    """Scipy linkage matrix from an (N, N) distance-like matrix.
+def correlation_distance(cov: np.ndarray) -> np.ndarray:
+    """De Prado's correlation distance ``sqrt((1 - rho) / 2)`` (N, N), in [0, 1].
 
-    With ``distance_of_distances`` the distance between assets x and y is the Euclidean distance
-    between columns x and y of ``dist`` (monograph eq. 22, de Prado's original code); otherwise
-    ``dist`` itself is the distance. ``optimal`` reorders leaves to minimise the distance between
-    neighbours (scipy ``optimal_leaf_ordering``).
+    Zero-variance assets get ``rho = 0`` with everything else (distance ``sqrt(1/2)``).
+    """
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = cov / np.outer(sd, sd)
+    rho[~np.isfinite(rho)] = 0.0
+    np.fill_diagonal(rho, 1.0)
+    return np.sqrt(np.clip((1.0 - np.clip(rho, -1.0, 1.0)) / 2.0, 0.0, None))
+
+
+def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
+    """Covariance of the trailing returns (N, N), daily units, checked.
+
+    Parameters
+    ----------
+    inputs
+        Mapping inputs; ``inputs.returns`` is the trailing window (T_cov, N).
+    shrinkage
+        ``"none"``: sample covariance (ddof = 1, as ``np.cov`` and ``pandas.DataFrame.cov``).
+        ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards ``mu I`` (scikit-learn's
+        estimator, which uses the 1/T maximum-likelihood covariance).
+
+    Raises
+    ------
+    DataError
+        Fewer than 2 rows, non-finite returns, or an asset with zero variance (its inverse
+        variance is infinite: drop the asset or lengthen the window).
+    """
+    r = inputs.returns.to_numpy(dtype=float)
+    n = len(inputs.assets)
+    if r.ndim != 2 or r.shape[1] != n:
+        raise DataError(f"returns have shape {r.shape}, expected (T, {n}) for the assets")
+    if r.shape[0] < 2:
+        raise DataError(f"the covariance window has {r.shape[0]} row(s); need at least 2")
+    if not np.all(np.isfinite(r)):
+        bad = [inputs.assets[j] for j in np.flatnonzero(~np.isfinite(r).all(axis=0))]
+        raise DataError(f"non-finite returns in the covariance window for {bad[:5]}; "
+                        "fill or drop them before the mapping")
+    if shrinkage == "ledoit_wolf":
+        from sklearn.covariance import ledoit_wolf
+
+        cov, _ = ledoit_wolf(r)
+    else:
+        cov = np.atleast_2d(np.cov(r, rowvar=False))
+    var = np.diag(cov)
+    if n > 1 and np.any(var <= 0.0):
+        bad = [inputs.assets[j] for j in np.flatnonzero(var <= 0.0)]
+        raise DataError(f"zero variance over the covariance window for {bad[:5]}: their "
+                        "inverse variance is infinite; drop them or lengthen the window")
+    return cov
+
+
+def checked_distance(inputs: MappingInputs, owner: str) -> np.ndarray:
+    """The sensitivity distance matrix (N, N) from ``inputs``, checked.
+
+    Raises
+    ------
+    ConfigError
+        No distance matrix (the mapping was called without stages 1-4).
+    DataError
+        Wrong shape, non-finite entries, or asymmetric beyond a relative 1e-8.
+    """
+    n = len(inputs.assets)
+    if inputs.distance is None:
+        raise ConfigError(f"{owner}: no sensitivity distance matrix was given; run it as the "
+                          "last stage of a five-stage spec, or use distance=correlation")
+    d = np.asarray(inputs.distance, dtype=float)
+    if d.shape != (n, n):
+        raise DataError(f"{owner}: distance matrix has shape {d.shape}, expected ({n}, {n})")
+    if not np.all(np.isfinite(d)):
+        raise DataError(f"{owner}: the distance matrix has non-finite entries")
+    scale = max(1.0, float(np.abs(d).max(initial=0.0)))
+    if np.abs(d - d.T).max(initial=0.0) > SYMMETRY_TOL * scale:
+        raise DataError(f"{owner}: the distance matrix is not symmetric (max |D - D'| = "
+                        f"{np.abs(d - d.T).max():.3g}); symmetrise it in the forecaster")
+    return 0.5 * (d + d.T)
+
+
+# --- tree --------------------------------------------------------------------------------------
+
+
+def condensed(dist: np.ndarray, distance_of_distances: bool = False) -> np.ndarray:
+    """Condensed distances for scipy from an (N, N) distance-like matrix.
+
+    With ``distance_of_distances`` the distance between x and y is the Euclidean distance
+    between columns x and y (monograph eq. 22, de Prado's original code); otherwise the matrix
+    itself, with its diagonal set to 0 and negative entries (possible after the PSD
+    projection) clipped to 0.
     """
     if distance_of_distances:
-        condensed = pdist(dist.T, metric="euclidean")
-    else:
-        sym = 0.5 * (dist + dist.T)
-        np.fill_diagonal(sym, 0.0)
-        condensed = squareform(np.clip(sym, 0.0, None), checks=False)
-    z = linkage(condensed, method=method)
+        return pdist(dist.T, metric="euclidean")
+    sym = 0.5 * (dist + dist.T)
+    np.fill_diagonal(sym, 0.0)
+    return squareform(np.clip(sym, 0.0, None), checks=False)
+
+
+def linkage_matrix(dist: np.ndarray, method: str = "single", *,
+                   distance_of_distances: bool = False, optimal: bool = False) -> np.ndarray:
+    """Scipy linkage matrix (N - 1, 4) from an (N, N) distance-like matrix.
+
+    ``optimal`` reorders the leaves to minimise the sum of distances between neighbours
+    (scipy ``optimal_leaf_ordering``, Bar-Joseph et al. 2001), as skfolio's default seriation;
+    otherwise the raw dendrogram order, as PyPortfolioOpt and de Prado's code.
+    """
+    c = condensed(dist, distance_of_distances)
+    z = linkage(c, method=method)
     if optimal and len(dist) > 2:
-        z = optimal_leaf_ordering(z, condensed)
+        z = optimal_leaf_ordering(z, c)
     return z
 
 
-def inverse_variance(cov: np.ndarray) -> np.ndarray:
-    """Inverse-variance weights diag(V)^-1 / trace(diag(V)^-1) (eq. 23).
+def leaf_order(z: np.ndarray) -> np.ndarray:
+    """Quasi-diagonal order: the leaves of the dendrogram from left to right (N,)."""
+    return leaves_list(z)
 
-    A zero variance would get all the weight; variances are floored at 1e-12 times the largest
-    (or 1e-20) so the result stays finite.
+
+# --- bisection ---------------------------------------------------------------------------------
+
+
+def inverse_variance(cov: np.ndarray) -> np.ndarray:
+    """Inverse-variance weights ``diag(V)^-1 / trace(diag(V)^-1)`` (eq. 23), (n,).
+
+    Variances are floored at 1e-300 so a (checked-out) zero variance cannot divide by zero.
     """
-    var = np.diag(cov).astype(float)
-    floor = max(1e-20, 1e-12 * float(var.max(initial=0.0)))
-    iv = 1.0 / np.clip(var, floor, None)
+    iv = 1.0 / np.clip(np.diag(cov).astype(float), 1e-300, None)
     return iv / iv.sum()
 
 
 def cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:
-    """Variance of the inverse-variance portfolio of a cluster, w' V w (eq. 24)."""
+    """Variance of the inverse-variance portfolio of a cluster, ``w' V w`` (eq. 24)."""
     sub = cov[np.ix_(items, items)]
     w = inverse_variance(sub)
     return float(w @ sub @ w)
 
 
-def recursive_bisection(cov: np.ndarray, order: np.ndarray, lo: float = 0.0, hi: float = 1.0
-                        ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """De Prado's recursive bisection on the ordered assets, with bounds honoured at each split.
+def split_range(total: float, n_left: int, n_right: int, lo: float, hi: float
+                ) -> tuple[float, float]:
+    """Range of the left share alpha keeping both halves' totals feasible.
 
-    The ordered list is split in halves by position; the left half gets
-    alpha = 1 - V1 / (V1 + V2) of the parent's weight (eq. 25). When [lo, hi] bounds are given,
-    alpha is clipped so that each half's total stays within [n_half * lo, n_half * hi]; by
-    induction every final weight lies in [lo, hi] exactly (a half with one asset has total in
-    [lo, hi]). With the default bounds no clipping happens.
+    The left half's total ``alpha * total`` must lie in ``[n_left lo, n_left hi]`` and the
+    right half's in ``[n_right lo, n_right hi]``. When ``total`` is in
+    ``[(n_left + n_right) lo, (n_left + n_right) hi]`` the range is non-empty, so by induction
+    every leaf ends in ``[lo, hi]``.
+    """
+    if total <= 0.0:
+        return 0.5, 0.5
+    a = max(n_left * lo, total - n_right * hi) / total
+    b = min(n_left * hi, total - n_right * lo) / total
+    a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
+    return min(a, b), max(a, b)
 
-    Returns the weights (N,) and one record per split (for diagnostics).
+
+SplitFn = Callable[[np.ndarray, np.ndarray], tuple[float, dict[str, Any]]]
+
+
+def bisect(order: np.ndarray, split: SplitFn, lo: float = 0.0, hi: float = 1.0
+           ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Recursive bisection of an ordered list with bounds honoured at each split.
+
+    The list is split in halves by position (left half ``n // 2`` items, as de Prado,
+    PyPortfolioOpt and skfolio); ``split(left, right)`` returns the unbounded left share alpha
+    and a record for diagnostics. Alpha is clipped into :func:`split_range`, so with feasible
+    bounds every weight lies in ``[lo, hi]`` exactly (up to rounding) and no final correction
+    is needed; with the default bounds (0, 1) no clipping ever happens.
+
+    Returns the weights (N,) indexed like the rows of the matrices ``split`` uses, and one
+    record per split (top-down, left before right).
     """
     n = len(order)
-    w = np.ones(n)
-    splits: list[dict[str, Any]] = []
+    w = np.zeros(n)
+    records: list[dict[str, Any]] = []
     stack = [(np.asarray(order), 1.0)]
     while stack:
         items, total = stack.pop()
@@ -87,13 +236,136 @@ def recursive_bisection(cov: np.ndarray, order: np.ndarray, lo: float = 0.0, hi:
             continue
         half = len(items) // 2
         left, right = items[:half], items[half:]
+        alpha, rec = split(left, right)
+        a, b = split_range(total, len(left), len(right), lo, hi)
+        bounded = float(min(max(alpha, a), b))
+        rec.update({"left": left.tolist(), "right": right.tolist(), "alpha": float(alpha),
+                    "alpha_bounded": bounded})
+        records.append(rec)
+        stack.append((right, total * (1.0 - bounded)))
+        stack.append((left, total * bounded))
+    return w, records
+
+
+def variance_split(cov: np.ndarray) -> SplitFn:
+    """De Prado's split (eq. 24-25): alpha = 1 - V1 / (V1 + V2) on inverse-variance halves."""
+
+    def split(left: np.ndarray, right: np.ndarray) -> tuple[float, dict[str, Any]]:
         v1, v2 = cluster_variance(cov, left), cluster_variance(cov, right)
         alpha = 1.0 - v1 / (v1 + v2) if v1 + v2 > 0 else 0.5
-        lo_a = max(len(left) * lo, total - len(right) * hi) / total
-        hi_a = min(len(left) * hi, total - len(right) * lo) / total
-        clipped = float(np.clip(alpha, lo_a, hi_a))
-        splits.append({"left": left.tolist(), "right": right.tolist(), "v_left": v1,
-                       "v_right": v2, "alpha": alpha, "alpha_bounded": clipped})
-        stack.append((right, total * (1.0 - clipped)))
-        stack.append((left, total * clipped))
-    return w, splits
+        return alpha, {"v_left": v1, "v_right": v2}
+
+    return split
+
+
+def recursive_bisection(cov: np.ndarray, order: np.ndarray, lo: float = 0.0, hi: float = 1.0
+                        ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """HRP / HSP recursive bisection on ``cov`` (N, N) along ``order`` (see :func:`bisect`)."""
+    return bisect(order, variance_split(cov), lo, hi)
+
+
+def bounded_proportional(p: np.ndarray, total: float, lo: float, hi: float) -> np.ndarray:
+    """Weights proportional to ``p`` summing to ``total`` with each in ``[lo, hi]``.
+
+    ``w_i = clip(lam p_i, lo, hi)`` with the scalar ``lam`` found by bisection (the sum is
+    non-decreasing in ``lam``): assets that would leave the bounds sit on them and the rest
+    keep their proportions (water-filling). Requires ``n lo <= total <= n hi``. With bounds
+    (0, 1) and ``total`` = 1 it is ``p / sum(p)`` whenever no entry exceeds 1.
+    """
+    p = np.asarray(p, dtype=float)
+    n = len(p)
+    if n == 0:
+        return p
+    p = p / p.sum()
+    w = total * p
+    if np.all(w >= lo - 1e-15) and np.all(w <= hi + 1e-15):
+        return np.clip(w, lo, hi)
+    a, b = 0.0, 1.0
+    while np.clip(b * p, lo, hi).sum() < total and b < 1e300:
+        b *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        if np.clip(mid * p, lo, hi).sum() < total:
+            a = mid
+        else:
+            b = mid
+        if b - a <= 1e-15 * b:
+            break
+    w = np.clip(b * p, lo, hi)
+    free = np.flatnonzero((w > lo + 1e-14) & (w < hi - 1e-14))
+    if free.size:
+        w[free] += (total - w.sum()) / free.size
+    return w
+
+
+# --- canonical order and outputs ---------------------------------------------------------------
+
+
+def canonical_permutation(assets: tuple[str, ...]) -> np.ndarray:
+    """Indices sorting the assets by name (stable): the order every mapping works in."""
+    return np.array(sorted(range(len(assets)), key=lambda i: str(assets[i])), dtype=int)
+
+
+def permute(inputs: MappingInputs, perm: np.ndarray) -> MappingInputs:
+    """The same inputs with assets (and matrices) reordered by ``perm``."""
+    import attrs
+
+    if np.array_equal(perm, np.arange(len(perm))):
+        return inputs
+    dist = None if inputs.distance is None else np.asarray(inputs.distance)[np.ix_(perm, perm)]
+    return attrs.evolve(inputs, assets=tuple(inputs.assets[i] for i in perm),
+                        returns=inputs.returns.iloc[:, perm], distance=dist)
+
+
+def risk_contributions(w: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Each asset's share of portfolio variance ``w_i (V w)_i / w' V w`` (N,), summing to 1."""
+    mv = cov @ w
+    var = float(w @ mv)
+    return w * mv / var if var > 0 else np.full(len(w), 1.0 / len(w))
+
+
+def tree_diagnostics(z: np.ndarray, order: np.ndarray, assets: tuple[str, ...]
+                     ) -> dict[str, Any]:
+    """Linkage matrix (rows: left, right, height, size; leaves 0..N-1 are ``assets``) and the
+    ordering, JSON-serialisable."""
+    return {"assets": list(assets), "linkage": np.asarray(z, dtype=float).tolist(),
+            "order": [assets[i] for i in order]}
+
+
+def name_records(records: list[dict[str, Any]], assets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Replace index lists ``left`` / ``right`` in split records by asset names."""
+    out = []
+    for r in records:
+        r = dict(r)
+        for k in ("left", "right"):
+            if k in r:
+                r[k] = [assets[i] for i in r[k]]
+        out.append(r)
+    return out
+
+
+def weights_series(w: np.ndarray, assets: tuple[str, ...]) -> pd.Series:
+    """Weights as a Series indexed by asset."""
+    return pd.Series(np.asarray(w, dtype=float), index=list(assets))
+
+
+def in_canonical_order(inputs: MappingInputs,
+                       fn: Callable[[MappingInputs], tuple[np.ndarray, dict[str, Any]]]
+                       ) -> tuple[pd.Series, dict[str, Any]]:
+    """Run ``fn`` on the inputs sorted by asset name; return weights in the caller's order.
+
+    ``fn`` returns weights (N,) in the sorted order and diagnostics (which must refer to assets
+    by name). Raises :class:`DataError` on no assets or repeated asset names and
+    :class:`ConfigError` on infeasible bounds (``min * N > 1`` or ``max * N < 1``).
+    """
+    if not inputs.assets:
+        raise DataError("no assets to allocate")
+    check_bounds(len(inputs.assets), *inputs.bounds)
+    if len(set(inputs.assets)) != len(inputs.assets):
+        raise DataError("asset names repeat; give every asset a distinct name")
+    perm = canonical_permutation(inputs.assets)
+    sorted_inputs = permute(inputs, perm)
+    w_sorted, diag = fn(sorted_inputs)
+    w = np.empty(len(perm))
+    w[perm] = w_sorted
+    return weights_series(w, inputs.assets), diag

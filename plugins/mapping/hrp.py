@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -10,19 +10,13 @@ from causalfolio import hookimpl
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
+from ._hierarchy import correlation_distance, covariance, in_canonical_order
 from .hsp import hierarchical_weights
 
 Linkage = Literal["single", "complete", "average", "ward"]
+Shrinkage = Literal["none", "ledoit_wolf"]
 
-
-def correlation_distance(cov: np.ndarray) -> np.ndarray:
-    """sqrt((1 - rho) / 2) from a covariance matrix; zero-variance assets get rho = 0."""
-    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = cov / np.outer(sd, sd)
-    rho[~np.isfinite(rho)] = 0.0
-    np.fill_diagonal(rho, 1.0)
-    return np.sqrt(np.clip((1.0 - np.clip(rho, -1.0, 1.0)) / 2.0, 0.0, None))
+__all__ = ["Hrp", "correlation_distance"]
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -36,16 +30,24 @@ class Hrp(RiskMapping):
     distance_of_distances: bool = param(
         False, doc="cluster on distances between columns of the correlation-distance matrix "
                    "(de Prado's original code); False matches PyPortfolioOpt and skfolio")
-    optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram")
+    optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram; False "
+                                              "(raw order) matches PyPortfolioOpt, True "
+                                              "matches skfolio's default seriation")
+    shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
+                                             "ledoit_wolf")
     window: int | None = param(None, doc="covariance window in trading days",
                                validator=positive)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        cov = inputs.covariance()
-        return hierarchical_weights(correlation_distance(cov), cov, inputs.assets,
-                                    linkage=self.linkage,
-                                    distance_of_distances=self.distance_of_distances,
-                                    optimal=self.optimal_ordering, bounds=inputs.bounds)
+        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+            cov = covariance(inp, self.shrinkage)
+            return hierarchical_weights(correlation_distance(cov), cov, inp.assets,
+                                        linkage=self.linkage,
+                                        distance_of_distances=self.distance_of_distances,
+                                        optimal=self.optimal_ordering, bounds=inp.bounds)
+
+        w, diag = in_canonical_order(inputs, run)
+        return Allocation(weights=w, diagnostics=diag)
 
 
 @hookimpl

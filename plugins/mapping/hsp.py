@@ -1,39 +1,53 @@
-"""``hsp``: Hierarchical Sensitivity Parity (SPEC §5, monograph §9, Algorithm 2)."""
+"""``hsp``: Hierarchical Sensitivity Parity (SPEC §5, monograph §9, Algorithm 2, eq. 22-25)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 import numpy as np
-import pandas as pd
 from causalfolio import hookimpl
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
-from scipy.cluster.hierarchy import leaves_list
 
-from ._hierarchy import linkage_matrix, nearest_psd, recursive_bisection
+from ._hierarchy import (
+    checked_distance,
+    covariance,
+    in_canonical_order,
+    leaf_order,
+    linkage_matrix,
+    name_records,
+    nearest_psd,
+    recursive_bisection,
+    risk_contributions,
+    tree_diagnostics,
+)
 
 Linkage = Literal["single", "complete", "average", "ward"]
+Shrinkage = Literal["none", "ledoit_wolf"]
 
 
 def hierarchical_weights(dist: np.ndarray, cov: np.ndarray, assets: tuple[str, ...], *,
                          linkage: str, distance_of_distances: bool, optimal: bool,
-                         bounds: tuple[float, float]) -> Allocation:
-    """Linkage on ``dist``, quasi-diagonal order, recursive bisection on ``cov``."""
+                         bounds: tuple[float, float]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Linkage on ``dist`` (N, N), quasi-diagonal order, recursive bisection on ``cov`` (N, N).
+
+    Returns weights (N,) in the order of ``assets`` and diagnostics: the linkage tree and
+    order, each split's half variances and shares (``v_left``, ``v_right``, ``alpha``,
+    ``alpha_bounded``), and each asset's share of portfolio variance.
+    """
     n = len(assets)
     if n == 1:
-        return Allocation(weights=pd.Series([1.0], index=list(assets)),
-                          diagnostics={"order": [assets[0]]})
+        return np.ones(1), {"order": [assets[0]], "risk_contributions": {assets[0]: 1.0}}
     z = linkage_matrix(dist, linkage, distance_of_distances=distance_of_distances,
                        optimal=optimal)
-    order = leaves_list(z)
+    order = leaf_order(z)
     w, splits = recursive_bisection(cov, order, *bounds)
-    return Allocation(
-        weights=pd.Series(w, index=list(assets)),
-        diagnostics={"order": [assets[i] for i in order], "linkage": z.tolist(),
-                     "splits": splits},
-    )
+    diag = tree_diagnostics(z, order, assets)
+    diag["splits"] = name_records(splits, assets)
+    diag["risk_contributions"] = dict(zip(assets, risk_contributions(w, cov).tolist(),
+                                          strict=True))
+    return w, diag
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -47,19 +61,26 @@ class Hsp(RiskMapping):
     distance_of_distances: bool = param(
         True, doc="cluster on Euclidean distances between columns of the matrix (eq. 22)")
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
-    optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram")
+    optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram "
+                                              "(False: raw dendrogram order)")
+    shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
+                                             "ledoit_wolf")
     window: int | None = param(None, doc="covariance window in trading days (default: the "
                                          "backtest's covariance window, 3 months)",
                                validator=positive)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        dist = np.asarray(inputs.distance, dtype=float)
-        if self.psd:
-            dist = nearest_psd(dist)
-        return hierarchical_weights(dist, inputs.covariance(), inputs.assets,
-                                    linkage=self.linkage,
-                                    distance_of_distances=self.distance_of_distances,
-                                    optimal=self.optimal_ordering, bounds=inputs.bounds)
+        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+            dist = checked_distance(inp, self.name)
+            cov = covariance(inp, self.shrinkage)
+            if self.psd:
+                dist = nearest_psd(dist)
+            return hierarchical_weights(dist, cov, inp.assets, linkage=self.linkage,
+                                        distance_of_distances=self.distance_of_distances,
+                                        optimal=self.optimal_ordering, bounds=inp.bounds)
+
+        w, diag = in_canonical_order(inputs, run)
+        return Allocation(weights=w, diagnostics=diag)
 
 
 @hookimpl
