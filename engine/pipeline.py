@@ -13,6 +13,7 @@ import pandas as pd
 
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
 from .params import coerce
+from .params import hints as _hints
 from .registry import Registry, get_registry
 from .spec.parser import ComponentCall, parse_parts
 from .stages import (
@@ -30,7 +31,6 @@ from .stages import (
     SensitivityForecaster,
     fingerprint,
 )
-from .params import hints as _hints
 from .weights import project_to_bounds, within_bounds
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
@@ -72,6 +72,12 @@ class RebalanceResult:
     forecast: DistanceForecast | None = None
     allocation: Allocation | None = None
     timings: dict[str, float] = attrs.field(factory=dict)
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """A float copy of ``frame`` in C order (one memory layout whatever the input's)."""
+    values = np.array(frame.to_numpy(dtype=float), dtype=float, order="C", copy=True)
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
 
 
 def _window(component: Component | None, default: int) -> int:
@@ -173,17 +179,22 @@ class Pipeline:
         """
         windows = windows or Windows()
         date = pd.Timestamp(date)
-        past = assets.loc[assets.index < date]
-        past_c = candidates.loc[candidates.index < date] if candidates is not None else None
-        n = past.shape[1]
-        timings: dict[str, float] = {}
         cov_w = _window(self.mapping, windows.cov)
-        if len(past) < max(2, cov_w if self.is_benchmark else self.required_history(windows)):
-            need = cov_w if self.is_benchmark else self.required_history(windows)
+        need = max(2, cov_w if self.is_benchmark else self.required_history(windows))
+        mask = assets.index < date
+        if int(mask.sum()) < need:
             raise DataError(
-                f"{self.spec}: {len(past)} trading days before {date.date()}, need {need}; "
+                f"{self.spec}: {int(mask.sum())} trading days before {date.date()}, need {need}; "
                 "start the backtest later or shorten the windows"
             )
+        # Only the last `need` rows are used. Fresh C-ordered copies make every computation
+        # independent of how the caller's frames are laid out in memory, so results are
+        # bit-identical whatever happened to the data after `date` (the no-look-ahead test).
+        past = _canonical(assets.loc[mask].iloc[-need:])
+        past_c = (_canonical(candidates.loc[candidates.index < date].iloc[-need:])
+                  if candidates is not None else None)
+        n = past.shape[1]
+        timings: dict[str, float] = {}
         returns_cov = past.iloc[-cov_w:]
 
         def cached(key: str, fn):
@@ -227,8 +238,6 @@ class Pipeline:
         train_a = past.iloc[: len(past) - oos] if oos else past
         train_d = past_c[names].iloc[: len(past) - oos] if oos else past_c[names]
         train_w = _window(self.dynamics, windows.train)
-        need = self.required_history(windows)
-        train_a, train_d = train_a.iloc[-need:], train_d.iloc[-need:]
         dyn_key = fingerprint(self.dynamics.spec, selection.key, train_a, train_d, train_w, seed)
         model = cached(dyn_key, lambda: self.dynamics.fit(train_a, train_d, window=train_w,
                                                           seed=seed))

@@ -124,7 +124,7 @@ def simulate(
     -------
     nav, portfolio returns (after costs), one-way turnover per rebalance.
     """
-    r = returns.to_numpy(float)
+    r = np.array(returns.to_numpy(float), dtype=float, order="C")  # one layout: bit-stable
     tgt = targets.reindex(columns=returns.columns).to_numpy(float)
     pos = {d: k for k, d in enumerate(targets.index)}
     nav = np.empty(len(r) + 1)

@@ -35,6 +35,9 @@ def rebalance_dates(
     cal = pd.DatetimeIndex(calendar)
     lo = pd.Timestamp(start) if start is not None else cal[0]
     hi = pd.Timestamp(end) if end is not None else cal[-1]
+    if lo > cal[-1]:
+        raise ConfigError(f"start {lo.date()} is after the last date of the data "
+                          f"({cal[-1].date()})")
     if lo > hi:
         raise ConfigError(f"start {lo.date()} is after end {hi.date()}")
     if isinstance(frequency, str):

@@ -118,7 +118,7 @@ class Market:
                              what="candidates")
         idx = a.index.intersection(c.index)
         a, c = a.loc[idx], c.loc[idx]
-        if len(a) < 3:
+        if len(a) < 2:
             raise DataError(f"only {len(a)} aligned dates of returns; need a longer history")
         check_not_constant(a, what="assets")
         check_not_constant(c, what="candidates")

@@ -1,4 +1,4 @@
-"""The built wheel ships every package folder, and the built-ins register from the installed wheel."""
+"""The built wheel ships every package folder; the built-ins register from the installed wheel."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = {"engine": "causalfolio", "plugins": "causalfolio/plugins"}
