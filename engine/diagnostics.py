@@ -1,0 +1,181 @@
+"""Table 1 diagnostics of a rebalance: what the sensitivity space says about risk and return
+(SPEC §5; monograph §8.4, Table 1).
+
+For the weights w chosen at a rebalance, with B (N, P) the aggregate sensitivities of the N assets
+to the P inputs ``d@l`` (driver d at lag l) and x_t the inputs on the trailing window:
+
+* expected return via driver forecasts, E[R] ~= B E[x] (E[x] the trailing mean unless a
+  forecast is given);
+* covariance approximation Sigma ~= B Sigma_D B' + Sigma_residual, compared with the sample
+  covariance of the window;
+* sensitivity-implied volatility sigma_i ~= sqrt(b_i' Sigma_D b_i);
+* directional risk attribution Risk_Dj = sum_i w_i B_ij sigma_Dj.
+
+All numbers are in daily return units. :func:`mapping_diagnostics` returns plain JSON data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .stages.mapping import MappingInputs
+
+
+def driver_inputs(inputs: MappingInputs, owner: str = "diagnostics"
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Sensitivity inputs x_t aligned with the asset returns on the trailing window.
+
+    Column ``d@l`` at date t holds driver d's return l rows earlier; the first max-lag rows and
+    any row with a NaN are dropped.
+
+    Returns
+    -------
+    x
+        Inputs, shape (T', P).
+    r
+        Asset returns on the same dates, shape (T', N).
+    b
+        Aggregate sensitivities B, shape (N, P).
+    names
+        The P input names.
+
+    Raises
+    ------
+    DataError
+        Missing sensitivities or driver returns, an input whose driver is not in the driver
+        returns, assets that do not match, or fewer than 2 usable dates.
+    """
+    sens = inputs.sensitivities
+    if sens is None or inputs.driver_returns is None:
+        raise DataError(f"{owner} needs sensitivities and driver returns (a full pipeline)")
+    if list(sens.assets) != list(inputs.assets):
+        raise DataError(f"{owner}: sensitivities are for assets {list(sens.assets)}, the "
+                        f"rebalance for {list(inputs.assets)}")
+    b = np.asarray(sens.aggregate, dtype=float)
+    if not np.all(np.isfinite(b)):
+        raise DataError(f"{owner}: the sensitivities contain NaN/inf")
+    names = list(sens.inputs)
+    dr = inputs.driver_returns
+    cols: dict[str, pd.Series] = {}
+    max_lag = 0
+    for name in names:
+        driver, _, lag_s = name.rpartition("@")
+        if not driver or not lag_s.isdigit():
+            raise DataError(f"{owner}: sensitivity input {name!r} is not of the form driver@lag")
+        if driver not in dr.columns:
+            raise DataError(f"{owner}: driver {driver!r} (input {name!r}) is missing from the "
+                            f"driver returns {list(dr.columns)}")
+        max_lag = max(max_lag, int(lag_s))
+        cols[name] = dr[driver].shift(int(lag_s))
+    xf = pd.DataFrame(cols, index=dr.index).iloc[max_lag:]
+    x = xf.to_numpy(dtype=float)
+    r = inputs.returns[list(inputs.assets)].reindex(xf.index).to_numpy(dtype=float)
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(r).all(axis=1)
+    x, r = x[ok], r[ok]
+    if x.shape[0] < 2:
+        raise DataError(f"{owner}: fewer than 2 dates with both driver inputs and asset returns")
+    return x, r, b, names
+
+
+def _num(v: float) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def mapping_diagnostics(
+    inputs: MappingInputs,
+    weights: pd.Series | np.ndarray,
+    *,
+    driver_forecast: Mapping[str, float] | None = None,
+    residual: Literal["diagonal", "full"] = "diagonal",
+) -> dict[str, Any]:
+    """Table 1 diagnostics of the weights chosen at one rebalance (JSON-serialisable).
+
+    Parameters
+    ----------
+    inputs
+        The :class:`MappingInputs` the mapping received.
+    weights
+        The weights (N,), in the order of ``inputs.assets`` (a Series is reindexed to it).
+    driver_forecast
+        Expected daily return of each input ``d@l``; inputs not given use their trailing mean.
+    residual
+        Residual covariance of the factor approximation: ``diagonal`` (specific variances, the
+        factor-model convention) or ``full`` (the sample covariance of r - Bx, which makes the
+        approximation exact up to the cross terms between inputs and residuals).
+
+    Returns
+    -------
+    dict
+        ``available`` (False for a benchmark without sensitivities, with ``reason``),
+        ``portfolio`` (sample volatility, and with sensitivities: expected return B E[x],
+        model volatility, share of variance explained by the drivers), ``assets`` (per asset:
+        expected return, implied and sample volatility), ``covariance`` (relative Frobenius
+        error of B Sigma_D B' + Sigma_res against the sample covariance), ``attribution``
+        (Risk_Dj per input) and ``exposure`` ((B'w)_j per input). Daily units; non-finite
+        numbers become ``None``.
+    """
+    assets = list(inputs.assets)
+    w = (weights.reindex(assets).to_numpy(dtype=float) if isinstance(weights, pd.Series)
+         else np.asarray(weights, dtype=float).ravel())
+    if w.shape != (len(assets),) or not np.all(np.isfinite(w)):
+        raise DataError(f"diagnostics: weights must be {len(assets)} finite numbers for "
+                        f"{assets}, got shape {w.shape}")
+    ret = inputs.returns[assets].to_numpy(dtype=float)
+    ret = ret[np.isfinite(ret).all(axis=1)]
+    sample_vol_p = (float(np.sqrt(max(w @ np.atleast_2d(np.cov(ret, rowvar=False)) @ w, 0.0)))
+                    if len(ret) > 1 else float("nan"))
+    out: dict[str, Any] = {"units": "daily", "portfolio": {"sample_volatility": _num(sample_vol_p)}}
+    if inputs.sensitivities is None or inputs.driver_returns is None:
+        out.update(available=False, reason="no sensitivities (benchmark run)")
+        return out
+    x, r, b, names = driver_inputs(inputs)
+    mean_x = x.mean(axis=0)
+    forecast = dict(driver_forecast or {})
+    unknown = sorted(set(forecast) - set(names))
+    if unknown:
+        raise DataError(f"diagnostics: driver_forecast names unknown inputs {unknown}; "
+                        f"inputs are {names}")
+    ex = np.array([float(forecast.get(n, m)) for n, m in zip(names, mean_x, strict=True)])
+    cov_d = np.atleast_2d(np.cov(x, rowvar=False))
+    sd_d = np.sqrt(np.clip(np.diag(cov_d), 0.0, None))
+    resid = r - x @ b.T
+    cov_res = np.atleast_2d(np.cov(resid, rowvar=False))
+    if residual == "diagonal":
+        cov_res = np.diag(np.diag(cov_res))
+    cov_model = b @ cov_d @ b.T + cov_res
+    cov_sample = np.atleast_2d(np.cov(r, rowvar=False))
+    factor_var = float(w @ b @ cov_d @ b.T @ w)
+    model_var = float(w @ cov_model @ w)
+    er = b @ ex
+    implied = np.sqrt(np.clip(np.einsum("ip,pq,iq->i", b, cov_d, b), 0.0, None))
+    norm = float(np.linalg.norm(cov_sample))
+    attribution = (w @ b) * sd_d
+    out.update(
+        available=True,
+        inputs=names,
+        n_dates=int(x.shape[0]),
+        driver_mean=dict(zip(names, map(_num, ex), strict=True)),
+        driver_volatility=dict(zip(names, map(_num, sd_d), strict=True)),
+        portfolio={
+            "sample_volatility": _num(sample_vol_p),
+            "expected_return": _num(float(w @ er)),
+            "model_volatility": _num(np.sqrt(max(model_var, 0.0))),
+            "factor_volatility": _num(np.sqrt(max(factor_var, 0.0))),
+            "explained_share": _num(factor_var / model_var) if model_var > 0 else None,
+        },
+        assets={a: {"expected_return": _num(er[i]), "implied_volatility": _num(implied[i]),
+                    "sample_volatility": _num(np.sqrt(max(cov_sample[i, i], 0.0)))}
+                for i, a in enumerate(assets)},
+        covariance={"residual": residual,
+                    "relative_error": _num(np.linalg.norm(cov_model - cov_sample) / norm)
+                    if norm > 0 else None},
+        attribution=dict(zip(names, map(_num, attribution), strict=True)),
+        exposure=dict(zip(names, map(_num, w @ b), strict=True)),
+    )
+    return out
