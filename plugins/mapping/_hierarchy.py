@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+from scipy.spatial.distance import pdist, squareform
+
 from causalfolio.errors import ConfigError, DataError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import check_bounds
-from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
-from scipy.spatial.distance import pdist, squareform
 
 LINKAGES = ("single", "complete", "average", "ward")
 SYMMETRY_TOL = 1e-8

@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
+from scipy.cluster.hierarchy import cut_tree, fcluster, to_tree
+from scipy.spatial.distance import squareform
+
 from causalfolio import hookimpl
 from causalfolio.errors import NumericalError, ParameterError
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
-from scipy.cluster.hierarchy import cut_tree, fcluster, to_tree
-from scipy.spatial.distance import squareform
 
 from ._hierarchy import (
     bounded_proportional,

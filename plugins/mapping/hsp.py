@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
+
 from causalfolio import hookimpl
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping

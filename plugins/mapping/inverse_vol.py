@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+
 from causalfolio import hookimpl
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping

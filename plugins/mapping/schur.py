@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
+
 from causalfolio import hookimpl
 from causalfolio.errors import NumericalError
 from causalfolio.params import in_range, param, positive
@@ -95,7 +96,8 @@ def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
     """Schur complementary recursive bisection on ``cov`` (N, N) along ``order``.
 
     An augmented block that is not positive definite (possible for gamma near 1 on an
-    ill-conditioned covariance) is replaced by its nearest PSD matrix with eigenvalues floored
+    ill-conditioned covariance), or that cannot be computed because the other block is
+    singular, is replaced by its nearest PSD matrix with eigenvalues floored
     at 1e-10 x the largest when ``repair``; otherwise the function returns ``None`` weights.
     Returns (weights or None, split records, number of repaired blocks).
     """
@@ -118,7 +120,9 @@ def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
             a_aug, d_aug = a, d
         blocks = []
         for blk, orig in ((a_aug, a), (d_aug, d)):
-            if not _is_pd(blk):
+            # only augmented blocks are checked: an unmodified block of a singular covariance
+            # (duplicated assets) is fine for inverse-variance weights, as in HRP
+            if blk is not orig and not _is_pd(blk):
                 if not repair:
                     failed = True
                     blk = orig

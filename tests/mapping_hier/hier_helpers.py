@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from causalfolio.stages import MappingInputs
 
 
@@ -27,3 +28,15 @@ def sensitivity_distance(betas: np.ndarray) -> np.ndarray:
     """Euclidean distance matrix (N, N) between rows of ``betas`` (N, K)."""
     diff = betas[:, None, :] - betas[None, :, :]
     return np.sqrt((diff ** 2).sum(-1))
+
+
+def returns_with_cov(sigma: np.ndarray, t: int = 200, seed: int = 0,
+                     names: list[str] | None = None) -> pd.DataFrame:
+    """Returns (t, N) whose sample covariance (ddof = 1) is exactly ``sigma`` (N, N)."""
+    n = len(sigma)
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((t, n))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T
+    x = z @ np.linalg.cholesky(sigma).T
+    return pd.DataFrame(x, columns=names or [f"A{i:02d}" for i in range(n)])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hier_helpers import random_returns
+
 from causalfolio.plugins.mapping.herc import Herc
 from causalfolio.plugins.mapping.hrp import Hrp
 from causalfolio.plugins.mapping.schur import Schur
-from hier_helpers import random_returns
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
