@@ -1,0 +1,326 @@
+"""Charts of a backtest as PNG images (matplotlib, Agg canvas, no display needed).
+
+Every function returns a :class:`Chart`: the PNG bytes and the title, so the HTML report can embed
+it as a ``data:`` URI with a text alternative. Figures are drawn on a private ``Figure`` with an Agg
+canvas, so the global matplotlib backend is never touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+DPI = 96
+
+
+@attrs.frozen
+class Chart:
+    """A rendered chart.
+
+    Attributes
+    ----------
+    title
+        The chart's title (also used as the image's alt text in HTML).
+    png
+        PNG bytes.
+    """
+
+    title: str
+    png: bytes
+
+    def data_uri(self) -> str:
+        """The image as a ``data:image/png;base64,...`` URI."""
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def _figure(width: float = 9.0, height: float = 4.0):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _render(fig, title: str) -> Chart:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return Chart(title=title, png=buf.getvalue())
+
+
+def _short(label: str, width: int = 48) -> str:
+    return label if len(label) <= width else label[: width - 1] + "\u2026"
+
+
+# --- performance ------------------------------------------------------------------------------
+
+
+def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)") -> Chart:
+    """Daily NAV of every strategy (columns of ``nav``), one line each."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for col in nav.columns:
+        ax.plot(nav.index, nav[col].to_numpy(float), lw=1.3, label=_short(str(col)))
+    ax.set_title(title)
+    ax.set_xlabel("date")
+    ax.set_ylabel("NAV")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _render(fig, title)
+
+
+def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak") -> Chart:
+    """Drawdown (NAV / running max - 1, in %) of every strategy."""
+    from ..backtest.metrics import drawdown
+
+    fig = _figure(9.0, 3.2)
+    ax = fig.add_subplot()
+    for col in nav.columns:
+        dd = drawdown(nav[col].dropna())
+        ax.plot(dd.index, 100 * dd.to_numpy(float), lw=1.1, label=_short(str(col)))
+    ax.set_title(title)
+    ax.set_xlabel("date")
+    ax.set_ylabel("drawdown (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    return _render(fig, title)
+
+
+def weights_chart(weights: pd.DataFrame, title: str) -> Chart:
+    """Target weights at each rebalance (dates x assets) as a stacked area, in %."""
+    w = weights.drop(columns=[c for c in ("turnover",) if c in weights.columns])
+    fig = _figure(9.0, 4.2)
+    ax = fig.add_subplot()
+    x = w.index
+    ys = 100 * w.to_numpy(float).T
+    ax.stackplot(x, ys, labels=[str(c) for c in w.columns], step="post", alpha=0.9)
+    ax.set_title(title)
+    ax.set_xlabel("rebalance date")
+    ax.set_ylabel("weight (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(w.columns)
+              // 16)
+    return _render(fig, title)
+
+
+def metrics_chart(metrics: pd.DataFrame, title: str = "Return, volatility and Sharpe") -> Chart:
+    """Bars of annual return, annual volatility (in %) and Sharpe ratio per strategy."""
+    fig = _figure(9.0, 3.4)
+    cols = [("annual_return", "annual return (%)", 100), ("annual_volatility",
+            "annual volatility (%)", 100), ("sharpe", "Sharpe ratio", 1)]
+    labels = [_short(str(s), 28) for s in metrics.index]
+    for k, (col, name, scale) in enumerate(cols, start=1):
+        ax = fig.add_subplot(1, 3, k)
+        vals = scale * metrics[col].to_numpy(float) if col in metrics else np.full(len(labels),
+                                                                                    np.nan)
+        ax.barh(range(len(labels)), np.nan_to_num(vals), color=[f"C{i}" for i in
+                                                                  range(len(labels))])
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels if k == 1 else [""] * len(labels), fontsize=7)
+        ax.set_xlabel(name)
+        ax.set_title(name, fontsize=9)
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
+    return _render(fig, title)
+
+
+# --- drivers and the sensitivity space --------------------------------------------------------
+
+
+def drivers_chart(selections: Mapping[pd.Timestamp, Mapping[str, float]], title: str) -> Chart:
+    """Which candidates were selected at each update, coloured by their evidence.
+
+    Parameters
+    ----------
+    selections
+        Date -> {driver name: evidence score} (e.g. rccp's strength; any number).
+    """
+    dates = sorted(selections)
+    names: list[str] = []
+    for d in dates:
+        for n in selections[d]:
+            if n not in names:
+                names.append(n)
+    if not names:
+        raise DataError("no driver selections to chart")
+    grid = np.full((len(names), len(dates)), np.nan)
+    for j, d in enumerate(dates):
+        for n, v in selections[d].items():
+            grid[names.index(n), j] = v
+    fig = _figure(9.0, max(2.6, 0.28 * len(names) + 1.4))
+    ax = fig.add_subplot()
+    im = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap="viridis",
+                   interpolation="nearest")
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=7)
+    step = max(1, len(dates) // 12)
+    ax.set_xticks(range(0, len(dates), step))
+    ax.set_xticklabels([str(pd.Timestamp(d).date()) for d in dates[::step]], rotation=45,
+                       ha="right", fontsize=7)
+    ax.set_xlabel("selection date")
+    ax.set_ylabel("candidate driver")
+    ax.set_title(title)
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label("evidence (blank: not selected)")
+    return _render(fig, title)
+
+
+def classical_mds(distance: np.ndarray, dims: int = 2) -> np.ndarray:
+    """Classical (Torgerson) multidimensional scaling of a distance matrix.
+
+    Double-centres B = -J D^2 J / 2 and keeps the top ``dims`` eigenvectors scaled by the square
+    roots of their eigenvalues; negative eigenvalues (a non-Euclidean D) are clipped to 0, so
+    those coordinates are 0. For Euclidean distances between points in ``dims`` dimensions it
+    recovers the points up to rotation, reflection and translation.
+
+    Parameters
+    ----------
+    distance
+        (N, N) symmetric distances.
+
+    Returns
+    -------
+    (N, dims) coordinates, sign-normalised (largest |entry| of each axis positive).
+    """
+    d = np.asarray(distance, dtype=float)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise DataError(f"MDS needs a square distance matrix, got shape {d.shape}")
+    if not np.all(np.isfinite(d)):
+        raise DataError("MDS needs a finite distance matrix")
+    n = d.shape[0]
+    d = 0.5 * (d + d.T)
+    j = np.eye(n) - 1.0 / n
+    b = -0.5 * j @ (d**2) @ j
+    vals, vecs = np.linalg.eigh(b)
+    idx = np.argsort(vals)[::-1][:dims]
+    coords = vecs[:, idx] * np.sqrt(np.clip(vals[idx], 0.0, None))
+    if coords.shape[1] < dims:
+        coords = np.pad(coords, ((0, 0), (0, dims - coords.shape[1])))
+    for k in range(dims):
+        col = coords[:, k]
+        if col[np.argmax(np.abs(col))] < 0:
+            coords[:, k] = -col
+    return coords
+
+
+def sensitivity_map(distance: np.ndarray, assets: Sequence[str], title: str,
+                    weights: Sequence[float] | None = None) -> Chart:
+    """2-D map of the sensitivity space: classical MDS of the distance matrix.
+
+    Marker area is proportional to the asset's weight when ``weights`` are given.
+    """
+    xy = classical_mds(distance, 2)
+    fig = _figure(6.4, 5.0)
+    ax = fig.add_subplot()
+    size = (np.asarray(weights, float) * 2500 + 10) if weights is not None else 60
+    ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.6, c="C0", edgecolors="k",
+               label="asset (area = weight)" if weights is not None else "asset")
+    for (x, y), name in zip(xy, assets, strict=True):
+        ax.annotate(str(name), (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("MDS axis 1 (sensitivity units)")
+    ax.set_ylabel("MDS axis 2 (sensitivity units)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _render(fig, title)
+
+
+def dendrogram_chart(linkage: np.ndarray, assets: Sequence[str], title: str) -> Chart:
+    """The cluster tree (scipy linkage matrix) with asset labels."""
+    from scipy.cluster.hierarchy import dendrogram
+
+    fig = _figure(7.5, 4.0)
+    ax = fig.add_subplot()
+    dendrogram(np.asarray(linkage, float), labels=[str(a) for a in assets], ax=ax,
+               leaf_rotation=90, leaf_font_size=8, color_threshold=0)
+    ax.set_xlabel("asset (quasi-diagonal order)")
+    ax.set_ylabel("linkage distance")
+    ax.set_title(title)
+    ax.plot([], [], color="C0", label="merge")
+    ax.legend(fontsize=8, loc="upper right")
+    return _render(fig, title)
+
+
+def forecast_paths_chart(paths: np.ndarray, assets: Sequence[str], inputs: Sequence[str],
+                         title: str, *, n_assets: int = 4, input_index: int = 0) -> Chart:
+    """Forecast sensitivity paths of one input for a few assets: mean and 5-95% band.
+
+    Parameters
+    ----------
+    paths
+        (n_paths, H, N, P) simulated sensitivities (return per unit driver return).
+    """
+    p = np.asarray(paths, dtype=float)
+    if p.ndim != 4:
+        raise DataError(f"forecast paths must have shape (n_paths, H, N, P), got {p.shape}")
+    h = np.arange(1, p.shape[1] + 1)
+    fig = _figure(9.0, 3.6)
+    ax = fig.add_subplot()
+    for i in range(min(n_assets, p.shape[2])):
+        s = p[:, :, i, input_index]
+        lo, hi = np.nanpercentile(s, [5, 95], axis=0)
+        ax.fill_between(h, lo, hi, color=f"C{i}", alpha=0.15)
+        ax.plot(h, np.nanmean(s, axis=0), color=f"C{i}", lw=1.4,
+                label=f"{assets[i]} (mean, 5-95% band)")
+    ax.set_xlabel("days ahead")
+    ax.set_ylabel(f"sensitivity to {inputs[input_index]}")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _render(fig, title)
+
+
+def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
+    """Per-driver attribution at each rebalance (dates x drivers) as stacked signed bars."""
+    fig = _figure(9.0, 4.0)
+    ax = fig.add_subplot()
+    x = np.arange(len(frame.index))
+    pos = np.zeros(len(x))
+    neg = np.zeros(len(x))
+    for k, col in enumerate(frame.columns):
+        v = np.nan_to_num(frame[col].to_numpy(float))
+        base = np.where(v >= 0, pos, neg)
+        ax.bar(x, v, bottom=base, color=f"C{k % 10}", label=str(col), width=0.8)
+        pos += np.where(v >= 0, v, 0)
+        neg += np.where(v < 0, v, 0)
+    step = max(1, len(x) // 12)
+    ax.set_xticks(x[::step])
+    ax.set_xticklabels([str(pd.Timestamp(d).date()) for d in frame.index[::step]], rotation=45,
+                       ha="right", fontsize=7)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xlabel("rebalance date")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              ncol=1 + len(frame.columns) // 18)
+    return _render(fig, title)
+
+
+def bar_chart(values: pd.Series, title: str, xlabel: str, *, highlight: str | None = None
+              ) -> Chart:
+    """Horizontal bars of one number per label (ablation summaries)."""
+    fig = _figure(8.0, max(2.4, 0.32 * len(values) + 1.2))
+    ax = fig.add_subplot()
+    labels = [_short(str(i), 60) for i in values.index]
+    colors = ["C3" if highlight is not None and str(i) == highlight else "C0"
+              for i in values.index]
+    ax.barh(range(len(values)), np.nan_to_num(values.to_numpy(float)), color=colors,
+            label=xlabel)
+    ax.set_yticks(range(len(values)))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _render(fig, title)

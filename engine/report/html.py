@@ -1,0 +1,406 @@
+"""A self-contained HTML report of a run folder: charts embedded as PNG ``data:`` URIs.
+
+The page needs no network: no scripts, fonts or styles are fetched, every image is inline. A small
+inline script counts the images that decoded and writes the result into ``#report-status`` (and
+``data-images`` on ``<body>``), which the headless-browser test reads.
+
+Sections: settings, metrics table and chart, NAV and drawdown against the benchmarks, weights over
+time, and for every full pipeline: the common drivers selected at each update with their evidence,
+the sensitivity space (classical MDS of the distance matrix) and the dendrogram at chosen dates,
+forecast sensitivity paths when a forecaster kept them, and driver risk attribution (SPEC §5,
+``Risk_Dj = sum_i w_i dR_i/dD_j sigma_Dj``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from . import charts
+from .charts import Chart
+
+PCT_METRICS = ("total_return", "annual_return", "annual_volatility", "max_drawdown", "turnover")
+EVIDENCE_COLUMNS = ("strength", "score", "evidence", "gain", "likelihood", "parents",
+                    "repeatedness")
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;color:#222;line-height:1.45;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;
+margin-top:2em}h3{margin-top:1.4em}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+img{max-width:100%;height:auto;display:block;margin:.6em 0}
+code{background:#f4f4f4;padding:0 .2em}.note{color:#555;font-size:.9em}
+#report-status{color:#888;font-size:.8em}
+"""
+
+SCRIPT = """
+(function(){
+  function check(){
+    var imgs=document.images, ok=0;
+    for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0){ok++;}}
+    var text='images decoded: '+ok+'/'+imgs.length;
+    document.body.setAttribute('data-images', ok+'/'+imgs.length);
+    document.getElementById('report-status').textContent=text;
+  }
+  if(document.readyState==='complete'){check();}else{window.addEventListener('load',check);}
+})();
+"""
+
+
+# --- reading the run folder -------------------------------------------------------------------
+
+
+def load_rebalances(run_dir: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
+    """Per-rebalance records of every strategy: label -> list of records (see runfolder)."""
+    p = Path(run_dir)
+    meta = json.loads((p / "run.json").read_text())
+    out: dict[str, list[dict[str, Any]]] = {}
+    for label, slug in meta["strategies"].items():
+        f = p / "rebalances" / f"{slug}.json"
+        if not f.is_file():
+            raise DataError(f"{p}: missing rebalances/{slug}.json for strategy {label!r}; the run "
+                            "folder is incomplete, rerun the backtest")
+        out[label] = json.loads(f.read_text())["rebalances"]
+    return out
+
+
+def _evidence(scores: dict[str, dict[str, Any]] | None, names: Sequence[str]
+              ) -> tuple[str, dict[str, float]]:
+    """The evidence column used for colouring and its value per selected driver."""
+    if not scores:
+        return "rank", {n: float(len(names) - k) for k, n in enumerate(names)}
+    cols: list[str] = []
+    for row in scores.values():
+        for c, v in row.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and c not in cols:
+                cols.append(c)
+    col = next((c for c in EVIDENCE_COLUMNS if c in cols), cols[0] if cols else None)
+    if col is None:
+        return "rank", {n: float(len(names) - k) for k, n in enumerate(names)}
+    vals = {}
+    for n in names:
+        v = (scores.get(n) or {}).get(col)
+        vals[n] = float(v) if isinstance(v, (int, float)) and v == v else float("nan")
+    return col, vals
+
+
+def selection_updates(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records at which the driver selection changed (a new selection key), in date order."""
+    out, last = [], None
+    for r in records:
+        d = r.get("drivers")
+        if not d:
+            continue
+        key = d.get("key") or tuple(d.get("names", ()))
+        if key != last:
+            out.append(r)
+            last = key
+    return out
+
+
+def driver_exposures(record: dict[str, Any]) -> pd.Series:
+    """Portfolio sensitivity to each driver: sum over lags and assets of w_i * s_i,(driver, lag).
+
+    Units: portfolio return per unit driver return. Inputs are named ``driver@lag``; lags of one
+    driver are summed (the total response to a move of that driver spread over the lags).
+    """
+    sens = record.get("sensitivities")
+    if not sens:
+        raise DataError("this rebalance has no sensitivities (a benchmark run)")
+    agg = pd.DataFrame(sens["aggregate"]).T  # assets x inputs
+    w = pd.Series(record["weights"], dtype=float).reindex(agg.index).fillna(0.0)
+    per_input = agg.astype(float).mul(w, axis=0).sum(axis=0)
+    drivers = [str(c).rsplit("@", 1)[0] for c in per_input.index]
+    return per_input.groupby(drivers, sort=False).sum()
+
+
+def driver_attribution(records: Sequence[dict[str, Any]],
+                       driver_vol: pd.DataFrame | None = None) -> tuple[pd.DataFrame, bool]:
+    """Driver risk attribution at every rebalance (SPEC §5 diagnostics).
+
+    ``Risk_Dj = sigma_Dj * sum_i w_i dR_i/dD_j`` with sigma_Dj the driver's daily volatility over
+    the covariance window before the rebalance (``driver_vol``: dates x drivers, daily units).
+    Without volatilities, the attribution a mapping stored in its diagnostics (key
+    ``attribution``: input ``d@l`` -> Risk, from :mod:`causalfolio.diagnostics`) is used when
+    every rebalance has one, lags summed; otherwise the exposures ``sum_i w_i dR_i/dD_j``.
+
+    Returns
+    -------
+    (dates x drivers frame, True when volatilities were applied). Drivers not selected at a date
+    are NaN there.
+    """
+    stored = [((r.get("diagnostics") or {}).get("attribution")) for r in records
+              if r.get("sensitivities")]
+    if driver_vol is None and stored and all(isinstance(a, dict) and a for a in stored):
+        # a mapping that ran causalfolio.diagnostics stored Risk per input d@l: sum the lags
+        rows = {}
+        for r in records:
+            if r.get("sensitivities"):
+                a = pd.Series(r["diagnostics"]["attribution"], dtype=float)
+                rows[pd.Timestamp(r["date"])] = a.groupby(
+                    [str(c).rsplit("@", 1)[0] for c in a.index], sort=False).sum()
+        return pd.DataFrame(rows).T.sort_index(), True
+    rows = {}
+    for r in records:
+        if not r.get("sensitivities"):
+            continue
+        e = driver_exposures(r)
+        date = pd.Timestamp(r["date"])
+        if driver_vol is not None:
+            missing = [d for d in e.index if d not in driver_vol.columns]
+            if missing:
+                raise DataError(f"no volatility for drivers {missing[:5]} on {date.date()}")
+            e = e * driver_vol.loc[date, list(e.index)].astype(float)
+        rows[date] = e
+    frame = pd.DataFrame(rows).T.sort_index()
+    return frame, driver_vol is not None
+
+
+def driver_volatility(candidates: pd.DataFrame, dates: Sequence[pd.Timestamp], window: int
+                      ) -> pd.DataFrame:
+    """Daily volatility of every candidate over the ``window`` days strictly before each date."""
+    out = {}
+    for d in dates:
+        past = candidates.loc[candidates.index < pd.Timestamp(d)].iloc[-window:]
+        out[pd.Timestamp(d)] = past.std(ddof=1)
+    return pd.DataFrame(out).T
+
+
+# --- HTML pieces ------------------------------------------------------------------------------
+
+
+def _img(chart: Chart) -> str:
+    t = html.escape(chart.title)
+    return f'<figure><img src="{chart.data_uri()}" alt="{t}" title="{t}"></figure>'
+
+
+def _fmt(metric: str, v: Any) -> str:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return html.escape(str(v))
+    if x != x:
+        return "n/a"
+    return f"{100 * x:.2f}%" if metric in PCT_METRICS else f"{x:.3f}"
+
+
+def metrics_html(metrics: pd.DataFrame) -> str:
+    """The metrics table (strategies x metrics) as an HTML table."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in metrics.columns)
+    body = []
+    for label, row in metrics.iterrows():
+        cells = "".join(f"<td>{_fmt(str(c), row[c])}</td>" for c in metrics.columns)
+        body.append(f"<tr><td><code>{html.escape(str(label))}</code></td>{cells}</tr>")
+    return (f'<table class="metrics"><tr><th>strategy</th>{head}</tr>' + "".join(body)
+            + "</table>")
+
+
+def _table(frame: pd.DataFrame, digits: int = 4) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for idx, row in frame.iterrows():
+        cells = "".join(
+            f"<td>{v:.{digits}g}</td>" if isinstance(v, (float, np.floating)) and v == v
+            else f"<td>{html.escape(str(v))}</td>" for v in row.tolist())
+        rows.append(f"<tr><td>{html.escape(str(idx))}</td>{cells}</tr>")
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _pick_dates(records: Sequence[dict[str, Any]], dates: Sequence[str] | None) -> list[int]:
+    """Indices of the records shown in detail: the given dates (nearest rebalance on or before
+    each), default first, middle and last."""
+    n = len(records)
+    if n == 0:
+        return []
+    if not dates:
+        return sorted({0, n // 2, n - 1})
+    have = pd.DatetimeIndex([pd.Timestamp(r["date"]) for r in records])
+    out = []
+    for d in dates:
+        try:
+            t = pd.Timestamp(d)
+        except (ValueError, TypeError):
+            raise DataError(f"report date {d!r} is not a date; use YYYY-MM-DD") from None
+        k = int(have.searchsorted(t, side="right")) - 1
+        if k < 0:
+            raise DataError(f"report date {t.date()} is before the first rebalance "
+                            f"{have[0].date()}")
+        out.append(k)
+    return sorted(set(out))
+
+
+def _strategy_section(label: str, records: list[dict[str, Any]], weights: pd.DataFrame,
+                      dates: Sequence[str] | None, paths: dict[str, Any] | None,
+                      driver_vol: pd.DataFrame | None) -> str:
+    parts = ["<h3>Weights over time</h3>",
+             _img(charts.weights_chart(weights, f"Target weights: {charts._short(label, 60)}"))]
+    if not any(r.get("drivers") for r in records):
+        return "\n".join(parts)
+    # drivers and their evidence
+    updates = selection_updates(records)
+    sel: dict[pd.Timestamp, dict[str, float]] = {}
+    col = "rank"
+    for r in updates:
+        names = r["drivers"]["names"]
+        col, vals = _evidence(r["drivers"].get("scores"), names)
+        sel[pd.Timestamp(r["date"])] = vals
+    parts.append("<h3>Common drivers selected at each update</h3>")
+    parts.append(f'<p class="note">{len(updates)} selection update(s); colour = {html.escape(col)}'
+                 " of the selector's evidence.</p>")
+    parts.append(_img(charts.drivers_chart(sel, f"Selected drivers ({col})")))
+    last = updates[-1]["drivers"]
+    if last.get("scores"):
+        sc = pd.DataFrame(last["scores"]).T
+        parts.append(f"<p>Evidence at the last update ({html.escape(updates[-1]['date'])}):</p>")
+        parts.append(_table(sc))
+    # sensitivity space and dendrogram at chosen dates
+    parts.append("<h3>Sensitivity space and cluster tree</h3>")
+    parts.append('<p class="note">Assets placed by classical multidimensional scaling of the '
+                 "sensitivity distance matrix used by the mapping (forecast or static): assets "
+                 "close together respond alike to the common drivers. Marker area = weight."
+                 "</p>")
+    for k in _pick_dates(records, dates):
+        r = records[k]
+        d = r["date"]
+        dist = np.asarray((r.get("forecast") or {}).get("distance")
+                          or r["sensitivities"]["distance"], dtype=float)
+        assets = list(r["sensitivities"]["aggregate"].keys())
+        w = [r["weights"].get(a, 0.0) for a in assets]
+        parts.append(f"<h4>{html.escape(d)}</h4>")
+        parts.append(_img(charts.sensitivity_map(dist, assets, f"Sensitivity space on {d}",
+                                                 weights=w)))
+        diag = r.get("diagnostics") or {}
+        if diag.get("linkage"):
+            z, how = np.asarray(diag["linkage"], float), "from the mapping"
+        else:
+            from scipy.cluster.hierarchy import linkage
+            from scipy.spatial.distance import squareform
+
+            z = linkage(squareform(0.5 * (dist + dist.T), checks=False), "single")
+            how = "single linkage on the distance matrix"
+        parts.append(_img(charts.dendrogram_chart(z, assets, f"Cluster tree on {d} ({how})")))
+    # forecast paths
+    if paths:
+        parts.append("<h3>Forecast sensitivity paths</h3>")
+        for d, (arr, assets, inputs) in paths.items():
+            parts.append(_img(charts.forecast_paths_chart(
+                arr, assets, inputs, f"Forecast sensitivities to {inputs[0]} from {d}")))
+    elif any((r.get("forecast") or {}).get("horizon") for r in records):
+        parts.append('<p class="note">A forecaster ran, but its simulated paths are kept only in '
+                     "memory: pass <code>--report</code> to <code>backtest</code>/<code>demo"
+                     "</code> to chart them.</p>")
+    # attribution
+    attr, with_vol = driver_attribution(records, driver_vol)
+    if not attr.empty:
+        parts.append("<h3>Driver risk attribution</h3>")
+        if with_vol:
+            ylabel = "daily risk, return units"
+            note = ("Risk_Dj = sigma_Dj * sum_i w_i dR_i/dD_j (SPEC §5): the portfolio's "
+                    "directional risk from each driver, daily, sigma over the covariance window.")
+        else:
+            ylabel = "exposure (return per unit driver return)"
+            note = ("Exposure sum_i w_i dR_i/dD_j of the portfolio to each driver (lags summed). "
+                    "Driver volatilities are not in the run folder; the report written by "
+                    "<code>--report</code> multiplies by them to give Risk_Dj.")
+        parts.append(f'<p class="note">{note}</p>')
+        top = attr.abs().mean().sort_values(ascending=False).index[:12]
+        shown = attr[top]
+        parts.append(_img(charts.attribution_chart(
+            shown, "Driver risk attribution" if with_vol else "Driver exposure", ylabel)))
+    return "\n".join(parts)
+
+
+def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = None,
+                  market: Any = None, result: Any = None, title: str | None = None) -> str:
+    """The HTML text of the report of a run folder.
+
+    Parameters
+    ----------
+    run_dir
+        A folder written by :func:`causalfolio.backtest.write_run`.
+    dates
+        Rebalance dates (YYYY-MM-DD) at which to draw the sensitivity map and the dendrogram;
+        each is moved back to the last rebalance on or before it. Default: first, middle, last.
+    market
+        The :class:`~causalfolio.data.Market` the run used, if at hand: driver volatilities then
+        turn exposures into risk attribution.
+    result
+        The in-memory :class:`~causalfolio.backtest.BacktestResult`, if at hand: forecast paths
+        (not written to run folders) are then charted.
+    title
+        Page title (default: the run folder's name).
+    """
+    from ..backtest.runfolder import load_run
+
+    run = load_run(run_dir)
+    meta, metrics, nav, weights = run["run"], run["metrics"], run["nav"], run["weights"]
+    records = load_rebalances(run_dir)
+    for recs in records.values():  # bad dates fail before any drawing
+        _pick_dates(recs, dates)
+    title = title or f"causalfolio report: {Path(run_dir).name}"
+    cfg = meta.get("config", {})
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f'<p class="note">causalfolio {html.escape(str(meta.get("causalfolio_version", "")))}'
+            f" &middot; {len(meta.get('rebalance_dates', []))} rebalances from "
+            f"{html.escape(str(meta['rebalance_dates'][0]))} to "
+            f"{html.escape(str(meta['rebalance_dates'][-1]))} &middot; schedule "
+            f"{html.escape(str(cfg.get('schedule')))} &middot; bounds "
+            f"{html.escape(str(cfg.get('bounds')))} &middot; cost "
+            f"{html.escape(str(cfg.get('cost_bps')))} bps</p>",
+            '<p id="report-status">images not checked (scripts disabled)</p>',
+            "<h2>Performance</h2>", metrics_html(metrics),
+            _img(charts.metrics_chart(metrics)),
+            _img(charts.nav_chart(nav)), _img(charts.drawdown_chart(nav))]
+    driver_vol_all = None
+    for label, recs in records.items():
+        body.append(f"<h2>Strategy <code>{html.escape(label)}</code></h2>")
+        paths = None
+        if result is not None and label in getattr(result, "strategies", {}):
+            paths = {}
+            rebs = result.strategies[label].rebalances
+            for k in _pick_dates(recs, dates):
+                fc, sens = rebs[k].forecast, rebs[k].sensitivities
+                if fc is not None and fc.paths is not None and sens is not None:
+                    paths[recs[k]["date"]] = (fc.paths, list(sens.assets), list(sens.inputs))
+        dv = None
+        if market is not None and any(r.get("sensitivities") for r in recs):
+            if driver_vol_all is None:
+                window = int(cfg.get("windows", {}).get("cov", 63))
+                driver_vol_all = driver_volatility(
+                    market.candidates, [pd.Timestamp(d) for d in meta["rebalance_dates"]], window)
+            dv = driver_vol_all
+        body.append(_strategy_section(label, recs, weights[label], dates, paths, dv))
+    body.append("<h2>Settings</h2>")
+    body.append(f"<pre>{html.escape(json.dumps(cfg, indent=2))}</pre>")
+    if "data" in meta:
+        body.append(f"<pre>{html.escape(json.dumps(meta['data'], indent=2))}</pre>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+            + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
+
+
+def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *,
+                 dates: Sequence[str] | None = None, market: Any = None, result: Any = None,
+                 title: str | None = None) -> Path:
+    """Write the HTML report of a run folder; returns its path (default RUN_DIR/report.html).
+
+    Written to a temporary file and renamed into place. See :func:`render_report`.
+    """
+    text = render_report(run_dir, dates=dates, market=market, result=result, title=title)
+    path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,75 @@
+"""Fixtures of the report tests: one small run folder written once per session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from causalfolio.backtest import BacktestConfig, run_backtest, write_run
+from causalfolio.data import synthetic_market
+from causalfolio.pipeline import Windows
+
+SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--enable-logging=stderr",
+                  "--v=0", "--virtual-time-budget=5000")
+
+
+@pytest.fixture(scope="session")
+def tiny_market():
+    return synthetic_market(n_assets=6, n_days=330, n_noise=4, n_proxies=1, n_colliders=1,
+                            seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_result(tiny_market):
+    config = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40), bounds=(0.05, 0.4),
+                            reselect_every=2, start="2015-06-01")
+    return run_backtest(tiny_market, [SPEC], config, benchmarks=["equal", "hrp"])
+
+
+@pytest.fixture(scope="session")
+def run_dir(tiny_result, tmp_path_factory):
+    return write_run(tiny_result, tmp_path_factory.mktemp("runs") / "tiny")
+
+
+def find_chromium() -> str | None:
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def render_in_chromium(html_file: Path) -> tuple[str, str]:
+    """Load a local file in headless Chromium; returns (DOM after scripts ran, stderr log)."""
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("headless Chromium not found (install it: apt-get install -y chromium)")
+    with tempfile.TemporaryDirectory(prefix="cf-chromium-") as profile:
+        proc = subprocess.run(
+            [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+             html_file.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert proc.returncode == 0, f"chromium failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    return proc.stdout, proc.stderr
+
+
+def console_messages(log: str) -> list[str]:
+    """The page's console output (messages and uncaught errors) in Chromium's stderr log."""
+    return [line for line in log.splitlines() if ":CONSOLE" in line]
+
+
+@pytest.fixture
+def browser():
+    """(render_in_chromium, console_messages); skips when Chromium is absent."""
+    if find_chromium() is None:
+        pytest.skip("headless Chromium not found (install it: apt-get install -y chromium)")
+    return render_in_chromium, console_messages

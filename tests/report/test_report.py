@@ -1,0 +1,197 @@
+"""The HTML report: its numbers, its charts, its self-containment, the CLI around it."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import pdist, squareform
+
+from causalfolio.cli import main
+from causalfolio.errors import DataError
+from causalfolio.report import charts
+from causalfolio.report.html import (
+    driver_attribution,
+    driver_exposures,
+    driver_volatility,
+    load_rebalances,
+    render_report,
+    selection_updates,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+# --- pieces with known answers ----------------------------------------------------------------
+
+
+def test_mds_recovers_planar_points_up_to_rigid_motion():
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(9, 2)) * [3.0, 1.0]
+    d = squareform(pdist(pts))
+    xy = charts.classical_mds(d, 2)
+    np.testing.assert_allclose(squareform(pdist(xy)), d, atol=1e-10)
+    assert np.allclose(xy.mean(axis=0), 0.0, atol=1e-12)  # centred
+    for k in range(2):  # sign normalised: largest |entry| positive
+        assert xy[np.argmax(np.abs(xy[:, k])), k] > 0
+
+
+def test_mds_of_collinear_points_has_zero_second_axis():
+    d = squareform(pdist(np.array([[0.0], [1.0], [3.0], [7.0]])))
+    xy = charts.classical_mds(d, 2)
+    np.testing.assert_allclose(np.abs(xy[:, 0]), np.abs(np.array([0, 1, 3, 7]) - 2.75),
+                               atol=1e-10)
+    np.testing.assert_allclose(xy[:, 1], 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.ones((2, 3)), np.array([[0.0, np.nan], [np.nan, 0.0]])])
+def test_mds_rejects_bad_input(bad):
+    with pytest.raises(DataError, match="MDS needs"):
+        charts.classical_mds(bad)
+
+
+RECORD = {
+    "date": "2020-01-02",
+    "weights": {"A": 0.25, "B": 0.75},
+    "sensitivities": {"aggregate": {"A": {"X@0": 1.0, "X@1": 0.5, "Y@0": -2.0},
+                                    "B": {"X@0": 0.2, "X@1": 0.0, "Y@0": 4.0}}},
+}
+
+
+def test_driver_exposure_is_weighted_sensitivity_summed_over_lags():
+    e = driver_exposures(RECORD)
+    # X: 0.25 * (1.0 + 0.5) + 0.75 * (0.2 + 0.0) = 0.525; Y: 0.25 * -2 + 0.75 * 4 = 2.5
+    assert list(e.index) == ["X", "Y"]
+    np.testing.assert_allclose(e.to_numpy(), [0.525, 2.5])
+
+
+def test_risk_attribution_multiplies_by_driver_volatility():
+    vol = pd.DataFrame({"X": [0.02], "Y": [0.01]}, index=[pd.Timestamp("2020-01-02")])
+    frame, with_vol = driver_attribution([RECORD], vol)
+    assert with_vol
+    np.testing.assert_allclose(frame.loc["2020-01-02"].to_numpy(), [0.525 * 0.02, 2.5 * 0.01])
+    frame, with_vol = driver_attribution([RECORD])
+    assert not with_vol and frame.loc["2020-01-02", "Y"] == pytest.approx(2.5)
+    with pytest.raises(DataError, match="no volatility"):
+        driver_attribution([RECORD], vol[["X"]])
+
+
+def test_attribution_stored_by_the_mapping_is_used_and_lags_summed():
+    rec = dict(RECORD, diagnostics={"attribution": {"X@0": 0.1, "X@1": 0.05, "Y@0": -0.2}})
+    frame, with_vol = driver_attribution([rec])
+    assert with_vol
+    np.testing.assert_allclose(frame.loc["2020-01-02", ["X", "Y"]].to_numpy(), [0.15, -0.2])
+
+
+def test_driver_volatility_uses_the_window_strictly_before_the_date():
+    idx = pd.bdate_range("2020-01-01", periods=10)
+    c = pd.DataFrame({"X": np.arange(10.0) ** 2}, index=idx)
+    vol = driver_volatility(c, [idx[6]], window=3)
+    assert vol.iloc[0, 0] == pytest.approx(np.std([9.0, 16.0, 25.0], ddof=1))
+
+
+def test_selection_updates_keep_only_changes():
+    recs = [{"date": d, "drivers": {"key": k, "names": ["X"]}}
+            for d, k in [("a", "1"), ("b", "1"), ("c", "2"), ("d", "2"), ("e", "1")]]
+    assert [r["date"] for r in selection_updates(recs)] == ["a", "c", "e"]
+
+
+def test_charts_are_png_with_their_title():
+    nav = pd.DataFrame({"s": [100.0, 101.0, 99.0]}, index=pd.bdate_range("2020-01-01", periods=3))
+    c = charts.nav_chart(nav)
+    assert c.png.startswith(PNG) and c.title == "Net asset value (start = 100)"
+    assert base64.b64decode(c.data_uri().split(",", 1)[1]) == c.png
+    with pytest.raises(DataError, match="shape"):
+        charts.forecast_paths_chart(np.zeros((2, 3)), ["A"], ["X@0"], "t")
+
+
+# --- the report of a real run folder ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report_text(run_dir):
+    return render_report(run_dir)
+
+
+def test_report_is_self_contained_and_complete(report_text, tiny_result):
+    text = report_text
+    assert not re.search(r"(?:src|href)\s*=\s*[\"'](?!data:)", text), "external resource"
+    assert not re.search(r"https?://", text), "a URL in the report"
+    srcs = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', text)
+    assert all(s.startswith("data:image/png;base64,") for s, _ in srcs)
+    assert all(base64.b64decode(s.split(",", 1)[1]).startswith(PNG) for s, _ in srcs)
+    titles = [t for _, t in srcs]
+    for want in ("Net asset value (start = 100)", "Drawdown from running peak",
+                 "Selected drivers (strength)", "Driver exposure"):
+        assert want in titles
+    dates = [str(d.date()) for d in tiny_result.dates]
+    shown = sorted({dates[0], dates[len(dates) // 2], dates[-1]})
+    assert [t for t in titles if t.startswith("Sensitivity space")] == [
+        f"Sensitivity space on {d}" for d in shown]
+    assert sum(t.startswith("Cluster tree on") and "from the mapping" in t for t in titles) == 3
+    assert sum(t.startswith("Target weights") for t in titles) == 3
+    # the metrics table shows the run's numbers
+    for label, s in tiny_result.strategies.items():
+        assert f"{100 * s.metrics['total_return']:.2f}%" in text
+        assert f"{s.metrics['sharpe']:.3f}" in text
+        assert f"<code>{label}</code>" in text
+
+
+def test_report_dates_pick_the_last_rebalance_on_or_before(run_dir, tiny_result):
+    d = tiny_result.dates
+    text = render_report(run_dir, dates=[str((d[1] + pd.Timedelta(days=3)).date())])
+    assert f"Sensitivity space on {d[1].date()}" in text
+    assert text.count('alt="Sensitivity space on') == 1
+    with pytest.raises(DataError, match="before the first rebalance"):
+        render_report(run_dir, dates=["1999-01-01"])
+    with pytest.raises(DataError, match="not a date"):
+        render_report(run_dir, dates=["soon"])
+
+
+def test_report_with_market_gives_risk_attribution(run_dir, tiny_market, tiny_result):
+    text = render_report(run_dir, market=tiny_market, result=tiny_result)
+    assert 'alt="Driver risk attribution"' in text
+    assert "sigma_Dj" in text
+
+
+def test_selected_drivers_and_evidence_come_from_the_run(run_dir, report_text):
+    recs = load_rebalances(run_dir)
+    label = next(k for k, v in recs.items() if v[0].get("drivers"))
+    ups = selection_updates(recs[label])
+    assert len(ups) == (len(recs[label]) + 1) // 2  # reselect_every=2
+    text = report_text
+    assert f"{len(ups)} selection update(s)" in text
+    for name in ups[-1]["drivers"]["names"]:
+        assert f"<td>{name}</td>" in text
+
+
+def test_incomplete_run_folder_is_a_clear_error(run_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    next((broken / "rebalances").glob("equal*.json")).unlink()
+    with pytest.raises(DataError, match="incomplete"):
+        render_report(broken)
+
+
+def test_report_cli_writes_into_the_run_folder(run_dir, tmp_path, capsys):
+    assert main(["report", str(run_dir)]) == 0
+    path = run_dir / "report.html"
+    assert path.read_text().startswith("<!DOCTYPE html>")
+    assert f"report: {path}" in capsys.readouterr().out
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a causalfolio run folder" in capsys.readouterr().err
+
+
+def test_demo_report_flag_writes_report_with_attribution(tmp_path, capsys):
+    out = tmp_path / "demo"
+    rc = main(["demo", "--out", str(out), "--quiet", "--report", "--start", "2019-08-01",
+               "--spec", "rccp(k=4)|linear|beta|static|hsp", "--benchmark", "equal"])
+    assert rc == 0
+    text = (out / "report.html").read_text()
+    assert 'alt="Driver risk attribution"' in text
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
