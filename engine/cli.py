@@ -125,6 +125,10 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
           f"{len(result.strategies)} strategies, {elapsed:.1f}s")
     print(_format_table(result.metrics_table()))
     print(f"run folder: {out}")
+    if getattr(args, "report", False):
+        from .report.cli import report_after_run
+
+        report_after_run(out, market, result)
     return 0
 
 
@@ -206,6 +210,7 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b.add_argument("--no-drift", action="store_true", help="hold weights constant daily")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--quiet", action="store_true", help="no progress display")
+    b.add_argument("--report", action="store_true", help="also write RUN/report.html")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-noise", type=int, default=30)
     d.add_argument("--force", action="store_true", help="replace an existing folder")
     d.set_defaults(func=cmd_datasets)
+
+    from .report.cli import add_report_command
+
+    add_report_command(sub)
     return parser
 
 
