@@ -11,6 +11,7 @@ from typing import Any
 
 import cvxpy as cp
 import numpy as np
+
 from causalfolio.diagnostics import driver_inputs
 from causalfolio.errors import ConfigError, DataError, NumericalError
 from causalfolio.stages import MappingInputs

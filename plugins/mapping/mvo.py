@@ -12,6 +12,7 @@ import attrs
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+
 from causalfolio import hookimpl
 from causalfolio.errors import ParameterError
 from causalfolio.params import param, positive

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mapopt_helpers import exact_returns, make_inputs
+
 from causalfolio import ConfigError, ParameterError, SpecError, parse_spec
 from causalfolio.plugins.mapping._optim import InfeasibleProblemError, solve
 from causalfolio.plugins.mapping.mvo import Mvo, return_range
-from mapopt_helpers import exact_returns, make_inputs
 
 N = 5
 RHO = 0.2
