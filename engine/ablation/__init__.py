@@ -1,1 +1,18 @@
-"""Ablation studies: grids of pipelines backtested on identical dates, with shared-stage caching."""
+"""Ablation studies: grids of pipelines backtested on identical dates, with shared-stage caching.
+
+>>> from causalfolio.ablation import Grid, run_ablation
+>>> grid = Grid.from_specs("rccp(k={4,6})|linear|beta|static|{hsp,hrp}", benchmarks=["equal"],
+...                        settings={"cov_window": [42, 63]})
+>>> result = run_ablation(market, grid, "runs/ablation")          # doctest: +SKIP
+>>> result.summary                                                  # doctest: +SKIP
+"""
+
+from .cache import DiskCache, StageCache, decode, encode
+from .executors import EXECUTORS, WorkerLost, plan_tasks, run_combination
+from .grid import AXES, FIXED, Combination, Grid
+from .runner import AblationResult, common_dates, run_ablation
+from .summary import format_summary, results_table, summarize
+
+__all__ = ["AXES", "EXECUTORS", "FIXED", "AblationResult", "Combination", "DiskCache", "Grid",
+           "StageCache", "WorkerLost", "common_dates", "decode", "encode", "format_summary",
+           "plan_tasks", "results_table", "run_ablation", "run_combination", "summarize"]

@@ -1,0 +1,330 @@
+"""Stage caches: an in-memory cache that counts its hits, over an optional on-disk cache.
+
+The pipeline keys every stage output by a deterministic key (component spec, upstream key, data
+window, seed; see :meth:`causalfolio.pipeline.Pipeline.run`). :class:`StageCache` is the mapping it
+is given: it counts, per stage, how many outputs were computed and how many were reused, and can
+read and write through to a :class:`DiskCache`.
+
+On-disk entries use open, safe formats only: one ``.npz`` file per key holding plain numeric
+arrays plus a JSON manifest, loaded with ``allow_pickle=False``. Objects are rebuilt only for an
+allow-list of classes (the stage outputs of :mod:`causalfolio.stages` and subclasses of
+:class:`~causalfolio.stages.FittedDynamics`) from their data; nothing in a cache file can run code.
+Outputs that hold anything else (a torch network, say) stay in memory only and are counted as
+``skipped``. Every file is written to a temporary name and renamed into place, so concurrent
+workers and interruptions never leave a half-written entry; the folder is safe to delete.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from ..stages import DistanceForecast, DriverSelection, FittedDynamics, Sensitivities
+
+CACHE_FORMAT = 1
+_KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
+_STAGE_TYPES: tuple[tuple[type, str], ...] = (
+    (DriverSelection, "drivers"), (FittedDynamics, "dynamics"), (Sensitivities, "sensitivities"),
+    (DistanceForecast, "forecasting"),
+)
+
+
+def stage_of(value: Any) -> str:
+    """The stage whose output ``value`` is (``drivers`` ... ``forecasting``), else ``other``."""
+    for tp, name in _STAGE_TYPES:
+        if isinstance(value, tp):
+            return name
+    return "other"
+
+
+class Unencodable(TypeError):
+    """A value the safe codec cannot store (kept in memory only)."""
+
+
+# --- safe codec: JSON manifest + numeric arrays ---------------------------------------------------
+
+
+def _allowed(cls: type) -> bool:
+    return cls in (DriverSelection, Sensitivities, DistanceForecast) or (
+        isinstance(cls, type) and issubclass(cls, FittedDynamics))
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def array(self, a: np.ndarray) -> dict[str, Any]:
+        if a.dtype.kind not in "biufcM" or a.dtype.hasobject:
+            if a.dtype.kind in "OU" and all(isinstance(x, str) for x in a.ravel().tolist()):
+                return {"__strs": a.ravel().tolist(), "shape": list(a.shape)}
+            raise Unencodable(f"array of dtype {a.dtype}")
+        name = f"a{len(self.arrays)}"
+        self.arrays[name] = np.ascontiguousarray(a)
+        return {"__a": name}
+
+    def enc(self, obj: Any) -> Any:  # noqa: PLR0911 - one branch per type
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, int) and not isinstance(obj, np.integer):
+            return obj
+        if isinstance(obj, float):
+            return obj if np.isfinite(obj) else {"__f": repr(obj)}
+        if isinstance(obj, np.generic):
+            return {"__np": self.array(np.asarray(obj))}
+        if isinstance(obj, np.ndarray):
+            return self.array(obj)
+        if isinstance(obj, tuple):
+            return {"__t": [self.enc(v) for v in obj]}
+        if isinstance(obj, list):
+            return [self.enc(v) for v in obj]
+        if isinstance(obj, dict):
+            return {"__d": [[self.enc(k), self.enc(v)] for k, v in obj.items()]}
+        if isinstance(obj, pd.Timestamp):
+            return {"__ts": obj.isoformat()}
+        if isinstance(obj, pd.DatetimeIndex):
+            if obj.tz is not None:
+                raise Unencodable("time-zone aware index")
+            return {"__dti": self.array(obj.asi8), "name": self.enc(obj.name)}
+        if isinstance(obj, pd.Index):
+            return {"__idx": self.enc(obj.to_numpy()), "name": self.enc(obj.name)}
+        if isinstance(obj, pd.Series):
+            return {"__s": self.enc(obj.to_numpy()), "index": self.enc(obj.index),
+                    "name": self.enc(obj.name)}
+        if isinstance(obj, pd.DataFrame):
+            return {"__df": [self.enc(obj[c].to_numpy()) for c in obj.columns],
+                    "columns": self.enc(list(obj.columns)), "index": self.enc(obj.index)}
+        cls = type(obj)
+        if _allowed(cls):
+            where = f"{cls.__module__}:{cls.__qualname__}"
+            if attrs.has(cls):
+                return {"__attrs": where, "fields": {f.name: self.enc(getattr(obj, f.name))
+                                                     for f in attrs.fields(cls)}}
+            if hasattr(obj, "__dict__"):
+                return {"__obj": where, "state": {k: self.enc(v) for k, v in vars(obj).items()}}
+        raise Unencodable(f"{cls.__module__}.{cls.__qualname__}")
+
+
+def _resolve(where: str) -> type:
+    module, _, qual = where.partition(":")
+    if module.startswith("causalfolio.") or module == "causalfolio":
+        import importlib
+
+        mod = importlib.import_module(module)
+    else:  # a third-party plugin: only a module that is already imported (registered)
+        mod = sys.modules.get(module)
+        if mod is None:
+            raise Unencodable(f"module {module!r} is not loaded")
+    obj: Any = mod
+    for part in qual.split("."):
+        obj = getattr(obj, part, None)
+    if not isinstance(obj, type) or not _allowed(obj):
+        raise Unencodable(f"{where} is not an allowed stage-output class")
+    return obj
+
+
+def _dec(node: Any, arrays: Any) -> Any:  # noqa: PLR0911 - one branch per tag
+    if isinstance(node, list):
+        return [_dec(v, arrays) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "__a" in node:
+        return arrays[node["__a"]]
+    if "__strs" in node:
+        return np.array(node["__strs"], dtype=object).reshape(node["shape"])
+    if "__f" in node:
+        return float(node["__f"])
+    if "__np" in node:
+        return _dec(node["__np"], arrays)[()]
+    if "__t" in node:
+        return tuple(_dec(v, arrays) for v in node["__t"])
+    if "__d" in node:
+        return {_hashable(_dec(k, arrays)): _dec(v, arrays) for k, v in node["__d"]}
+    if "__ts" in node:
+        return pd.Timestamp(node["__ts"])
+    if "__dti" in node:
+        return pd.DatetimeIndex(_dec(node["__dti"], arrays).astype("datetime64[ns]"),
+                                name=_dec(node["name"], arrays))
+    if "__idx" in node:
+        return pd.Index(_dec(node["__idx"], arrays), name=_dec(node["name"], arrays))
+    if "__s" in node:
+        return pd.Series(_dec(node["__s"], arrays), index=_dec(node["index"], arrays),
+                         name=_dec(node["name"], arrays))
+    if "__df" in node:
+        cols = _dec(node["columns"], arrays)
+        data = {i: _dec(v, arrays) for i, v in enumerate(node["__df"])}
+        frame = pd.DataFrame(data, index=_dec(node["index"], arrays))
+        frame.columns = pd.Index(cols)
+        return frame
+    if "__attrs" in node:
+        cls = _resolve(node["__attrs"])
+        fields = {k: _dec(v, arrays) for k, v in node["fields"].items()}
+        init = {f.name: fields[f.name] for f in attrs.fields(cls) if f.init and f.name in fields}
+        return cls(**init)
+    if "__obj" in node:
+        cls = _resolve(node["__obj"])
+        inst = cls.__new__(cls)
+        inst.__dict__.update({k: _dec(v, arrays) for k, v in node["state"].items()})
+        return inst
+    raise Unencodable(f"unknown tag in cache manifest: {sorted(node)[:3]}")
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
+
+
+def encode(obj: Any) -> bytes:
+    """Serialise a stage output to ``.npz`` bytes (numeric arrays + a JSON manifest).
+
+    Raises :class:`Unencodable` for values outside the safe subset.
+    """
+    enc = _Encoder()
+    manifest = json.dumps({"format": CACHE_FORMAT, "root": enc.enc(obj)})
+    buf = io.BytesIO()
+    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8), **enc.arrays)
+    return buf.getvalue()
+
+
+def decode(data: bytes | os.PathLike | str) -> Any:
+    """Rebuild a stage output written by :func:`encode` (never unpickles)."""
+    src = io.BytesIO(data) if isinstance(data, bytes) else data
+    with np.load(src, allow_pickle=False) as z:
+        manifest = json.loads(z["__manifest__"].tobytes().decode())
+        if manifest.get("format") != CACHE_FORMAT:
+            raise Unencodable(f"cache format {manifest.get('format')} (expected {CACHE_FORMAT})")
+        arrays = {k: z[k] for k in z.files if k != "__manifest__"}
+    return _dec(manifest["root"], arrays)
+
+
+# --- the caches ---------------------------------------------------------------------------------
+
+
+class DiskCache:
+    """Stage outputs on disk, one ``.npz`` per key under ``root/v<format>/<xx>/<key>.npz``.
+
+    Parameters
+    ----------
+    root
+        Cache folder (created when needed). Deleting it at any time is safe: missing entries are
+        recomputed. Unreadable or foreign entries count as misses.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self.base = self.root / f"v{CACHE_FORMAT}"
+
+    def _path(self, key: str) -> Path:
+        if not _KEY_RE.match(key):
+            raise ValueError(f"not a stage key: {key!r}")
+        return self.base / key[:2] / f"{key}.npz"
+
+    def load(self, key: str) -> Any | None:
+        """The stored value, or ``None`` when absent or unreadable."""
+        p = self._path(key)
+        if not p.is_file():
+            return None
+        try:
+            return decode(p)
+        except Exception:  # noqa: BLE001 - a damaged/foreign entry is a miss, recomputed
+            return None
+
+    def store(self, key: str, value: Any) -> bool:
+        """Write ``value`` atomically; False when it is outside the safe subset or I/O fails."""
+        try:
+            data = encode(value)
+        except Unencodable:
+            return False
+        p = self._path(key)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=p.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, p)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return False
+        return True
+
+
+class StageCache(MutableMapping):
+    """In-memory stage cache with per-stage counters, over an optional :class:`DiskCache`.
+
+    ``counts`` holds ``(stage, event)`` -> number, with events ``computed`` (an output was stored
+    after being computed), ``reused`` (served from memory or disk), ``disk_hit`` (loaded from
+    disk), ``disk_write`` and ``skipped`` (not storable on disk).
+    """
+
+    def __init__(self, disk: DiskCache | str | os.PathLike | None = None, *,
+                 store: dict[str, Any] | None = None) -> None:
+        self._mem: dict[str, Any] = {} if store is None else store
+        self.disk = DiskCache(disk) if disk is not None and not isinstance(disk, DiskCache) \
+            else disk
+        self.counts: Counter = Counter()
+        self._from_disk: set[str] = set()
+
+    def view(self) -> StageCache:
+        """A cache sharing this one's entries and disk tier but with its own counters (one per
+        combination, so that concurrent combinations count separately)."""
+        return StageCache(self.disk, store=self._mem)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._mem:
+            return True
+        if self.disk is not None and isinstance(key, str):
+            value = self.disk.load(key)
+            if value is not None:
+                self._mem[key] = value
+                self._from_disk.add(key)
+                return True
+        return False
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise KeyError(key)
+        value = self._mem[key]
+        stage = stage_of(value)
+        self.counts[(stage, "reused")] += 1
+        if key in self._from_disk:
+            self._from_disk.discard(key)
+            self.counts[(stage, "disk_hit")] += 1
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._mem[key] = value
+        stage = stage_of(value)
+        self.counts[(stage, "computed")] += 1
+        if self.disk is not None:
+            ok = self.disk.store(key, value)
+            self.counts[(stage, "disk_write" if ok else "skipped")] += 1
+
+    def __delitem__(self, key: str) -> None:
+        del self._mem[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mem)
+
+    def __len__(self) -> int:
+        return len(self._mem)
+
+    def total(self, event: str) -> int:
+        """Sum of one event's counts over all stages."""
+        return sum(v for (_, e), v in self.counts.items() if e == event)
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts as ``{"stage.event": n}`` (JSON-ready)."""
+        return {f"{s}.{e}": int(v) for (s, e), v in sorted(self.counts.items())}

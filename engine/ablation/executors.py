@@ -1,0 +1,251 @@
+"""Where the combinations of an ablation run: in-process, local processes, or a Dask cluster.
+
+Every executor runs the same function, :func:`run_task`, on tasks (lists of combinations that
+share upstream stages), so results are identical whatever the executor. Each worker process keeps
+one stage cache for the current study (dropped when a new study starts), so tasks landing on the
+same worker share work too; with a disk cache, all workers share it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Literal
+
+import attrs
+import pandas as pd
+
+from ..errors import CausalfolioError, ConfigError
+from .cache import StageCache
+from .grid import Combination
+
+Executor = Literal["serial", "processes", "dask"]
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+
+class WorkerLost(CausalfolioError):
+    """A worker process died (killed, out of memory); the combinations it held were not run."""
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """Combinations run together on one worker, sharing its stage cache.
+
+    Attributes
+    ----------
+    combos
+        The combinations, run in order.
+    dates
+        The grid's common rebalance dates.
+    fixed
+        The grid's fixed settings (``start``, ``end``, ``schedule``).
+    token
+        Study token: a worker keeps its cache while the token stays the same.
+    cache_dir
+        Disk cache folder shared by the workers, or ``None``.
+    """
+
+    combos: tuple[Combination, ...]
+    dates: pd.DatetimeIndex
+    fixed: Mapping[str, Any]
+    token: str
+    cache_dir: str | None = None
+
+
+# --- the work ----------------------------------------------------------------------------------
+
+
+def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
+                    fixed: Mapping[str, Any], cache: StageCache) -> dict[str, Any]:
+    """Backtest one combination; a failure is recorded in the returned record, never raised.
+
+    Returns
+    -------
+    dict with ``id``, ``status`` (``ok``/``failed``), ``metrics``, ``nav`` (a Series),
+    ``error``, ``seconds`` and ``counts`` (stage cache counts of this combination).
+    """
+    from ..backtest import run_backtest
+
+    view = cache.view()
+    t0 = time.perf_counter()
+    rec: dict[str, Any] = {"id": combo.id, "status": "ok", "error": None, "metrics": None,
+                           "nav": None}
+    try:
+        result = run_backtest(market, combo.spec, combo.config(fixed, dates), cache=view)
+        strat = next(iter(result.strategies.values()))
+        rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
+        rec["nav"] = strat.nav
+        rec["rebalances"] = len(result.dates)
+    except Exception as exc:  # noqa: BLE001 - a failing combination must not stop the grid
+        rec["status"] = "failed"
+        rec["error"] = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, CausalfolioError):
+            rec["traceback"] = traceback.format_exc(limit=8)
+    rec["seconds"] = time.perf_counter() - t0
+    rec["counts"] = view.snapshot()
+    return rec
+
+
+_WORKER: dict[str, Any] = {"token": None, "cache": None}
+_LOCK = threading.Lock()
+
+
+def _worker_cache(token: str, cache_dir: str | None) -> StageCache:
+    with _LOCK:
+        if _WORKER["token"] != token:
+            _WORKER["token"] = token
+            _WORKER["cache"] = StageCache(cache_dir)
+        return _WORKER["cache"]
+
+
+def run_task(market: Any, task: Task) -> list[dict[str, Any]]:
+    """Run a task's combinations in order on this worker's cache for the study."""
+    cache = _worker_cache(task.token, task.cache_dir)
+    return [run_combination(market, c, task.dates, task.fixed, cache) for c in task.combos]
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def plan_tasks(combos: Sequence[Combination], n_workers: int, *, per_combination: bool = False
+               ) -> list[tuple[Combination, ...]]:
+    """Split combinations into tasks that share upstream stages.
+
+    Picks the coarsest sharing level (same driver selection; + dynamics; + sensitivities;
+    + forecast) that still gives at least ``2 * n_workers`` tasks, else the finest. Order inside
+    a task follows the grid. ``per_combination`` gives one task per combination.
+    """
+    if per_combination:
+        return [(c,) for c in combos]
+    groups: dict[str, list[Combination]] = {}
+    for level in (1, 2, 3, 4):
+        groups = {}
+        for c in combos:
+            groups.setdefault(c.upstream_key(level), []).append(c)
+        if len(groups) >= 2 * n_workers:
+            break
+    return [tuple(g) for g in groups.values()]
+
+
+# --- executors ---------------------------------------------------------------------------------
+
+Record = dict[str, Any]
+
+
+def _serial(market: Any, tasks: Sequence[Task], cache: StageCache) -> Iterator[list[Record]]:
+    for t in tasks:
+        yield [run_combination(market, c, t.dates, t.fixed, cache) for c in t.combos]
+
+
+_MARKET: dict[str, Any] = {}
+
+
+def _init_process(market: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _MARKET["m"] = market
+
+
+def _process_task(task: Task) -> list[Record]:
+    return run_task(_MARKET["m"], task)
+
+
+def _context() -> mp.context.BaseContext:
+    methods = mp.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["causalfolio.ablation._preload"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _processes(market: Any, tasks: Sequence[Task], workers: int) -> Iterator[list[Record]]:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
+                               initializer=_init_process, initargs=(market,))
+    clean = False
+    try:
+        pending = {pool.submit(_process_task, t) for t in tasks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                try:
+                    recs = fut.result()
+                except BrokenProcessPool:
+                    raise WorkerLost("a worker process died (killed or out of memory); "
+                                     "re-run the same command to complete the remaining "
+                                     "combinations") from None
+                yield recs
+        clean = True
+    finally:
+        pool.shutdown(wait=clean, cancel_futures=True)
+
+
+def _dask(market: Any, tasks: Sequence[Task], workers: int, scheduler: str | None,
+          processes: bool) -> Iterator[list[Record]]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError("the dask executor needs dask.distributed: pip install "
+                          "'causalfolio[distributed]'") from None
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check "
+                              "the address (tcp://host:8786) or omit it for a local "
+                              "cluster") from None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                               dashboard_address=None)
+        client = Client(cluster)
+    futures: list[Any] = []
+    try:
+        [mkt] = client.scatter([market], broadcast=True)
+        futures = [client.submit(run_task, mkt, t, pure=False) for t in tasks]
+        for fut in as_completed(futures):
+            try:
+                recs = fut.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker and the like
+                if type(exc).__name__ == "KilledWorker":
+                    raise WorkerLost(f"a Dask worker died running a task ({exc}); re-run the "
+                                     "same command to complete the remaining combinations"
+                                     ) from None
+                raise
+            yield recs
+    finally:
+        if futures:
+            client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def execute(market: Any, tasks: Sequence[Task], *, executor: str, workers: int,
+            cache: StageCache, scheduler: str | None = None, dask_processes: bool = True
+            ) -> Iterator[list[Record]]:
+    """Run tasks and yield each task's records as it completes (order may vary)."""
+    if executor == "serial":
+        return _serial(market, tasks, cache)
+    if executor == "processes":
+        return _processes(market, tasks, workers)
+    if executor == "dask":
+        return _dask(market, tasks, workers, scheduler, dask_processes)
+    raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+
+
+def default_workers() -> int:
+    """All cores available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+ProgressFn = Callable[[dict[str, Any]], None]

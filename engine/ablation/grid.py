@@ -1,0 +1,333 @@
+"""Ablation grids: pipelines (brace-expanded specs or per-stage alternatives) crossed with backtest
+settings, each combination with a canonical label and a deterministic id."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pandas as pd
+
+from ..backtest.config import BacktestConfig
+from ..errors import ConfigError, SpecError
+from ..pipeline import Pipeline, Windows, parse_spec
+from ..registry import Registry
+from ..spec import expand_spec
+from ..stages import STAGES, fingerprint
+
+# Backtest settings that may vary across a grid (axes), with their type and default.
+AXES: dict[str, tuple[type, Any]] = {
+    "driver_window": (int, Windows().drivers),
+    "train_window": (int, Windows().train),
+    "cov_window": (int, Windows().cov),
+    "reselect_every": (int, 1),
+    "min_weight": (float, 0.0),
+    "max_weight": (float, 1.0),
+    "cost_bps": (float, 0.0),
+    "drift": (bool, True),
+    "seed": (int, 0),
+}
+"""Settings that can be grid axes: name -> (type, default)."""
+
+FIXED: dict[str, Any] = {"start": None, "end": None, "schedule": "monthly"}
+"""Settings shared by the whole grid (all combinations run on identical dates)."""
+
+UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
+"""Axes that change the inputs of stages 1-4 (the others only touch mapping and simulation)."""
+
+
+def _coerce_axis(name: str, value: Any) -> Any:
+    tp = AXES[name][0]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"setting {name!r} takes true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"setting {name!r} takes integers, got {value!r}")
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name!r} takes integers, got {value!r}") from None
+        if f != int(f):
+            raise ConfigError(f"setting {name!r} takes integers, got {value!r}")
+        return int(f)
+    if isinstance(value, bool):
+        raise ConfigError(f"setting {name!r} takes numbers, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r} takes numbers, got {value!r}") from None
+
+
+@attrs.frozen(kw_only=True)
+class Combination:
+    """One cell of an ablation grid: a pipeline and the values of the settings axes.
+
+    Attributes
+    ----------
+    spec
+        Canonical spec of the pipeline (``parse_spec(spec).spec == spec``).
+    settings
+        ``(axis, value)`` pairs for every axis of the grid, in grid order.
+    benchmark
+        True for a mapping-only benchmark (``equal``, ``hrp``, ...).
+    """
+
+    spec: str
+    settings: tuple[tuple[str, Any], ...] = ()
+    benchmark: bool = False
+
+    @property
+    def id(self) -> str:
+        """Deterministic 16-hex-digit id: a function of the spec and the axis values only."""
+        return fingerprint(self.spec, [list(kv) for kv in self.settings])
+
+    @property
+    def label(self) -> str:
+        """Readable name: the spec, then ``@ axis=value`` for every axis."""
+        if not self.settings:
+            return self.spec
+        return self.spec + " @ " + " ".join(f"{k}={v}" for k, v in self.settings)
+
+    @property
+    def stages(self) -> dict[str, str | None]:
+        """Component spec of each stage (``None`` for the stages a benchmark lacks)."""
+        if self.benchmark:
+            return {**dict.fromkeys(STAGES[:-1]), "mapping": self.spec}
+        from ..spec import split_parts
+
+        return dict(zip(STAGES, (t.strip() for t, _ in split_parts(self.spec)), strict=True))
+
+    def value(self, axis: str) -> Any:
+        """The value of a settings axis (its default when the grid does not vary it)."""
+        return dict(self.settings).get(axis, AXES[axis][1])
+
+    def config(self, fixed: Mapping[str, Any], dates: pd.DatetimeIndex | None = None
+               ) -> BacktestConfig:
+        """The backtest settings of this combination (``dates``: the grid's common dates)."""
+        v = self.value
+        return BacktestConfig(
+            start=fixed.get("start"), end=fixed.get("end"),
+            schedule=tuple(dates) if dates is not None else fixed.get("schedule", "monthly"),
+            reselect_every=v("reselect_every"),
+            windows=Windows(drivers=v("driver_window"), train=v("train_window"),
+                            cov=v("cov_window")),
+            bounds=(v("min_weight"), v("max_weight")), cost_bps=v("cost_bps"),
+            drift=v("drift"), seed=v("seed"),
+        )
+
+    def upstream_key(self, level: int) -> str:
+        """Key shared by combinations that share stages 1..``level`` and the settings they read.
+
+        Combinations with equal keys reuse each other's cached stage outputs; executors group them
+        into one task. Benchmarks share one key (they have no upstream stages).
+        """
+        if self.benchmark:
+            return "benchmarks"
+        st = self.stages
+        parts = [st[s] for s in STAGES[:level]]
+        return fingerprint(parts, [self.value(a) for a in UPSTREAM_AXES])
+
+
+@attrs.frozen(kw_only=True)
+class Grid:
+    """An ablation grid: specs x settings axes, plus benchmarks, on shared fixed settings.
+
+    Build it with :meth:`from_specs` or :meth:`from_toml`.
+
+    Attributes
+    ----------
+    specs
+        Canonical full-pipeline specs (after brace expansion), deduplicated, in order.
+    benchmarks
+        Canonical benchmark specs, each crossed with the settings axes too.
+    axes
+        ``(axis, values)`` for every settings axis (see :data:`AXES`).
+    fixed
+        ``start``, ``end``, ``schedule`` shared by all combinations.
+    """
+
+    specs: tuple[str, ...]
+    benchmarks: tuple[str, ...] = ()
+    axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    fixed: Mapping[str, Any] = attrs.field(factory=lambda: dict(FIXED))
+
+    @classmethod
+    def from_specs(
+        cls,
+        specs: str | Iterable[str] = (),
+        *,
+        stages: Mapping[str, str | Sequence[str]] | None = None,
+        benchmarks: Iterable[str] = (),
+        settings: Mapping[str, Any] | None = None,
+        registry: Registry | None = None,
+    ) -> Grid:
+        """Build a grid.
+
+        Parameters
+        ----------
+        specs
+            Spec strings with optional brace alternatives, e.g.
+            ``rccp(k={4,6})|linear(lags={[0],[0,1]})|beta|static|{hsp,hrp}``.
+        stages
+            Alternatives per stage (``drivers``, ``dynamics``, ``sensitivities``, ``forecasting``,
+            ``mapping``), each a spec or list of specs (braces allowed); all five stages are
+            needed and their alternatives are crossed.
+        benchmarks
+            Mapping-only specs (``equal``, ``hrp``); braces allowed.
+        settings
+            Backtest settings: an axis (see :data:`AXES`) given a list varies across the grid, a
+            scalar is fixed; ``start``, ``end`` and ``schedule`` are fixed for the whole grid.
+        """
+        if isinstance(specs, str):
+            specs = [specs]
+        raw = list(specs)
+        if stages:
+            unknown = set(stages) - set(STAGES)
+            if unknown:
+                raise ConfigError(f"unknown stage(s) {sorted(unknown)} in the grid; stages are "
+                                  f"{', '.join(STAGES)}")
+            missing = [s for s in STAGES if s not in stages]
+            if missing:
+                raise ConfigError(f"the grid's stages lack {', '.join(missing)}; give "
+                                  "alternatives for all five stages")
+            alts = []
+            for s in STAGES:
+                v = stages[s]
+                items = [v] if isinstance(v, str) else list(v)
+                if not items or not all(isinstance(i, str) and i.strip() for i in items):
+                    raise ConfigError(f"stage {s!r} in the grid needs one or more spec strings, "
+                                      f"got {v!r}")
+                alts.append([x for i in items for x in expand_spec(i)])
+            raw.extend("|".join(c) for c in itertools.product(*alts))
+        canon: list[str] = []
+        for s in raw:
+            for concrete in expand_spec(s):
+                p = parse_spec(concrete, registry)
+                if p.is_benchmark:
+                    raise SpecError(
+                        f"{concrete!r} is a benchmark (one mapping); list it under benchmarks, "
+                        "not with the pipelines", s)
+                if p.spec not in canon:
+                    canon.append(p.spec)
+        bench: list[str] = []
+        for b in benchmarks:
+            for concrete in expand_spec(b):
+                p = parse_spec(concrete, registry)
+                if not p.is_benchmark:
+                    raise SpecError(f"benchmark {concrete!r} must be a single mapping "
+                                    "such as equal or hrp", b)
+                if p.spec not in bench:
+                    bench.append(p.spec)
+        if not canon and not bench:
+            raise ConfigError("the grid has no pipeline: give --spec or a grid file with "
+                              "specs or stages")
+        fixed = dict(FIXED)
+        axes: list[tuple[str, tuple[Any, ...]]] = []
+        for name, value in (settings or {}).items():
+            if name in FIXED:
+                if name == "schedule" and not isinstance(value, str):
+                    raise ConfigError("schedule must be one of monthly, quarterly, weekly for an "
+                                      "ablation (it is shared by every combination)")
+                fixed[name] = None if value is None else (
+                    value if name == "schedule" else pd.Timestamp(value))
+                continue
+            if name not in AXES:
+                raise ConfigError(f"unknown backtest setting {name!r}; settings are "
+                                  f"{', '.join([*AXES, *FIXED])}")
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            if not values:
+                raise ConfigError(f"setting {name!r} has an empty list of values")
+            coerced: list[Any] = []
+            for v in values:
+                c = _coerce_axis(name, v)
+                if c not in coerced:
+                    coerced.append(c)
+            axes.append((name, tuple(coerced)))
+        # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
+        BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
+        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike, *, specs: Iterable[str] = (),
+                  benchmarks: Iterable[str] = (), settings: Mapping[str, Any] | None = None,
+                  registry: Registry | None = None) -> Grid:
+        """Read a grid file (TOML); ``specs``, ``benchmarks`` and ``settings`` add to / override
+        it (see ``docs/ablation.md`` for the format)::
+
+            specs = ["rccp(k={4,6})|linear|beta|static|hsp"]
+            benchmarks = ["equal", "hrp"]
+            [stages]
+            drivers = ["rccp(k=4)", "rccp(k=6)"]
+            dynamics = "linear(lags={[0],[0,1]})"
+            sensitivities = "beta"
+            forecasting = "static"
+            mapping = ["hsp", "hrp"]
+            [backtest]
+            cov_window = [42, 63]
+            start = "2017-01-01"
+        """
+        import tomllib
+
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"grid file not found: {p}")
+        try:
+            doc = tomllib.loads(p.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{p}: not a valid TOML grid file ({exc})") from None
+        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest"}
+        if unknown:
+            raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; a grid file has specs, "
+                              "stages, benchmarks and backtest")
+        file_specs = doc.get("specs", doc.get("spec", []))
+        file_specs = [file_specs] if isinstance(file_specs, str) else list(file_specs)
+        file_bench = doc.get("benchmarks", [])
+        file_bench = [file_bench] if isinstance(file_bench, str) else list(file_bench)
+        bt = doc.get("backtest", {})
+        stages = doc.get("stages")
+        if not isinstance(bt, dict) or (stages is not None and not isinstance(stages, dict)):
+            raise ConfigError(f"{p}: [stages] and [backtest] must be tables")
+        merged = {**bt, **(settings or {})}
+        return cls.from_specs([*file_specs, *specs], stages=stages,
+                              benchmarks=[*file_bench, *benchmarks], settings=merged,
+                              registry=registry)
+
+    # -- combinations ---------------------------------------------------------------------
+    def combinations(self) -> list[Combination]:
+        """Every combination: pipelines x axes, then benchmarks x axes (leftmost varies slowest)."""
+        names = [a for a, _ in self.axes]
+        cells = list(itertools.product(*(v for _, v in self.axes)))
+        out = [Combination(spec=s, settings=tuple(zip(names, c, strict=True)))
+               for s in self.specs for c in cells]
+        out += [Combination(spec=b, settings=tuple(zip(names, c, strict=True)), benchmark=True)
+                for b in self.benchmarks for c in cells]
+        return out
+
+    def pipelines(self, registry: Registry | None = None) -> dict[str, Pipeline]:
+        """Canonical spec -> pipeline, for every spec and benchmark."""
+        return {s: parse_spec(s, registry) for s in (*self.specs, *self.benchmarks)}
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready description (written to ``study.json``)."""
+        return {
+            "specs": list(self.specs), "benchmarks": list(self.benchmarks),
+            "axes": {k: list(v) for k, v in self.axes},
+            "fixed": {k: (None if v is None else str(v.date()) if isinstance(v, pd.Timestamp)
+                          else v) for k, v in self.fixed.items()},
+        }
+
+
+def parse_values(name: str, text: str) -> list[Any]:
+    """Comma-separated values of a settings axis from the command line, e.g. ``42,63``."""
+    items = [t.strip() for t in str(text).split(",")]
+    if not all(items):
+        raise ConfigError(f"--{name.replace('_', '-')}: empty value in {text!r}")
+    return [_coerce_axis(name, t) for t in items]
