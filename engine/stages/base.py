@@ -114,6 +114,18 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def frozen_array(value: Any) -> np.ndarray:
+    """A read-only float copy of an array (stage outputs are immutable values)."""
+    arr = np.array(value, dtype=float, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def frozen_optional_array(value: Any) -> np.ndarray | None:
+    """:func:`frozen_array`, passing ``None`` through."""
+    return None if value is None else frozen_array(value)
+
+
 # --- deterministic keys -----------------------------------------------------------------------
 
 

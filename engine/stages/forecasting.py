@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-from .base import Component
+from .base import Component, frozen_array, frozen_optional_array
 from .sensitivities import Sensitivities
 
 
@@ -32,10 +32,10 @@ class DistanceForecast:
         Deterministic key (set by the pipeline).
     """
 
-    distance: np.ndarray
+    distance: np.ndarray = attrs.field(converter=frozen_array)
     assets: tuple[str, ...] = attrs.field(converter=tuple)
     horizon: int = 0
-    paths: np.ndarray | None = None
+    paths: np.ndarray | None = attrs.field(default=None, converter=frozen_optional_array)
     info: dict[str, Any] = attrs.field(factory=dict)
     key: str = ""
 

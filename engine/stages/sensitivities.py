@@ -12,7 +12,7 @@ from scipy.spatial.distance import cdist
 
 from ..errors import NumericalError
 from ..params import in_range, param, positive
-from .base import Component
+from .base import Component, frozen_array
 from .dynamics import FittedDynamics
 
 Aggregate = Literal["mean", "median", "trimmed", "last"]
@@ -44,12 +44,12 @@ class Sensitivities:
         Deterministic key (set by the pipeline).
     """
 
-    series: np.ndarray
+    series: np.ndarray = attrs.field(converter=frozen_array)
     dates: pd.DatetimeIndex
     assets: tuple[str, ...] = attrs.field(converter=tuple)
     inputs: tuple[str, ...] = attrs.field(converter=tuple)
-    aggregate: np.ndarray
-    distance: np.ndarray
+    aggregate: np.ndarray = attrs.field(converter=frozen_array)
+    distance: np.ndarray = attrs.field(converter=frozen_array)
     metric: str = "euclidean"
     info: dict[str, Any] = attrs.field(factory=dict)
     key: str = ""
