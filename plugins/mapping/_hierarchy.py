@@ -83,8 +83,8 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
     Raises
     ------
     DataError
-        Fewer than 2 rows, non-finite returns, or an asset with zero variance (its inverse
-        variance is infinite: drop the asset or lengthen the window).
+        Fewer than 2 rows, non-finite returns, or an asset with constant returns (zero
+        variance; its inverse variance is infinite: drop the asset or lengthen the window).
     """
     r = inputs.returns.to_numpy(dtype=float)
     n = len(inputs.assets)
@@ -103,9 +103,11 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
     else:
         cov = np.atleast_2d(np.cov(r, rowvar=False))
     var = np.diag(cov)
-    if n > 1 and np.any(var <= 0.0):
-        bad = [inputs.assets[j] for j in np.flatnonzero(var <= 0.0)]
-        raise DataError(f"zero variance over the covariance window for {bad[:5]}: their "
+    flat = (np.ptp(r, axis=0) == 0.0) | (var <= 0.0)
+    if n > 1 and np.any(flat):
+        bad = [inputs.assets[j] for j in np.flatnonzero(flat)]
+        raise DataError(f"constant returns (zero variance) over the covariance window for "
+                        f"{bad[:5]}: their "
                         "inverse variance is infinite; drop them or lengthen the window")
     return cov
 

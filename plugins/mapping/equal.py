@@ -5,19 +5,22 @@ from __future__ import annotations
 import attrs
 import numpy as np
 import pandas as pd
+
 from causalfolio import hookimpl
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
+from causalfolio.weights import check_bounds
 
 
 @attrs.define(frozen=True, kw_only=True)
 class Equal(RiskMapping):
-    """Equal weights 1/N (always within feasible bounds)."""
+    """Equal weights 1/N (within any feasible bounds, since min <= 1/N <= max)."""
 
     name = "equal"
     needs_sensitivities = False
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
         n = len(inputs.assets)
+        check_bounds(n, *inputs.bounds)
         return Allocation(weights=pd.Series(np.full(n, 1.0 / n), index=list(inputs.assets)))
 
 
