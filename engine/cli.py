@@ -265,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .report.cli import add_report_command
 
     add_report_command(sub)
+
+    from .ablation.cli import add_ablate_parser
+
+    add_ablate_parser(sub)
     return parser
 
 

@@ -1,0 +1,172 @@
+"""The ``causalfolio ablate`` sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .grid import AXES
+
+_AXIS_HELP = {
+    "driver_window": "driver-selection window(s), trading days (default 126)",
+    "train_window": "dynamics training window(s), trading days (default 125)",
+    "cov_window": "covariance window(s), trading days (default 63)",
+    "reselect_every": "re-select drivers every n rebalances (default 1)",
+    "min_weight": "minimum weight(s) per asset (default 0)",
+    "max_weight": "maximum weight(s) per asset (default 1)",
+    "cost_bps": "transaction cost(s), bps of traded value (default 0)",
+    "drift": "let weights drift between rebalances: true, false or true,false (default true)",
+    "seed": "base seed(s) (default 0)",
+}
+
+
+def progress_printer(stream=sys.stderr):
+    """A progress callback printing completed/failed/remaining counts and time left."""
+    tty = stream.isatty()
+    state = {"last": -1}
+
+    def show(p: dict[str, Any]) -> None:
+        done, total = p["done"], p["total"]
+        text = (f"ablation {done}/{total} done, {p['failed']} failed, {p['remaining']} "
+                f"remaining, {p['elapsed']:.0f}s elapsed, ~{p['eta']:.0f}s left")
+        if tty:
+            stream.write(f"\r{text:<90}" + ("\n" if done == total else ""))
+            stream.flush()
+        else:
+            q = int(10 * done / max(total, 1))
+            if q != state["last"] or done == total:
+                state["last"] = q
+                stream.write(text + "\n")
+
+    return show
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """Run an ablation from the command line; returns the exit status."""
+    from ..data import Market, synthetic_market
+    from .grid import Grid, parse_values
+    from .runner import run_ablation
+    from .summary import format_summary
+
+    settings: dict[str, Any] = {}
+    for name in AXES:
+        text = getattr(args, name)
+        if text is not None:
+            vals = parse_values(name, text)
+            settings[name] = vals if len(vals) > 1 else vals[0]
+    for name in ("start", "end", "schedule"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    if args.grid:
+        grid = Grid.from_toml(args.grid, specs=args.spec or (), benchmarks=args.benchmark or (),
+                              settings=settings)
+    else:
+        if not args.spec:
+            raise ConfigError("give --spec (braces allowed) or --grid FILE")
+        grid = Grid.from_specs(args.spec, benchmarks=args.benchmark or (), settings=settings)
+    if args.synthetic is not None and args.assets:
+        raise ConfigError("give either --assets/--drivers or --synthetic, not both")
+    if args.synthetic is not None:
+        market = synthetic_market(seed=args.synthetic)
+    elif args.assets and args.drivers:
+        from ..cli import _transforms
+
+        market = Market.from_files(args.assets, args.drivers, kind=args.kind,
+                                   transforms=_transforms(args.transform), align=args.align,
+                                   nan_policy=args.nan_policy)
+    else:
+        raise ConfigError("give the data: --assets FILE --drivers FILE, or --synthetic SEED")
+    combos = grid.combinations()
+    out = Path(args.out or f"runs/ablation-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.dry_run:
+        for c in combos:
+            print(c.label)
+        print(f"{len(combos)} combinations")
+        return 0
+    print(f"{len(combos)} combinations ({len(grid.specs)} pipelines, {len(grid.benchmarks)} "
+          f"benchmarks, {len(grid.axes)} settings axes), executor {args.executor}",
+          file=sys.stderr)
+    cache_dir: Any = None if args.no_disk_cache else (args.cache_dir or True)
+    t0 = time.perf_counter()
+    res = run_ablation(
+        market, grid, out, executor=args.executor, workers=args.workers,
+        scheduler=args.scheduler, cache_dir=cache_dir, retry_failed=args.retry_failed,
+        force=args.force, progress=None if args.quiet else progress_printer(),
+    )
+    elapsed = time.perf_counter() - t0
+    table = res.table
+    failed = table[table["status"] == "failed"] if len(table) else table
+    print(f"{len(res.dates)} rebalances from {res.dates[0].date()} to {res.dates[-1].date()}; "
+          f"{res.ran} combinations run, {res.skipped} already done, {len(failed)} failed; "
+          f"{res.stage_computations()} stage outputs computed; {elapsed:.1f}s")
+    for _, row in failed.head(5).iterrows():
+        print(f"  failed: {row['label']}: {row['error']}")
+    ok = table[table["status"] == "ok"] if len(table) else table
+    if len(ok):
+        best = ok.sort_values("sharpe", ascending=False).head(args.top)
+        print(f"top {len(best)} by Sharpe:")
+        print(best[["label", "sharpe", "total_return", "annual_volatility", "max_drawdown"]]
+              .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("Sharpe ratio by choice (mean over the other factors; effect = mean - overall mean):")
+    print(format_summary(res.summary, "sharpe"))
+    print(f"results: {out}/results.csv (.parquet), summary: {out}/summary.csv")
+    return 0
+
+
+def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``ablate`` sub-command to the CLI's sub-parsers (``parser_class`` is the CLI's)."""
+    from .executors import EXECUTORS
+
+    p = sub.add_parser(
+        "ablate", help="backtest a grid of pipelines and settings on identical dates",
+        description="Backtest every combination of a grid (brace alternatives in --spec, or a "
+                    "TOML --grid file) on identical dates, with shared-stage caching; writes "
+                    "results and a per-choice summary as CSV and Parquet. Settings options take "
+                    "comma-separated lists: each list is a grid axis, e.g. --cov-window 42,63.")
+    g = p.add_argument_group("grid")
+    g.add_argument("--spec", action="append",
+                   help="pipeline spec with brace alternatives (repeatable), e.g. "
+                        "'rccp(k={4,6})|linear(lags={[0],[0,1]})|beta|static|{hsp,hrp}'")
+    g.add_argument("--grid", help="TOML grid file (specs, stages, benchmarks, backtest)")
+    g.add_argument("--benchmark", action="append",
+                   help="benchmark spec (repeatable), e.g. equal, hrp")
+    g.add_argument("--dry-run", action="store_true",
+                   help="list the combinations and exit")
+    d = p.add_argument_group("data")
+    d.add_argument("--assets", help="wide CSV/Parquet of asset prices")
+    d.add_argument("--drivers", help="wide CSV/Parquet of candidate drivers")
+    d.add_argument("--synthetic", type=int, metavar="SEED",
+                   help="use the built-in synthetic market with this seed instead of files")
+    d.add_argument("--kind", default="prices", choices=["prices", "returns"])
+    d.add_argument("--transform", action="append",
+                   help="candidate transform: pct|log|diff|none for all, or NAME=T (repeatable)")
+    d.add_argument("--align", default="inner", choices=["inner", "assets"])
+    d.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
+    b = p.add_argument_group("backtest settings (comma-separated lists are grid axes)")
+    b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
+    b.add_argument("--end", help="last date (YYYY-MM-DD)")
+    b.add_argument("--schedule", choices=["monthly", "quarterly", "weekly"])
+    for name, text in _AXIS_HELP.items():
+        b.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V[,V...]", help=text)
+    e = p.add_argument_group("execution")
+    e.add_argument("--executor", default="processes", choices=list(EXECUTORS),
+                   help="serial (in-process), processes (local, default) or dask")
+    e.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    e.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786); default with "
+                                       "--executor dask: a local cluster")
+    e.add_argument("--cache-dir", help="on-disk stage cache (default OUT/stage-cache)")
+    e.add_argument("--no-disk-cache", action="store_true", help="keep stage outputs in memory")
+    e.add_argument("--out", help="result folder (default runs/ablation-<time>); re-running into "
+                                 "it resumes")
+    e.add_argument("--retry-failed", action="store_true",
+                   help="re-run combinations recorded as failed")
+    e.add_argument("--force", action="store_true",
+                   help="discard results in --out that belong to another study")
+    e.add_argument("--top", type=int, default=10, help="rows of the top list (default 10)")
+    e.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_ablate)
+    return p
