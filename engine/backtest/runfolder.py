@@ -20,15 +20,15 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
+from .. import __version__
+from ..data.io import atomic_folder
+from ..errors import DataError
 from ..stages import fingerprint
 from .runner import BacktestResult
 
@@ -93,56 +93,37 @@ def write_run(result: BacktestResult, out: str | os.PathLike, *, overwrite: bool
     ``out`` must not exist (or be an empty folder) unless ``overwrite``. Written atomically.
     """
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ConfigError(f"output folder {out} exists and is not empty; choose another or "
-                          "pass overwrite (--force)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        slugs = {label: slug(label) for label in result.strategies}
-        meta = {"format_version": FORMAT_VERSION, "config": result.config.to_json(),
-                "strategies": slugs,
-                "rebalance_dates": [str(d.date()) for d in result.dates]}
-        try:
-            from .. import __version__
-
-            meta["causalfolio_version"] = __version__
-        except ImportError:  # pragma: no cover
-            pass
-        if extra:
-            meta.update(to_jsonable(extra))
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2))
-        table = result.metrics_table()
-        table.index.name = "strategy"
-        table.to_csv(tmp / "metrics.csv", float_format="%.8g")
-        (tmp / "metrics.json").write_text(json.dumps(to_jsonable(table.T.to_dict()), indent=2))
-        nav = result.nav_table()
-        nav.index.name = "date"
-        nav.to_csv(tmp / "nav.csv", float_format="%.8g")
-        nav.to_parquet(tmp / "nav.parquet")
-        (tmp / "weights").mkdir()
-        (tmp / "rebalances").mkdir()
-        for label, strat in result.strategies.items():
-            w = strat.weights.copy()
-            w.index.name = "date"
-            w["turnover"] = strat.turnover
-            w.to_csv(tmp / "weights" / f"{slugs[label]}.csv", float_format="%.10g")
-            recs = [_rebalance_record(r) for r in strat.rebalances]
-            (tmp / "rebalances" / f"{slugs[label]}.json").write_text(
-                json.dumps({"label": label, "rebalances": recs}))
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old")
-            if backup.exists():
-                shutil.rmtree(backup)
-            out.rename(backup)
-            tmp.rename(out)
-            shutil.rmtree(backup)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_folder(out, overwrite=overwrite) as tmp:
+        _write_contents(result, tmp, extra)
     return out
+
+
+def _write_contents(result: BacktestResult, tmp: Path, extra: dict[str, Any] | None) -> None:
+    slugs = {label: slug(label) for label in result.strategies}
+    meta = {"format_version": FORMAT_VERSION, "causalfolio_version": __version__,
+            "config": result.config.to_json(), "strategies": slugs,
+            "rebalance_dates": [str(d.date()) for d in result.dates]}
+    if extra:
+        meta.update(to_jsonable(extra))
+    (tmp / "run.json").write_text(json.dumps(meta, indent=2))
+    table = result.metrics_table()
+    table.index.name = "strategy"
+    table.to_csv(tmp / "metrics.csv", float_format="%.8g")
+    (tmp / "metrics.json").write_text(json.dumps(to_jsonable(table.T.to_dict()), indent=2))
+    nav = result.nav_table()
+    nav.index.name = "date"
+    nav.to_csv(tmp / "nav.csv", float_format="%.8g")
+    nav.to_parquet(tmp / "nav.parquet")
+    (tmp / "weights").mkdir()
+    (tmp / "rebalances").mkdir()
+    for label, strat in result.strategies.items():
+        w = strat.weights.copy()
+        w.index.name = "date"
+        w["turnover"] = strat.turnover
+        w.to_csv(tmp / "weights" / f"{slugs[label]}.csv", float_format="%.10g")
+        recs = [_rebalance_record(r) for r in strat.rebalances]
+        (tmp / "rebalances" / f"{slugs[label]}.json").write_text(
+            json.dumps({"label": label, "rebalances": recs}))
 
 
 def load_run(path: str | os.PathLike) -> dict[str, Any]:

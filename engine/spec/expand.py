@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import SpecError
+from .parser import split_parts
 
 
 def _find_group(spec: str) -> tuple[int, int] | None:
@@ -30,25 +31,6 @@ def _find_group(spec: str) -> tuple[int, int] | None:
     return None
 
 
-def _alternatives(body: str) -> list[str]:
-    out, depth, quote, start = [], 0, None, 0
-    for i, ch in enumerate(body):
-        if quote:
-            if ch == quote and body[i - 1] != "\\":
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(body[start:i])
-            start = i + 1
-    out.append(body[start:])
-    return out
-
-
 def expand_spec(spec: str) -> list[str]:
     """All concrete specs described by brace alternatives, leftmost group varying slowest.
 
@@ -59,7 +41,7 @@ def expand_spec(spec: str) -> list[str]:
     if group is None:
         return [spec]
     start, end = group
-    alts = _alternatives(spec[start + 1:end])
+    alts = [text for text, _ in split_parts(spec[start + 1:end], sep=",")]
     if any(not a.strip() for a in alts):
         raise SpecError("empty alternative in braces", spec, start, end + 1)
     out: list[str] = []
