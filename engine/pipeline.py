@@ -11,6 +11,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from .diagnostics import mapping_diagnostics
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
 from .params import coerce
 from .params import hints as _hints
@@ -63,7 +64,12 @@ class Windows:
 
 @attrs.frozen(kw_only=True)
 class RebalanceResult:
-    """Everything one rebalance produced (kept per date by the backtester)."""
+    """Everything one rebalance produced (kept per date by the backtester).
+
+    ``risk`` holds the sensitivity-space diagnostics of monograph Table 1 for the chosen weights
+    (:func:`causalfolio.diagnostics.mapping_diagnostics`); for a benchmark, or when they cannot be
+    computed, ``{"available": False, "reason": ...}``.
+    """
 
     date: pd.Timestamp
     weights: pd.Series
@@ -71,6 +77,7 @@ class RebalanceResult:
     sensitivities: Sensitivities | None = None
     forecast: DistanceForecast | None = None
     allocation: Allocation | None = None
+    risk: dict[str, Any] = attrs.field(factory=dict)
     timings: dict[str, float] = attrs.field(factory=dict)
 
 
@@ -285,8 +292,13 @@ class Pipeline:
         alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
                                                    bounds, seed))
         timings["mapping"] = time.perf_counter() - t0
+        try:
+            risk = mapping_diagnostics(inputs, alloc.weights)
+        except CausalfolioError as exc:  # diagnostics never stop a backtest; say why they are off
+            risk = {"available": False, "reason": str(exc)}
         return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
-                               sensitivities=sens, forecast=fc, allocation=alloc, timings=timings)
+                               sensitivities=sens, forecast=fc, allocation=alloc, risk=risk,
+                               timings=timings)
 
     @staticmethod
     def _check_selection(sel: DriverSelection, candidates: pd.DataFrame) -> None:

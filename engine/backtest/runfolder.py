@@ -8,7 +8,8 @@ Layout::
       nav.csv, nav.parquet  daily NAV of every strategy
       weights/<slug>.csv    target weights at each rebalance (dates x assets)
       rebalances/<slug>.json  per rebalance: drivers and their evidence, sensitivities, distance
-                              matrix, forecast facts, weights, diagnostics, timings
+                              matrix, forecast facts, weights, the mapping's diagnostics,
+                              the Table 1 risk diagnostics ("risk"), timings
 
 The folder is first written under a temporary name next to the destination and renamed into place
 at the end, so an interrupted or failed run leaves nothing half-written.
@@ -83,6 +84,8 @@ def _rebalance_record(res) -> dict[str, Any]:
                            "info": f.info, "key": f.key}
     if res.allocation is not None:
         rec["diagnostics"] = res.allocation.diagnostics
+    if res.risk:
+        rec["risk"] = res.risk
     return to_jsonable(rec)
 
 

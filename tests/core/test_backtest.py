@@ -64,6 +64,10 @@ def test_weights_within_bounds_and_results_kept(small_market):
     assert r.forecast.distance.shape == (8, 8)
     assert r.sensitivities.key and r.selection.key and r.allocation.key
     assert set(r.timings) == {"drivers", "dynamics", "sensitivities", "forecasting", "mapping"}
+    # Table 1 diagnostics on every rebalance: the exposure is B'w
+    assert r.risk["available"] is True
+    exposure = r.sensitivities.aggregate.T @ r.weights.to_numpy()
+    assert np.allclose(list(r.risk["exposure"].values()), exposure)
 
 
 def test_simulate_against_hand_computation():
