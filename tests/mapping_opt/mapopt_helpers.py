@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from causalfolio.stages import MappingInputs, Sensitivities, distance_matrix
 
 DATE = pd.Timestamp("2021-01-04")
