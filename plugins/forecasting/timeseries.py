@@ -87,7 +87,7 @@ class ArimaFit(Fit):
     """ARIMA(p, d, q) per series: the d-th difference is ARMA(p, q) around its mean."""
 
     def __init__(self, x: np.ndarray, *, p: int, d: int, q: int, pooled: bool, robust: bool,
-                 shocks: str) -> None:
+                 shocks: str, max_persistence: float = 0.999) -> None:
         xs = x.T
         y = np.diff(xs, n=d, axis=1) if d else xs
         est = hannan_rissanen(y, p, q, pooled=pooled, robust=robust)
@@ -102,7 +102,8 @@ class ArimaFit(Fit):
         self.levels = [np.diff(xs, n=k, axis=1)[:, -1] for k in range(d)]
         params_ok = (np.all(np.isfinite(self.ar), 1) & np.all(np.isfinite(self.ma), 1)
                      & np.isfinite(self.sd) & np.isfinite(self.mu))
-        self.stationary = ar_stationary(np.where(np.isfinite(self.ar), self.ar, 0.0))
+        self.stationary = ar_stationary(np.where(np.isfinite(self.ar), self.ar, 0.0),
+                                        margin=1.0 - max_persistence)
         self.degenerate = ~params_ok | ~self.stationary
         self.pool = standardised_pool(resid, self.sd) if shocks == "bootstrap" else None
         self.shocks = shocks
@@ -159,6 +160,10 @@ class Arima(MonteCarloForecaster):
     q: int = param(0, doc="moving-average order", validator=in_range(0, 10))
     pooled: bool = param(False, doc="share the ARMA coefficients across series (each series "
                                     "standardised first); mean and innovation sd stay per series")
+    max_persistence: float = param(
+        0.999, doc="AR parts whose companion spectral radius is at or above this are not "
+                   "mean-reverting: the series falls back to a random walk",
+        validator=in_range(0.0, 1.0, lo_open=True))
 
     @property
     def min_samples(self) -> int:  # type: ignore[override]
@@ -171,7 +176,7 @@ class Arima(MonteCarloForecaster):
 
     def calibrate(self, x: np.ndarray, rng: np.random.Generator) -> ArimaFit:
         return ArimaFit(x, p=self.p, d=self.d, q=self.q, pooled=self.pooled, robust=self.robust,
-                        shocks=self.shocks)
+                        shocks=self.shocks, max_persistence=self.max_persistence)
 
 
 G_FUNCS = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0)}
@@ -181,7 +186,7 @@ class NonlinearFit(Fit):
     """Nonlinear AR on standardised z: z_t = c + sum phi_i z_{t-i} + sum th_j g(z_{t-j}) + e."""
 
     def __init__(self, x: np.ndarray, *, p: int, q: int, g: str, pooled: bool, robust: bool,
-                 shocks: str) -> None:
+                 shocks: str, max_persistence: float = 0.999) -> None:
         xs = x.T
         m, t = xs.shape
         self.loc = np.median(xs, axis=1) if robust else xs.mean(axis=1)
@@ -207,7 +212,8 @@ class NonlinearFit(Fit):
         near = far.copy()
         near[:, :q] += self.theta
         # g has slopes between 0 and 1 (tanh, relu): check the AR at both extreme slopes
-        self.stable = ar_stationary(far) & ar_stationary(near)
+        margin = 1.0 - max_persistence
+        self.stable = ar_stationary(far, margin) & ar_stationary(near, margin)
         finite = (np.all(np.isfinite(reg.shared), 1) & np.isfinite(self.c) & np.isfinite(self.sd)
                   & (self.sc > 0))
         # unstable or non-finite nonlinear fits: refit those series as the linear AR(p) (p >= 1)
@@ -218,7 +224,7 @@ class NonlinearFit(Fit):
             lin = regress(lagged(z[redo], p, lag), z[redo, lag:], np.ones((t - lag, 1)),
                           robust=robust)
             ok_lin = (np.all(np.isfinite(lin.shared), 1) & np.isfinite(lin.own[:, 0])
-                      & ar_stationary(np.where(np.isfinite(lin.shared), lin.shared, 0.0)))
+                      & ar_stationary(np.where(np.isfinite(lin.shared), lin.shared, 0.0), margin))
             idx = np.flatnonzero(redo)[ok_lin]
             self.phi[idx] = lin.shared[ok_lin]
             self.theta[idx] = 0.0
@@ -271,6 +277,10 @@ class Nonlinear(MonteCarloForecaster):
     g: Literal["tanh", "relu"] = param("tanh", doc="nonlinearity applied to the standardised "
                                                    "lagged series")
     pooled: bool = param(False, doc="share phi and theta across series (standardised series)")
+    max_persistence: float = param(
+        0.999, doc="fits whose linearised AR (g slope 0 or 1) has spectral radius at or above "
+                   "this are unstable: linear AR(p) refit, else random walk",
+        validator=in_range(0.0, 1.0, lo_open=True))
 
     min_samples: ClassVar[int] = 20
 
@@ -280,7 +290,8 @@ class Nonlinear(MonteCarloForecaster):
 
     def calibrate(self, x: np.ndarray, rng: np.random.Generator) -> NonlinearFit:
         return NonlinearFit(x, p=self.p, q=self.q, g=self.g, pooled=self.pooled,
-                            robust=self.robust, shocks=self.shocks)
+                            robust=self.robust, shocks=self.shocks,
+                            max_persistence=self.max_persistence)
 
 
 @hookimpl

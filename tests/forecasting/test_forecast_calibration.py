@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from forecasting_sims import hull_white_series, ou_series
+
 from causalfolio.plugins.forecasting.nets import NN, RNN
 from causalfolio.plugins.forecasting.sde import HJM, HullWhite, Vasicek
 from causalfolio.plugins.forecasting.timeseries import Nonlinear
-from forecasting_sims import hull_white_series, ou_series
 
 KAPPA, THETA, SIGMA = 0.05, 0.8, 0.1
 
@@ -28,7 +29,8 @@ def test_vasicek_recovers_ou_parameters(ou, pooled, robust):
     fit = Vasicek(pooled=pooled, robust=robust).calibrate(ou, np.random.default_rng(0))
     assert not fit.degenerate.any()
     # T = 2000: sd of kappa-hat per series ~ 0.007; mean of 200 series: ~0.0005 plus the
-    # O(1/T) small-sample bias (~+0.002). Tolerances: mean within 0.005, every series within 0.04 (5 sd).
+    # O(1/T) small-sample bias (~+0.002). Tolerances: mean within 0.005, every series within
+    # 0.04 (5 sd).
     assert abs(fit.kappa.mean() - KAPPA) < 0.005
     assert np.all(np.abs(fit.kappa - KAPPA) < 0.04)
     # theta: stationary sd 0.1/sqrt(0.1) = 0.32, effective samples ~ T kappa / 2 = 50 -> sd ~0.045
