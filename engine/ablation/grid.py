@@ -78,11 +78,14 @@ class Combination:
         ``(axis, value)`` pairs for every axis of the grid, in grid order.
     benchmark
         True for a mapping-only benchmark (``equal``, ``hrp``, ...).
+    shown
+        Axes named in the label (those with several values); ``None``: all.
     """
 
     spec: str
     settings: tuple[tuple[str, Any], ...] = ()
     benchmark: bool = False
+    shown: tuple[str, ...] | None = attrs.field(default=None, eq=False)
 
     @property
     def id(self) -> str:
@@ -91,10 +94,11 @@ class Combination:
 
     @property
     def label(self) -> str:
-        """Readable name: the spec, then ``@ axis=value`` for every axis."""
-        if not self.settings:
+        """Readable name: the spec, then ``@ axis=value`` for every axis that varies."""
+        items = [(k, v) for k, v in self.settings if self.shown is None or k in self.shown]
+        if not items:
             return self.spec
-        return self.spec + " @ " + " ".join(f"{k}={v}" for k, v in self.settings)
+        return self.spec + " @ " + " ".join(f"{k}={v}" for k, v in items)
 
     @property
     def stages(self) -> dict[str, str | None]:
@@ -304,11 +308,12 @@ class Grid:
     def combinations(self) -> list[Combination]:
         """Every combination: pipelines x axes, then benchmarks x axes (leftmost varies slowest)."""
         names = [a for a, _ in self.axes]
+        shown = tuple(a for a, v in self.axes if len(v) > 1)
         cells = list(itertools.product(*(v for _, v in self.axes)))
-        out = [Combination(spec=s, settings=tuple(zip(names, c, strict=True)))
+        out = [Combination(spec=s, settings=tuple(zip(names, c, strict=True)), shown=shown)
                for s in self.specs for c in cells]
-        out += [Combination(spec=b, settings=tuple(zip(names, c, strict=True)), benchmark=True)
-                for b in self.benchmarks for c in cells]
+        out += [Combination(spec=b, settings=tuple(zip(names, c, strict=True)), benchmark=True,
+                            shown=shown) for b in self.benchmarks for c in cells]
         return out
 
     def pipelines(self, registry: Registry | None = None) -> dict[str, Pipeline]:
