@@ -24,8 +24,19 @@ _AXIS_HELP = {
 }
 
 
-def progress_printer(stream=sys.stderr):
-    """A progress callback printing completed/failed/remaining counts and time left."""
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def progress_printer(stream=None):
+    """A progress callback printing completed/failed/remaining counts and time left (stderr)."""
+    stream = stream or sys.stderr
     tty = stream.isatty()
     state = {"last": -1}
 
@@ -80,6 +91,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                                    nan_policy=args.nan_policy)
     else:
         raise ConfigError("give the data: --assets FILE --drivers FILE, or --synthetic SEED")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be an integer >= 1, got {args.workers}")
     combos = grid.combinations()
     out = Path(args.out or f"runs/ablation-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.dry_run:
@@ -87,9 +100,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             print(c.label)
         print(f"{len(combos)} combinations")
         return 0
-    print(f"{len(combos)} combinations ({len(grid.specs)} pipelines, {len(grid.benchmarks)} "
-          f"benchmarks, {len(grid.axes)} settings axes), executor {args.executor}",
-          file=sys.stderr)
+    if not args.quiet:
+        print(f"{len(combos)} combinations ({len(grid.specs)} pipelines, "
+              f"{len(grid.benchmarks)} benchmarks, {len(grid.axes)} settings), executor "
+              f"{args.executor}", file=sys.stderr)
     cache_dir: Any = None if args.no_disk_cache else (args.cache_dir or True)
     t0 = time.perf_counter()
     res = run_ablation(
@@ -166,7 +180,8 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
                    help="re-run combinations recorded as failed")
     e.add_argument("--force", action="store_true",
                    help="discard results in --out that belong to another study")
-    e.add_argument("--top", type=int, default=10, help="rows of the top list (default 10)")
+    e.add_argument("--top", type=_positive_int, default=10,
+                   help="rows of the top list (default 10)")
     e.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_ablate)
     return p
