@@ -212,7 +212,7 @@ def split_range(total: float, n_left: int, n_right: int, lo: float, hi: float
     return min(a, b), max(a, b)
 
 
-SplitFn = Callable[[np.ndarray, np.ndarray], tuple[float, dict[str, Any]]]
+SplitFn = Callable[[np.ndarray, np.ndarray, slice, slice], tuple[float, dict[str, Any]]]
 
 
 def bisect(order: np.ndarray, split: SplitFn, lo: float = 0.0, hi: float = 1.0
@@ -220,41 +220,55 @@ def bisect(order: np.ndarray, split: SplitFn, lo: float = 0.0, hi: float = 1.0
     """Recursive bisection of an ordered list with bounds honoured at each split.
 
     The list is split in halves by position (left half ``n // 2`` items, as de Prado,
-    PyPortfolioOpt and skfolio); ``split(left, right)`` returns the unbounded left share alpha
-    and a record for diagnostics. Alpha is clipped into :func:`split_range`, so with feasible
-    bounds every weight lies in ``[lo, hi]`` exactly (up to rounding) and no final correction
-    is needed; with the default bounds (0, 1) no clipping ever happens.
+    PyPortfolioOpt and skfolio); ``split(left, right, left_pos, right_pos)`` gets the two
+    halves as asset indices and as slices of ``order``, and returns the unbounded left share
+    alpha and a record for diagnostics. Alpha is clipped into :func:`split_range`, so with
+    feasible bounds every weight lies in ``[lo, hi]`` exactly (up to rounding) and no final
+    correction is needed; with the default bounds (0, 1) no clipping ever happens.
 
     Returns the weights (N,) indexed like the rows of the matrices ``split`` uses, and one
     record per split (top-down, left before right).
     """
+    order = np.asarray(order)
     n = len(order)
     w = np.zeros(n)
     records: list[dict[str, Any]] = []
-    stack = [(np.asarray(order), 1.0)]
+    stack = [(0, n, 1.0)]
     while stack:
-        items, total = stack.pop()
-        if len(items) == 1:
-            w[items[0]] = total
+        start, end, total = stack.pop()
+        if end - start == 1:
+            w[order[start]] = total
             continue
-        half = len(items) // 2
-        left, right = items[:half], items[half:]
-        alpha, rec = split(left, right)
-        a, b = split_range(total, len(left), len(right), lo, hi)
+        mid = start + (end - start) // 2
+        lpos, rpos = slice(start, mid), slice(mid, end)
+        left, right = order[lpos], order[rpos]
+        alpha, rec = split(left, right, lpos, rpos)
+        a, b = split_range(total, mid - start, end - mid, lo, hi)
         bounded = float(min(max(alpha, a), b))
         rec.update({"left": left.tolist(), "right": right.tolist(), "alpha": float(alpha),
                     "alpha_bounded": bounded})
         records.append(rec)
-        stack.append((right, total * (1.0 - bounded)))
-        stack.append((left, total * bounded))
+        stack.append((mid, end, total * (1.0 - bounded)))
+        stack.append((start, mid, total * bounded))
     return w, records
 
 
-def variance_split(cov: np.ndarray) -> SplitFn:
-    """De Prado's split (eq. 24-25): alpha = 1 - V1 / (V1 + V2) on inverse-variance halves."""
+def variance_split(cov: np.ndarray, order: np.ndarray) -> SplitFn:
+    """De Prado's split (eq. 24-25): alpha = 1 - V1 / (V1 + V2) on inverse-variance halves.
 
-    def split(left: np.ndarray, right: np.ndarray) -> tuple[float, dict[str, Any]]:
-        v1, v2 = cluster_variance(cov, left), cluster_variance(cov, right)
+    The covariance is permuted into ``order`` once, so each half is a contiguous block (a
+    view, no copy) and the split costs one matrix-vector product per half.
+    """
+    c = np.ascontiguousarray(cov[np.ix_(order, order)])
+    iv = 1.0 / np.clip(np.diag(c).astype(float), 1e-300, None)
+
+    def half_variance(pos: slice) -> float:
+        w = iv[pos] / iv[pos].sum()
+        return float(w @ c[pos, pos] @ w)
+
+    def split(left: np.ndarray, right: np.ndarray, lpos: slice, rpos: slice
+              ) -> tuple[float, dict[str, Any]]:
+        v1, v2 = half_variance(lpos), half_variance(rpos)
         alpha = 1.0 - v1 / (v1 + v2) if v1 + v2 > 0 else 0.5
         return alpha, {"v_left": v1, "v_right": v2}
 
@@ -264,7 +278,7 @@ def variance_split(cov: np.ndarray) -> SplitFn:
 def recursive_bisection(cov: np.ndarray, order: np.ndarray, lo: float = 0.0, hi: float = 1.0
                         ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """HRP / HSP recursive bisection on ``cov`` (N, N) along ``order`` (see :func:`bisect`)."""
-    return bisect(order, variance_split(cov), lo, hi)
+    return bisect(order, variance_split(cov, order), lo, hi)
 
 
 def bounded_proportional(p: np.ndarray, total: float, lo: float, hi: float) -> np.ndarray:

@@ -105,7 +105,8 @@ def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
     repaired = 0
     failed = False
 
-    def split(left: np.ndarray, right: np.ndarray) -> tuple[float, dict[str, Any]]:
+    def split(left: np.ndarray, right: np.ndarray, _lpos: slice, _rpos: slice
+              ) -> tuple[float, dict[str, Any]]:
         nonlocal repaired, failed
         a = work[np.ix_(left, left)]
         d = work[np.ix_(right, right)]
