@@ -114,3 +114,21 @@ def test_every_component_is_registered_and_documented():
         for p in cls.parameters():  # every parameter appears in the section's table
             section = text.split(f"### `{name}`")[1].split("\n### ")[0]
             assert f"`{p.name}`" in section, (name, p.name)
+
+
+@pytest.mark.parametrize("n, bounds", [(1, (0.0, 1.0)), (2, (0.0, 1.0)), (10, (0.1, 0.1)),
+                                       (10, (0.1, 0.3))])
+def test_single_asset_and_fully_determined_bounds(n, bounds):
+    rng = np.random.default_rng(0)
+    idx = pd.bdate_range("2020-01-01", periods=60)
+    r = pd.DataFrame(rng.normal(5e-4, 0.01, (60, n)), index=idx,
+                     columns=[f"A{i}" for i in range(n)])
+    d = pd.DataFrame(rng.normal(0, 0.01, (60, 2)), index=idx, columns=["D0", "D1"])
+    inputs = make_inputs(r, points=rng.normal(size=(n, 2)), driver_returns=d, bounds=bounds)
+    for mapping in VARIANTS:
+        comp = cf.parse_spec(f"rccp|linear|beta|static|{mapping}").mapping
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = comp.allocate(inputs).weights.to_numpy()
+        assert abs(w.sum() - 1) < 1e-9, mapping
+        assert w.min() >= bounds[0] - 1e-9 and w.max() <= bounds[1] + 1e-9, mapping

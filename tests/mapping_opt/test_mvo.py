@@ -148,3 +148,17 @@ def test_fewer_days_than_assets_with_shrinkage():
     for cov in ("sample", "ledoit_wolf", "oas"):
         w = Mvo(covariance=cov).allocate(make_inputs(r, bounds=(0.0, 0.1))).weights
         assert abs(w.sum() - 1) < 1e-9 and w.min() >= -1e-12 and w.max() <= 0.1 + 1e-12
+
+
+def test_every_solver_failing_is_a_numerical_error_naming_them(monkeypatch):
+    import cvxpy as cp
+
+    from causalfolio import NumericalError
+    from causalfolio.plugins.mapping import _optim
+
+    if "SCIPY" not in cp.installed_solvers():
+        pytest.skip("needs the SCIPY interface, which cannot solve quadratic programmes")
+    monkeypatch.setattr(_optim, "solver_chain", lambda solver, lp=False: ["SCIPY"])
+    with pytest.raises(NumericalError, match="every solver failed on the minimum-variance "
+                                             "problem: SCIPY"):
+        Mvo().allocate(_inputs(np.full(N, 4e-4)))
