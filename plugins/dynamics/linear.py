@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 import pandas as pd
+
 from causalfolio import hookimpl
 from causalfolio.errors import DataError
 from causalfolio.params import non_empty, non_negative, param, positive, unique_items
@@ -32,7 +33,7 @@ def training_arrays(
         col = (x.columns[x.isna().any()].tolist() + y.columns[y.isna().any()].tolist())[0]
         raise DataError(f"{owner}: NaN in the training window (series {col!r}); clean the data "
                         "or choose a NaN policy when loading")
-    const = y.columns[~(y.std(ddof=0) > 0)]
+    const = y.columns[(y.max() - y.min()).to_numpy() == 0]  # exactly constant
     if len(const):
         raise DataError(f"{owner}: asset {const[0]!r} has a constant return over the training "
                         "window; a model of it has no sensitivities")
@@ -58,6 +59,15 @@ class FittedLinear(FittedDynamics):
 
     def coefficients(self) -> np.ndarray:
         return self.coef
+
+    def torch_forward(self):
+        """The affine map as a differentiable torch callable (T, P) -> (T, N), float64; lets
+        ``aad`` run on linear models (its sensitivities then equal the coefficients)."""
+        import torch
+
+        coef = torch.as_tensor(self.coef, dtype=torch.float64)
+        intercept = torch.as_tensor(self.intercept, dtype=torch.float64)
+        return lambda x: x @ coef.T + intercept
 
 
 @attrs.define(frozen=True, kw_only=True)

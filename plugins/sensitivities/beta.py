@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 import numpy as np
+
 from causalfolio import hookimpl
 from causalfolio.errors import ConfigError
 from causalfolio.stages import FittedDynamics, SensitivityExtractor
