@@ -15,6 +15,7 @@ Prado's ``alpha = 1 - V1 / (V1 + V2)``; the children are bisected on the augment
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import attrs
@@ -31,7 +32,6 @@ from ._hierarchy import (
     correlation_distance,
     covariance,
     in_canonical_order,
-    inverse_variance,
     leaf_order,
     linkage_matrix,
     name_records,
@@ -45,18 +45,32 @@ Shrinkage = Literal["none", "ledoit_wolf"]
 DistanceKind = Literal["auto", "sensitivity", "correlation"]
 
 
-def step_up_matrix(n1: int, n2: int) -> np.ndarray:
-    """Symmetric step-up matrix M (n1, n2) with ``M 1 = 1``, for ``|n1 - n2| <= 1``."""
+@functools.lru_cache(maxsize=256)
+def _step_up(n1: int, n2: int) -> np.ndarray:
     if n1 == n2:
         return np.eye(n1)
     if n1 < n2:
-        return step_up_matrix(n2, n1).T * n1 / n2
-    m = np.zeros((n1, n2))
-    j_row = np.ones((1, n2)) / n2
-    e = np.eye(n2)
-    for j in range(n1):
-        m += np.concatenate([e[:j], j_row, e[j:]], axis=0) / n1
+        return _step_up(n2, n1).T * n1 / n2
+    if n1 != n2 + 1:
+        raise ValueError(f"step-up matrix needs |n1 - n2| <= 1, got {n1}, {n2}")
+    # mean over j of the (n1, n2) matrix stacking e_0..e_{j-1}, 1'/n2, e_j..e_{n2-1}
+    m = np.full((n1, n2), 1.0 / n2)
+    i = np.arange(n2)
+    m[i, i] += n1 - 1 - i
+    m[i + 1, i] += i + 1
+    m /= n1
+    m.setflags(write=False)
     return m
+
+
+def step_up_matrix(n1: int, n2: int) -> np.ndarray:
+    """Symmetric step-up matrix M (n1, n2) with ``M 1 = 1``, for ``|n1 - n2| <= 1``.
+
+    For ``n1 = n2 + 1`` it is the mean over ``j`` of the matrix stacking the unit rows
+    ``e_0 .. e_{j-1}``, the row ``1' / n2`` and ``e_j .. e_{n2-1}`` (skfolio's construction,
+    here in closed form); for ``n1 < n2`` the scaled transpose; the identity when equal.
+    """
+    return _step_up(int(n1), int(n2))
 
 
 def schur_augment(a: np.ndarray, b: np.ndarray, d: np.ndarray, gamma: float) -> np.ndarray:
@@ -90,6 +104,13 @@ def _repair(x: np.ndarray) -> np.ndarray:
     return 0.5 * (out + out.T)
 
 
+def _iv_variance(c: np.ndarray) -> float:
+    """Variance of the inverse-variance portfolio on the block ``c`` (eq. 23-24)."""
+    iv = 1.0 / np.clip(np.diagonal(c), 1e-300, None)
+    w = iv / iv.sum()
+    return float(w @ c @ w)
+
+
 def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
                     bounds: tuple[float, float] = (0.0, 1.0), *, repair: bool = True
                     ) -> tuple[np.ndarray | None, list[dict[str, Any]], int]:
@@ -101,17 +122,19 @@ def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
     at 1e-10 x the largest when ``repair``; otherwise the function returns ``None`` weights.
     Returns (weights or None, split records, number of repaired blocks).
     """
-    work = np.array(cov, dtype=float, copy=True)
+    order = np.asarray(order)
+    # the covariance in leaf order: every half is a contiguous block (views, no copies)
+    work = np.array(cov[np.ix_(order, order)], dtype=float)
     repaired = 0
     failed = False
 
-    def split(left: np.ndarray, right: np.ndarray, _lpos: slice, _rpos: slice
+    def split(left: np.ndarray, right: np.ndarray, lpos: slice, rpos: slice
               ) -> tuple[float, dict[str, Any]]:
         nonlocal repaired, failed
-        a = work[np.ix_(left, left)]
-        d = work[np.ix_(right, right)]
+        a = work[lpos, lpos]
+        d = work[rpos, rpos]
         if len(left) > 1:
-            b = work[np.ix_(left, right)]
+            b = work[lpos, rpos]
             try:
                 a_aug = schur_augment(a, b, d, gamma)
                 d_aug = schur_augment(d, b.T, a, gamma)
@@ -132,10 +155,11 @@ def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
                     blk = _repair(blk if np.all(np.isfinite(blk)) else orig)
             blocks.append(blk)
         a_aug, d_aug = blocks
-        work[np.ix_(left, left)] = a_aug
-        work[np.ix_(right, right)] = d_aug
-        wl, wr = inverse_variance(a_aug), inverse_variance(d_aug)
-        v1, v2 = float(wl @ a_aug @ wl), float(wr @ d_aug @ wr)
+        if a_aug is not a:
+            work[lpos, lpos] = a_aug
+        if d_aug is not d:
+            work[rpos, rpos] = d_aug
+        v1, v2 = _iv_variance(a_aug), _iv_variance(d_aug)
         alpha = 1.0 - v1 / (v1 + v2) if v1 + v2 > 0 else 0.5
         return alpha, {"v_left": v1, "v_right": v2}
 

@@ -248,3 +248,21 @@ def test_ledoit_wolf_shrinks_towards_scaled_identity(make_inputs):
     a = Hrp(shrinkage="ledoit_wolf").allocate(inp).weights
     b = Hrp().allocate(inp).weights
     assert np.abs(a - b).max() > 1e-4
+
+
+@pytest.mark.parametrize("n1,n2", [(1, 1), (2, 1), (3, 2), (6, 5), (5, 6), (4, 4)])
+def test_step_up_matrix_definition(n1, n2):
+    """Closed form equals the defining average of stacked unit rows; M 1 = 1."""
+    from causalfolio.plugins.mapping.schur import step_up_matrix
+
+    def by_definition(a, b):
+        if a == b:
+            return np.eye(a)
+        if a < b:
+            return by_definition(b, a).T * a / b
+        e = np.eye(b)
+        return sum(np.concatenate([e[:j], np.ones((1, b)) / b, e[j:]]) for j in range(a)) / a
+
+    m = step_up_matrix(n1, n2)
+    np.testing.assert_allclose(m, by_definition(n1, n2), atol=1e-15)
+    np.testing.assert_allclose(m @ np.ones(n2), np.ones(n1), atol=1e-14)
