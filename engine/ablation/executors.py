@@ -187,7 +187,7 @@ def _processes(market: Any, tasks: Sequence[Task], workers: int) -> Iterator[lis
 
 
 def _dask(market: Any, tasks: Sequence[Task], workers: int, scheduler: str | None,
-          processes: bool) -> Iterator[list[Record]]:
+          processes: bool, timeout: float = 20.0) -> Iterator[list[Record]]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -196,7 +196,7 @@ def _dask(market: Any, tasks: Sequence[Task], workers: int, scheduler: str | Non
     cluster = None
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{timeout}s")
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); check "
                               "the address (tcp://host:8786) or omit it for a local "
@@ -228,15 +228,18 @@ def _dask(market: Any, tasks: Sequence[Task], workers: int, scheduler: str | Non
 
 
 def execute(market: Any, tasks: Sequence[Task], *, executor: str, workers: int,
-            cache: StageCache, scheduler: str | None = None, dask_processes: bool = True
-            ) -> Iterator[list[Record]]:
-    """Run tasks and yield each task's records as it completes (order may vary)."""
+            cache: StageCache, scheduler: str | None = None, dask_processes: bool = True,
+            connect_timeout: float = 20.0) -> Iterator[list[Record]]:
+    """Run tasks and yield each task's records as it completes (order may vary).
+
+    ``connect_timeout``: seconds to wait for a Dask scheduler given by address.
+    """
     if executor == "serial":
         return _serial(market, tasks, cache)
     if executor == "processes":
         return _processes(market, tasks, workers)
     if executor == "dask":
-        return _dask(market, tasks, workers, scheduler, dask_processes)
+        return _dask(market, tasks, workers, scheduler, dask_processes, connect_timeout)
     raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
 
 

@@ -217,6 +217,7 @@ def run_ablation(
     progress: Progress | None = None,
     dask_processes: bool = True,
     per_combination: bool = False,
+    connect_timeout: float = 20.0,
 ) -> AblationResult:
     """Backtest every combination of ``grid`` on identical dates and summarise.
 
@@ -252,6 +253,8 @@ def run_ablation(
     per_combination
         One task per combination instead of tasks grouped by shared upstream stages (finer
         resume and load balance, less sharing between processes).
+    connect_timeout
+        Seconds to wait for the Dask scheduler at ``scheduler``.
 
     Returns
     -------
@@ -298,7 +301,8 @@ def run_ablation(
     state = {"done": 0, "failed": 0, "total": len(todo), "t0": time.perf_counter()}
     ran = 0
     stream = execute(market, tasks, executor=executor, workers=n_workers, cache=shared,
-                     scheduler=scheduler, dask_processes=dask_processes)
+                     scheduler=scheduler, dask_processes=dask_processes,
+                     connect_timeout=connect_timeout)
     try:
         for recs in stream:
             for rec in recs:

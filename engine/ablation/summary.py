@@ -37,9 +37,11 @@ def _params_of(spec: str, benchmark: bool) -> tuple[tuple[str, Any], ...]:
                  for f in attrs.fields(type(comp)))
 
 
-def _uniform(values: list[Any]) -> list[Any]:
+def _uniform(values: list[Any]) -> Any:
     """Keep native values when the non-null ones share one type, else strings."""
     kinds = {type(v) for v in values if v is not None}
+    if kinds == {int}:
+        return pd.array(values, dtype="Int64")
     if kinds <= {int, float} or len(kinds) <= 1:
         return values
     return [None if v is None else str(v) for v in values]

@@ -187,4 +187,33 @@ def test_bad_execution_options(market):
         run_ablation(market, g, workers=0)
     with pytest.raises(ConfigError, match="Dask scheduler"):
         pytest.importorskip("dask.distributed")
-        run_ablation(market, g, executor="dask", scheduler="tcp://127.0.0.1:9")
+        run_ablation(market, g, executor="dask", scheduler="tcp://127.0.0.1:9",
+                     connect_timeout=1)
+
+
+def test_killed_worker_stops_cleanly_and_a_rerun_completes(serial, market, tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    from causalfolio.ablation import WorkerLost
+
+    out = tmp_path / "k"
+    killed = []
+
+    def kill_a_worker(p):
+        if not killed:
+            victim = multiprocessing.active_children()[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            killed.append(victim.pid)
+
+    with pytest.raises(WorkerLost, match="re-run the same command"):
+        run_ablation(market, grid(), out, executor="processes", workers=2,
+                     per_combination=True, progress=kill_a_worker)
+    assert killed
+    finished = len(list((out / "rows").glob("*.json")))
+    assert 1 <= finished < 18
+    assert json.loads((out / "study.json").read_text())["remaining"] == 18 - finished
+    res = run_ablation(market, grid(), out, executor="serial")
+    assert (res.ran, res.skipped) == (18 - finished, finished)
+    pd.testing.assert_frame_equal(res.table[KEY], serial.table[KEY], check_exact=True)
