@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -305,16 +305,18 @@ def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
     return _render(fig, title)
 
 
-def bar_chart(values: pd.Series, title: str, xlabel: str, *, highlight: str | None = None
-              ) -> Chart:
-    """Horizontal bars of one number per label (ablation summaries)."""
+def bar_chart(values: pd.Series, title: str, xlabel: str, *,
+              highlight: Collection[str] = ()) -> Chart:
+    """Horizontal bars of one number per label (ablation summaries); labels in ``highlight``
+    (e.g. benchmarks) are drawn in red."""
+    from matplotlib.patches import Patch
+
     fig = _figure(8.0, max(2.4, 0.32 * len(values) + 1.2))
     ax = fig.add_subplot()
     labels = [_short(str(i), 60) for i in values.index]
-    colors = ["C3" if highlight is not None and str(i) == highlight else "C0"
-              for i in values.index]
-    ax.barh(range(len(values)), np.nan_to_num(values.to_numpy(float)), color=colors,
-            label=xlabel)
+    marked = {str(h) for h in highlight}
+    colors = ["C3" if str(i) in marked else "C0" for i in values.index]
+    ax.barh(range(len(values)), np.nan_to_num(values.to_numpy(float)), color=colors)
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels(labels, fontsize=7)
     ax.invert_yaxis()
@@ -322,5 +324,8 @@ def bar_chart(values: pd.Series, title: str, xlabel: str, *, highlight: str | No
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    handles = [Patch(color="C0", label=xlabel)]
+    if marked & {str(i) for i in values.index}:
+        handles = [Patch(color="C0", label="pipeline"), Patch(color="C3", label="benchmark")]
+    ax.legend(handles=handles, fontsize=8, loc="best")
     return _render(fig, title)

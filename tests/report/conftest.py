@@ -73,3 +73,24 @@ def browser():
     if find_chromium() is None:
         pytest.skip("headless Chromium not found (install it: apt-get install -y chromium)")
     return render_in_chromium, console_messages
+
+
+@pytest.fixture(scope="session")
+def ablation_dir(tiny_market, tmp_path_factory):
+    from causalfolio.ablation import Grid, run_ablation
+
+    grid = Grid.from_specs(["rccp(k={2,4})|linear|beta|static|{hsp,hrp}"], benchmarks=["equal"],
+                           settings={"start": "2015-10-01", "cov_window": 40,
+                                     "driver_window": 60, "train_window": 60})
+    out = tmp_path_factory.mktemp("abl") / "study"
+    run_ablation(tiny_market, grid, out, executor="serial", cache_dir=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def full_report(run_dir, tiny_market, tiny_result, tmp_path_factory):
+    """The report written with the market and the in-memory result (risk attribution, paths)."""
+    from causalfolio.report.html import write_report
+
+    return write_report(run_dir, tmp_path_factory.mktemp("full") / "sub" / "report.html",
+                        market=tiny_market, result=tiny_result)

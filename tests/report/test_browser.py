@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import re
 
-from causalfolio.report.html import write_report
 
-
-def test_report_displays_in_headless_chromium(run_dir, tiny_market, tiny_result, tmp_path,
-                                              browser):
+def test_report_displays_in_headless_chromium(full_report, browser):
     render_in_chromium, console_messages = browser
-    path = write_report(run_dir, tmp_path / "sub" / "report.html", market=tiny_market,
-                        result=tiny_result)
-    assert path == tmp_path / "sub" / "report.html"
+    path = full_report
     n_img = path.read_text().count("<img ")
     dom, log = render_in_chromium(path)
     m = re.search(r'data-images="(\d+)/(\d+)"', dom)
     assert m, "the report's image check did not run in the browser"
     assert (int(m.group(1)), int(m.group(2))) == (n_img, n_img) and n_img >= 10
     assert f"images decoded: {n_img}/{n_img}" in dom
+    assert console_messages(log) == []
+
+
+def test_ablation_report_displays_in_headless_chromium(ablation_dir, tmp_path, browser):
+    from causalfolio.report.ablation import write_ablation_report
+
+    render_in_chromium, console_messages = browser
+    path = write_ablation_report(ablation_dir, tmp_path / "ablation.html")
+    n_img = path.read_text().count("<img ")
+    dom, log = render_in_chromium(path)
+    assert f'data-images="{n_img}/{n_img}"' in dom and n_img >= 8
     assert console_messages(log) == []
 
 

@@ -151,8 +151,9 @@ def test_report_dates_pick_the_last_rebalance_on_or_before(run_dir, tiny_result)
         render_report(run_dir, dates=["soon"])
 
 
-def test_report_with_market_gives_risk_attribution(run_dir, tiny_market, tiny_result):
-    text = render_report(run_dir, market=tiny_market, result=tiny_result)
+def test_report_with_market_gives_risk_attribution(full_report):
+    text = full_report.read_text()
+    assert full_report.parent.name == "sub"  # parent folders are created
     assert 'alt="Driver risk attribution"' in text
     assert "sigma_Dj" in text
 
