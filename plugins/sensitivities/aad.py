@@ -11,6 +11,8 @@ from causalfolio import hookimpl
 from causalfolio.errors import ConfigError
 from causalfolio.stages import FittedDynamics, SensitivityExtractor
 
+from .fd import check_inputs
+
 
 def input_jacobian(forward, x: np.ndarray) -> np.ndarray:
     """S[t, i, j] = d forward(x)_t,i / d x_t,j for a row-wise model, shape (T, N, P).
@@ -43,6 +45,7 @@ class AAD(SensitivityExtractor):
                 f"aad needs a differentiable torch model; {type(model).__name__} has none: use "
                 "'fd' (finite differences) for this dynamics model, or 'beta' for linear ones"
             )
+        check_inputs(self.name, model, np.asarray(x, dtype=float))
         return input_jacobian(forward, x)
 
 

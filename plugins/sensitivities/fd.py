@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio.errors import NumericalError
+from causalfolio.errors import DataError, NumericalError
 from causalfolio.params import param, positive
 from causalfolio.stages import FittedDynamics, SensitivityExtractor
 
@@ -26,6 +26,15 @@ def central_differences(predict, x: np.ndarray, h: np.ndarray) -> np.ndarray:
     out = np.asarray(predict(stacked.reshape(2 * P * T, P)), dtype=float)
     out = out.reshape(2, P, T, -1)
     return np.transpose((out[0] - out[1]) / (2.0 * h[:, None, None]), (1, 2, 0))
+
+
+def check_inputs(owner: str, model: FittedDynamics, x: np.ndarray) -> None:
+    """Raise :class:`DataError` naming the first input with a NaN or infinite value."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        col = int(np.flatnonzero(bad.any(axis=0))[0])
+        raise DataError(f"{owner}: the evaluation inputs hold NaN/inf (input "
+                        f"{model.inputs[col]!r}); clean the driver data before this date")
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -53,6 +62,7 @@ class FD(SensitivityExtractor):
         x = np.asarray(x, dtype=float)
         if x.shape[0] == 0:
             raise NumericalError("fd: no evaluation samples")
+        check_inputs(self.name, model, x)
         return central_differences(model.predict, x, self.steps(x))
 
 

@@ -143,3 +143,18 @@ def test_cuda_requested_without_cuda(make_linear):
     assets, drivers, _, _ = make_linear(n_days=70)
     with pytest.raises(ConfigError, match="CUDA is not available"):
         FNN(**dict(SMALL, device="cuda")).fit(assets, drivers, window=60, seed=0)
+
+
+@pytest.mark.parametrize("sample", ["in", "out"])
+def test_pipeline_end_to_end(small_market, sample):
+    spec = ("rccp(k=3)|fnn(hidden=[[4]],lag_sets=[[0,1]],windows=[50],epochs=30,min_epochs=5)|"
+            f"aad(sample='{sample}',oos_days=10)|static|hsp")
+    pipe = parse_spec(spec)
+    date = small_market.dates[300]
+    res = pipe.run(small_market.assets, small_market.candidates, date, seed=3)
+    assert res.weights.sum() == pytest.approx(1.0)
+    sens = res.sensitivities
+    assert sens.series.shape == (50 if sample == "in" else 10, 8, 6)
+    assert sens.dates[-1] < date
+    again = pipe.run(small_market.assets, small_market.candidates, date, seed=3)
+    assert np.array_equal(again.sensitivities.series, sens.series)
