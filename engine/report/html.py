@@ -109,6 +109,27 @@ def selection_updates(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
     return out
 
 
+def cluster_tree(record: dict[str, Any]) -> tuple[np.ndarray, list[str], str]:
+    """The cluster tree of a rebalance: (scipy linkage matrix, leaf names, where it came from).
+
+    The mapping's own tree when its diagnostics hold one (``linkage``, with leaves named by
+    ``assets`` when given: mappings may work in a canonical asset order); otherwise single
+    linkage on the distance matrix the mapping received.
+    """
+    diag = record.get("diagnostics") or {}
+    names = list(record["sensitivities"]["aggregate"].keys())
+    if diag.get("linkage"):
+        leaves = list(diag.get("assets") or names)
+        return np.asarray(diag["linkage"], float), leaves, "from the mapping"
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    dist = np.asarray((record.get("forecast") or {}).get("distance")
+                      or record["sensitivities"]["distance"], dtype=float)
+    z = linkage(squareform(0.5 * (dist + dist.T), checks=False), "single")
+    return z, names, "single linkage on the distance matrix"
+
+
 def driver_exposures(record: dict[str, Any]) -> pd.Series:
     """Portfolio sensitivity to each driver: sum over lags and assets of w_i * s_i,(driver, lag).
 
@@ -280,16 +301,8 @@ def _strategy_section(label: str, records: list[dict[str, Any]], weights: pd.Dat
         parts.append(f"<h4>{html.escape(d)}</h4>")
         parts.append(_img(charts.sensitivity_map(dist, assets, f"Sensitivity space on {d}",
                                                  weights=w)))
-        diag = r.get("diagnostics") or {}
-        if diag.get("linkage"):
-            z, how = np.asarray(diag["linkage"], float), "from the mapping"
-        else:
-            from scipy.cluster.hierarchy import linkage
-            from scipy.spatial.distance import squareform
-
-            z = linkage(squareform(0.5 * (dist + dist.T), checks=False), "single")
-            how = "single linkage on the distance matrix"
-        parts.append(_img(charts.dendrogram_chart(z, assets, f"Cluster tree on {d} ({how})")))
+        z, leaves, how = cluster_tree(r)
+        parts.append(_img(charts.dendrogram_chart(z, leaves, f"Cluster tree on {d} ({how})")))
     # forecast paths
     if paths:
         parts.append("<h3>Forecast sensitivity paths</h3>")

@@ -196,3 +196,21 @@ def test_demo_report_flag_writes_report_with_attribution(tmp_path, capsys):
     text = (out / "report.html").read_text()
     assert 'alt="Driver risk attribution"' in text
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+
+
+def test_cluster_tree_leaves_follow_the_mapping_order(run_dir):
+    from scipy.cluster.hierarchy import leaves_list
+
+    from causalfolio.report.html import cluster_tree
+
+    recs = load_rebalances(run_dir)
+    rec = next(r for v in recs.values() for r in v if r.get("sensitivities"))
+    z, leaves, how = cluster_tree(rec)
+    assert how == "from the mapping"
+    diag = rec["diagnostics"]
+    assert [leaves[i] for i in leaves_list(z)] == diag["order"]  # the tree's order, named right
+    # without a tree from the mapping: single linkage on the distance matrix
+    bare = dict(rec, diagnostics={})
+    z2, leaves2, how2 = cluster_tree(bare)
+    assert how2.startswith("single linkage") and sorted(leaves2) == sorted(leaves)
+    assert z2.shape == (len(leaves) - 1, 4)
