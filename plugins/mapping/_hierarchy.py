@@ -386,3 +386,17 @@ def in_canonical_order(inputs: MappingInputs,
     w = np.empty(len(perm))
     w[perm] = w_sorted
     return weights_series(w, inputs.assets), diag
+
+
+class NeedsSensitivitiesIfSensitivityDistance:
+    """``needs_sensitivities`` for mappings with a ``distance`` parameter.
+
+    On an instance: True only for ``distance='sensitivity'``. On the class: False, the value for
+    the default ``distance='auto'`` (which runs alone on the correlation distance), so code
+    that inspects the class (spec round trips, plugin listings) sees a plain bool.
+    """
+
+    def __get__(self, obj: Any, owner: type | None = None) -> bool:
+        if obj is None:
+            return False
+        return obj.distance == "sensitivity"

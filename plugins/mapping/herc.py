@@ -26,6 +26,7 @@ from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    NeedsSensitivitiesIfSensitivityDistance,
     bounded_proportional,
     condensed,
     covariance,
@@ -109,9 +110,7 @@ class Herc(RiskMapping):
     window: int | None = param(None, doc="covariance / CVaR window in trading days",
                                validator=positive)
 
-    @property
-    def needs_sensitivities(self) -> bool:  # type: ignore[override]
-        return self.distance == "sensitivity"
+    needs_sensitivities = NeedsSensitivitiesIfSensitivityDistance()  # type: ignore[assignment]
 
     def validate(self) -> None:
         if self.risk_measure != "cvar" and self.cvar_beta != 0.95:

@@ -27,6 +27,7 @@ from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    NeedsSensitivitiesIfSensitivityDistance,
     bisect,
     checked_distance,
     correlation_distance,
@@ -256,9 +257,7 @@ class Schur(RiskMapping):
     window: int | None = param(None, doc="covariance window in trading days",
                                validator=positive)
 
-    @property
-    def needs_sensitivities(self) -> bool:  # type: ignore[override]
-        return self.distance == "sensitivity"
+    needs_sensitivities = NeedsSensitivitiesIfSensitivityDistance()  # type: ignore[assignment]
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
         def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:

@@ -147,3 +147,9 @@ def test_schur_repairs_and_records(make_inputs):
     hrp = Hrp().allocate(make_inputs(x)).weights.to_numpy()
     w = capped.weights.to_numpy()
     assert w @ cov @ w <= hrp @ cov @ hrp + 1e-18
+
+
+def test_needs_sensitivities_on_the_class_is_a_bool():
+    assert Herc.needs_sensitivities is False and Schur.needs_sensitivities is False
+    assert Hsp.needs_sensitivities is True and Hrp.needs_sensitivities is False
+    assert Schur(distance="sensitivity").needs_sensitivities is True
