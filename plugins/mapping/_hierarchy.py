@@ -195,19 +195,20 @@ def cluster_variance(cov: np.ndarray, items: np.ndarray) -> float:
     return float(w @ sub @ w)
 
 
-def split_range(total: float, n_left: int, n_right: int, lo: float, hi: float
-                ) -> tuple[float, float]:
+def split_range(total: float, lo_left: float, hi_left: float, lo_right: float,
+                hi_right: float) -> tuple[float, float]:
     """Range of the left share alpha keeping both halves' totals feasible.
 
-    The left half's total ``alpha * total`` must lie in ``[n_left lo, n_left hi]`` and the
-    right half's in ``[n_right lo, n_right hi]``. When ``total`` is in
-    ``[(n_left + n_right) lo, (n_left + n_right) hi]`` the range is non-empty, so by induction
-    every leaf ends in ``[lo, hi]``.
+    The left half's total ``alpha * total`` must lie in ``[lo_left, hi_left]`` (the sums of
+    its assets' lower and upper bounds, ``n_left * min`` and ``n_left * max`` for uniform
+    bounds) and the right half's in ``[lo_right, hi_right]``. When ``total`` lies in
+    ``[lo_left + lo_right, hi_left + hi_right]`` the range is non-empty, so by induction every
+    leaf ends within its bounds.
     """
     if total <= 0.0:
         return 0.5, 0.5
-    a = max(n_left * lo, total - n_right * hi) / total
-    b = min(n_left * hi, total - n_right * lo) / total
+    a = max(lo_left, total - hi_right) / total
+    b = min(hi_left, total - lo_right) / total
     a, b = min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)
     return min(a, b), max(a, b)
 
@@ -215,8 +216,8 @@ def split_range(total: float, n_left: int, n_right: int, lo: float, hi: float
 SplitFn = Callable[[np.ndarray, np.ndarray, slice, slice], tuple[float, dict[str, Any]]]
 
 
-def bisect(order: np.ndarray, split: SplitFn, lo: float = 0.0, hi: float = 1.0
-           ) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def bisect(order: np.ndarray, split: SplitFn, lo: float | np.ndarray = 0.0,
+           hi: float | np.ndarray = 1.0) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Recursive bisection of an ordered list with bounds honoured at each split.
 
     The list is split in halves by position (left half ``n // 2`` items, as de Prado,
@@ -224,13 +225,16 @@ def bisect(order: np.ndarray, split: SplitFn, lo: float = 0.0, hi: float = 1.0
     halves as asset indices and as slices of ``order``, and returns the unbounded left share
     alpha and a record for diagnostics. Alpha is clipped into :func:`split_range`, so with
     feasible bounds every weight lies in ``[lo, hi]`` exactly (up to rounding) and no final
-    correction is needed; with the default bounds (0, 1) no clipping ever happens.
+    correction is needed; with the default bounds (0, 1) no clipping ever happens. ``lo`` and
+    ``hi`` are scalars or per-asset arrays (N,) indexed like the matrices.
 
     Returns the weights (N,) indexed like the rows of the matrices ``split`` uses, and one
     record per split (top-down, left before right).
     """
     order = np.asarray(order)
     n = len(order)
+    lo_c = np.concatenate([[0.0], np.cumsum(np.broadcast_to(lo, (n,))[order])])
+    hi_c = np.concatenate([[0.0], np.cumsum(np.broadcast_to(hi, (n,))[order])])
     w = np.zeros(n)
     records: list[dict[str, Any]] = []
     stack = [(0, n, 1.0)]
@@ -243,7 +247,8 @@ def bisect(order: np.ndarray, split: SplitFn, lo: float = 0.0, hi: float = 1.0
         lpos, rpos = slice(start, mid), slice(mid, end)
         left, right = order[lpos], order[rpos]
         alpha, rec = split(left, right, lpos, rpos)
-        a, b = split_range(total, mid - start, end - mid, lo, hi)
+        a, b = split_range(total, lo_c[mid] - lo_c[start], hi_c[mid] - hi_c[start],
+                           lo_c[end] - lo_c[mid], hi_c[end] - hi_c[mid])
         bounded = float(min(max(alpha, a), b))
         rec.update({"left": left.tolist(), "right": right.tolist(), "alpha": float(alpha),
                     "alpha_bounded": bounded})
@@ -275,24 +280,29 @@ def variance_split(cov: np.ndarray, order: np.ndarray) -> SplitFn:
     return split
 
 
-def recursive_bisection(cov: np.ndarray, order: np.ndarray, lo: float = 0.0, hi: float = 1.0
+def recursive_bisection(cov: np.ndarray, order: np.ndarray, lo: float | np.ndarray = 0.0,
+                        hi: float | np.ndarray = 1.0
                         ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """HRP / HSP recursive bisection on ``cov`` (N, N) along ``order`` (see :func:`bisect`)."""
     return bisect(order, variance_split(cov, order), lo, hi)
 
 
-def bounded_proportional(p: np.ndarray, total: float, lo: float, hi: float) -> np.ndarray:
+def bounded_proportional(p: np.ndarray, total: float, lo: float | np.ndarray,
+                         hi: float | np.ndarray) -> np.ndarray:
     """Weights proportional to ``p`` summing to ``total`` with each in ``[lo, hi]``.
 
-    ``w_i = clip(lam p_i, lo, hi)`` with the scalar ``lam`` found by bisection (the sum is
+    ``w_i = clip(lam p_i, lo_i, hi_i)`` with the scalar ``lam`` found by bisection (the sum is
     non-decreasing in ``lam``): assets that would leave the bounds sit on them and the rest
-    keep their proportions (water-filling). Requires ``n lo <= total <= n hi``. With bounds
-    (0, 1) and ``total`` = 1 it is ``p / sum(p)`` whenever no entry exceeds 1.
+    keep their proportions (water-filling). Requires ``sum(lo) <= total <= sum(hi)``; ``lo``
+    and ``hi`` are scalars or arrays like ``p``. With bounds (0, 1) and ``total`` = 1 it is
+    ``p / sum(p)`` whenever no entry exceeds 1.
     """
     p = np.asarray(p, dtype=float)
     n = len(p)
     if n == 0:
         return p
+    lo = np.broadcast_to(np.asarray(lo, dtype=float), (n,))
+    hi = np.broadcast_to(np.asarray(hi, dtype=float), (n,))
     p = p / p.sum()
     w = total * p
     if np.all(w >= lo - 1e-15) and np.all(w <= hi + 1e-15):
@@ -324,10 +334,10 @@ def canonical_permutation(assets: tuple[str, ...]) -> np.ndarray:
 
 
 def permute(inputs: MappingInputs, perm: np.ndarray) -> MappingInputs:
-    """The same inputs with assets (and matrices) reordered by ``perm``."""
+    """The same inputs with assets (and matrices) reordered, or subset, by ``perm``."""
     import attrs
 
-    if np.array_equal(perm, np.arange(len(perm))):
+    if len(perm) == len(inputs.assets) and np.array_equal(perm, np.arange(len(perm))):
         return inputs
     dist = None if inputs.distance is None else np.asarray(inputs.distance)[np.ix_(perm, perm)]
     return attrs.evolve(inputs, assets=tuple(inputs.assets[i] for i in perm),
@@ -366,24 +376,73 @@ def weights_series(w: np.ndarray, assets: tuple[str, ...]) -> pd.Series:
     return pd.Series(np.asarray(w, dtype=float), index=list(assets))
 
 
-def in_canonical_order(inputs: MappingInputs,
-                       fn: Callable[[MappingInputs], tuple[np.ndarray, dict[str, Any]]]
+BoundedFn = Callable[[MappingInputs, np.ndarray, np.ndarray],
+                     tuple[np.ndarray, dict[str, Any]]]
+
+
+def twin_groups(inputs: MappingInputs) -> list[np.ndarray]:
+    """Groups of exactly duplicated assets (N in all, singletons included), in input order.
+
+    Twins have bit-identical return columns and, when a distance matrix is given,
+    bit-identical distance rows (so a zero distance between them).
+    """
+    r = np.ascontiguousarray(inputs.returns.to_numpy(dtype=float).T)
+    d = None if inputs.distance is None else np.ascontiguousarray(inputs.distance, dtype=float)
+    groups: dict[bytes, list[int]] = {}
+    for j in range(len(inputs.assets)):
+        key = r[j].tobytes() + (b"" if d is None else d[j].tobytes())
+        groups.setdefault(key, []).append(j)
+    return [np.array(g) for g in groups.values()]
+
+
+def in_canonical_order(inputs: MappingInputs, fn: BoundedFn, *, merge_twins: bool = False
                        ) -> tuple[pd.Series, dict[str, Any]]:
     """Run ``fn`` on the inputs sorted by asset name; return weights in the caller's order.
 
-    ``fn`` returns weights (N,) in the sorted order and diagnostics (which must refer to assets
-    by name). Raises :class:`DataError` on no assets or repeated asset names and
-    :class:`ConfigError` on infeasible bounds (``min * N > 1`` or ``max * N < 1``).
+    ``fn(inputs, lo, hi)`` gets per-asset bound arrays (N,) and returns weights (N,) in the
+    sorted order and diagnostics (which must refer to assets by name).
+
+    With ``merge_twins``, each group of exact duplicates (see :func:`twin_groups`) is allocated
+    as its first asset by name, with bounds ``[m min, m max]`` for a group of m, and its
+    weight (and risk contribution) is split equally between the twins: adding a twin then
+    changes nothing but that split (exactly when the bounds do not bind). Diagnostics gain
+    ``twins`` (representative -> its twins).
+
+    Raises :class:`DataError` on no assets or repeated asset names and :class:`ConfigError`
+    on infeasible bounds (``min * N > 1`` or ``max * N < 1``).
     """
     if not inputs.assets:
         raise DataError("no assets to allocate")
-    check_bounds(len(inputs.assets), *inputs.bounds)
-    if len(set(inputs.assets)) != len(inputs.assets):
+    n = len(inputs.assets)
+    lo, hi = inputs.bounds
+    check_bounds(n, lo, hi)
+    if len(set(inputs.assets)) != n:
         raise DataError("asset names repeat; give every asset a distinct name")
     perm = canonical_permutation(inputs.assets)
     sorted_inputs = permute(inputs, perm)
-    w_sorted, diag = fn(sorted_inputs)
-    w = np.empty(len(perm))
+    if not merge_twins:
+        w_sorted, diag = fn(sorted_inputs, np.full(n, float(lo)), np.full(n, float(hi)))
+    else:
+        groups = twin_groups(sorted_inputs)
+        reps = np.array([g[0] for g in groups])
+        mult = np.array([len(g) for g in groups], dtype=float)
+        reduced = permute(sorted_inputs, reps)
+        w_red, diag = fn(reduced, lo * mult, hi * mult)
+        w_sorted = np.empty(n)
+        names = sorted_inputs.assets
+        twins = {}
+        for g, wr in zip(groups, w_red, strict=True):
+            w_sorted[g] = wr / len(g)
+            if len(g) > 1:
+                twins[names[g[0]]] = [names[i] for i in g[1:]]
+        rc = diag.get("risk_contributions")
+        if isinstance(rc, dict):
+            for g in groups:
+                share = rc[names[g[0]]] / len(g)
+                for i in g:
+                    rc[names[i]] = share
+        diag["twins"] = twins
+    w = np.empty(n)
     w[perm] = w_sorted
     return weights_series(w, inputs.assets), diag
 

@@ -107,6 +107,8 @@ class Herc(RiskMapping):
                   "sensitivity distance, False on correlation")
     linkage: Linkage = param("ward", doc="linkage method: single, complete, average, ward")
     shrinkage: Shrinkage = param("none", doc="covariance estimator: none or ledoit_wolf")
+    merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
+                                         "its weight equally between them")
     window: int | None = param(None, doc="covariance / CVaR window in trading days",
                                validator=positive)
 
@@ -125,13 +127,11 @@ class Herc(RiskMapping):
         return float(historical_cvar(r @ w, self.cvar_beta))
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
-            return self._run(inp)
-
-        w, diag = in_canonical_order(inputs, run)
+        w, diag = in_canonical_order(inputs, self._run, merge_twins=self.merge_twins)
         return Allocation(weights=w, diagnostics=diag)
 
-    def _run(self, inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+    def _run(self, inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
+             ) -> tuple[np.ndarray, dict[str, Any]]:
         assets = inp.assets
         n = len(assets)
         dist, kind, dod = tree_distance(self, inp)
@@ -175,7 +175,6 @@ class Herc(RiskMapping):
             raise NumericalError(f"herc: a cluster has non-positive {self.risk_measure}; use "
                                  "risk_measure=variance or a longer window")
 
-        lo, hi = inp.bounds
         c_total = np.ones(len(clusters))
         splits: list[dict[str, Any]] = []
         cluster_of = {frozenset(idx.tolist()): c for c, idx in enumerate(clusters)}
@@ -191,7 +190,8 @@ class Herc(RiskMapping):
             rc = [c for c, idx in enumerate(clusters) if set(idx.tolist()) <= rs]
             r_l, r_r = float(c_risk[lc].sum()), float(c_risk[rc].sum())
             alpha = 1.0 - r_l / (r_l + r_r)
-            a, b = split_range(total, len(ls), len(rs), lo, hi)
+            li, ri = list(ls), list(rs)
+            a, b = split_range(total, lo[li].sum(), hi[li].sum(), lo[ri].sum(), hi[ri].sum())
             bounded = min(max(alpha, a), b)
             splits.append({"left": sorted(assets[i] for i in ls),
                            "right": sorted(assets[i] for i in rs), "risk_left": r_l,
@@ -202,7 +202,7 @@ class Herc(RiskMapping):
         recurse(to_tree(z), 1.0)
         w = np.zeros(n)
         for c, idx in enumerate(clusters):
-            w[idx] = bounded_proportional(inner[c], c_total[c], lo, hi)
+            w[idx] = bounded_proportional(inner[c], c_total[c], lo[idx], hi[idx])
         order = leaf_order(z)
         diag = tree_diagnostics(z, order, assets)
         diag.update({

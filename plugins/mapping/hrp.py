@@ -36,18 +36,21 @@ class Hrp(RiskMapping):
                                               "matches skfolio's default seriation")
     shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
                                              "ledoit_wolf")
+    merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
+                                         "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days",
                                validator=positive)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+        def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, Any]]:
             cov = covariance(inp, self.shrinkage)
             return hierarchical_weights(correlation_distance(cov), cov, inp.assets,
                                         linkage=self.linkage,
                                         distance_of_distances=self.distance_of_distances,
-                                        optimal=self.optimal_ordering, bounds=inp.bounds)
+                                        optimal=self.optimal_ordering, bounds=(lo, hi))
 
-        w, diag = in_canonical_order(inputs, run)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
         return Allocation(weights=w, diagnostics=diag)
 
 

@@ -30,8 +30,10 @@ Shrinkage = Literal["none", "ledoit_wolf"]
 
 def hierarchical_weights(dist: np.ndarray, cov: np.ndarray, assets: tuple[str, ...], *,
                          linkage: str, distance_of_distances: bool, optimal: bool,
-                         bounds: tuple[float, float]) -> tuple[np.ndarray, dict[str, Any]]:
-    """Linkage on ``dist`` (N, N), quasi-diagonal order, recursive bisection on ``cov`` (N, N).
+                         bounds: tuple[np.ndarray | float, np.ndarray | float] = (0.0, 1.0)
+                         ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Linkage on ``dist`` (N, N), quasi-diagonal order, recursive bisection on ``cov`` (N, N)
+    with per-asset ``bounds`` (scalars or arrays (N,)).
 
     Returns weights (N,) in the order of ``assets`` and diagnostics: the linkage tree and
     order, each split's half variances and shares (``v_left``, ``v_right``, ``alpha``,
@@ -66,21 +68,24 @@ class Hsp(RiskMapping):
                                               "(False: raw dendrogram order)")
     shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
                                              "ledoit_wolf")
+    merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
+                                         "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days (default: the "
                                          "backtest's covariance window, 3 months)",
                                validator=positive)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+        def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, Any]]:
             dist = checked_distance(inp, self.name)
             cov = covariance(inp, self.shrinkage)
             if self.psd:
                 dist = nearest_psd(dist)
             return hierarchical_weights(dist, cov, inp.assets, linkage=self.linkage,
                                         distance_of_distances=self.distance_of_distances,
-                                        optimal=self.optimal_ordering, bounds=inp.bounds)
+                                        optimal=self.optimal_ordering, bounds=(lo, hi))
 
-        w, diag = in_canonical_order(inputs, run)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
         return Allocation(weights=w, diagnostics=diag)
 
 

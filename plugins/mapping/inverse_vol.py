@@ -27,10 +27,11 @@ class InverseVol(RiskMapping):
                                validator=positive)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+        def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, Any]]:
             cov = covariance(inp)
             vol = np.sqrt(np.diag(cov))
-            w = bounded_proportional(vol ** -self.power, 1.0, *inp.bounds)
+            w = bounded_proportional(vol ** -self.power, 1.0, lo, hi)
             return w, {"volatility": dict(zip(inp.assets, vol.tolist(), strict=True)),
                        "risk_contributions": dict(zip(
                            inp.assets, risk_contributions(w, cov).tolist(), strict=True))}

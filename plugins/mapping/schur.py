@@ -113,7 +113,7 @@ def _iv_variance(c: np.ndarray) -> float:
 
 
 def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
-                    bounds: tuple[float, float] = (0.0, 1.0), *, repair: bool = True
+                    bounds: tuple[Any, Any] = (0.0, 1.0), *, repair: bool = True
                     ) -> tuple[np.ndarray | None, list[dict[str, Any]], int]:
     """Schur complementary recursive bisection on ``cov`` (N, N) along ``order``.
 
@@ -169,7 +169,7 @@ def schur_bisection(cov: np.ndarray, order: np.ndarray, gamma: float,
 
 
 def monotonic_gamma(cov: np.ndarray, order: np.ndarray, gamma: float,
-                    bounds: tuple[float, float], step: float = 0.1, tol: float = 1e-4
+                    bounds: tuple[Any, Any], step: float = 0.1, tol: float = 1e-4
                     ) -> tuple[float, np.ndarray, list[dict[str, Any]]]:
     """Cap gamma where the portfolio variance stops decreasing (skfolio's ``keep_monotonic``).
 
@@ -254,13 +254,16 @@ class Schur(RiskMapping):
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
     optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram")
     shrinkage: Shrinkage = param("none", doc="covariance estimator: none or ledoit_wolf")
+    merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
+                                         "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days",
                                validator=positive)
 
     needs_sensitivities = NeedsSensitivitiesIfSensitivityDistance()  # type: ignore[assignment]
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        def run(inp: MappingInputs) -> tuple[np.ndarray, dict[str, Any]]:
+        def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, Any]]:
             dist, kind, dod = tree_distance(self, inp)
             cov = covariance(inp, self.shrinkage)
             n = len(inp.assets)
@@ -270,11 +273,11 @@ class Schur(RiskMapping):
                                optimal=self.optimal_ordering)
             order = leaf_order(z)
             if self.monotonic:
-                g, w, rec = monotonic_gamma(cov, order, self.gamma, inp.bounds)
+                g, w, rec = monotonic_gamma(cov, order, self.gamma, (lo, hi))
                 repaired = 0
             else:
                 g = self.gamma
-                w, rec, repaired = schur_bisection(cov, order, g, inp.bounds)
+                w, rec, repaired = schur_bisection(cov, order, g, (lo, hi))
             diag = tree_diagnostics(z, order, inp.assets)
             diag.update({"distance": kind, "effective_gamma": g, "repaired_blocks": repaired,
                          "splits": name_records(rec, inp.assets),
@@ -282,7 +285,7 @@ class Schur(RiskMapping):
                              inp.assets, risk_contributions(w, cov).tolist(), strict=True))})
             return w, diag
 
-        w, diag = in_canonical_order(inputs, run)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
         return Allocation(weights=w, diagnostics=diag)
 
 

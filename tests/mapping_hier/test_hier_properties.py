@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import numpy as np
 import pytest
 from hier_helpers import random_returns, sensitivity_distance
@@ -107,3 +108,36 @@ def test_duplicated_asset_observed_behaviour(make_inputs):
     w2 = Hrp().allocate(make_inputs(x2)).weights
     rel = (np.abs(w2[others] - w[others]) / w[others]).max()
     assert 0.01 < rel < 1.0  # changes, documented above
+
+
+@pytest.mark.parametrize("mapping", [Hrp(merge_twins=True), Hsp(merge_twins=True),
+                                     Herc(merge_twins=True), Schur(merge_twins=True),
+                                     Herc(merge_twins=True, risk_measure="cvar")],
+                         ids=lambda m: m.spec)
+def test_merge_twins_makes_duplication_invariant(make_inputs, mapping):
+    """With merge_twins, adding a twin of A00 and two of A05 changes nothing but the split
+    of their weights (exactly, bounds not binding); with binding bounds (3%-12%) the bounds
+    still hold for every twin."""
+    n = 13
+    x = random_returns(n, t=63, seed=13)
+    betas = np.random.default_rng(113).standard_normal((n, 4))
+    x2 = x.copy()
+    x2["A00b"], x2["A05b"], x2["A05c"] = x["A00"], x["A05"], x["A05"]
+    d, d2 = sensitivity_distance(betas), sensitivity_distance(np.vstack([betas, betas[[0, 5, 5]]]))
+    w = mapping.allocate(make_inputs(x, d)).weights
+    out = mapping.allocate(make_inputs(x2, d2))
+    w2 = out.weights
+    others = [c for c in x.columns if c not in ("A00", "A05")]
+    np.testing.assert_allclose(w2[others].to_numpy(), w[others].to_numpy(), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(w2[["A00", "A00b"]], [w["A00"] / 2] * 2, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(w2[["A05", "A05b", "A05c"]], [w["A05"] / 3] * 3, atol=1e-15)
+    assert out.diagnostics["twins"] == {"A00": ["A00b"], "A05": ["A05b", "A05c"]}
+    rc = out.diagnostics["risk_contributions"]
+    assert sum(rc.values()) == pytest.approx(1.0, abs=1e-12)
+    assert rc["A05"] == pytest.approx(rc["A05c"], abs=1e-15)
+    b = mapping.allocate(make_inputs(x2, d2, bounds=(0.03, 0.12))).weights.to_numpy()
+    assert b.min() >= 0.03 - 1e-12 and b.max() <= 0.12 + 1e-12 and abs(b.sum() - 1) < 1e-12
+    # without merging, the twins shift the tree and other weights move
+    plain = attrs.evolve(mapping, merge_twins=False)
+    moved = plain.allocate(make_inputs(x2, d2)).weights
+    assert np.abs(moved[others] - w[others]).max() > 1e-3
