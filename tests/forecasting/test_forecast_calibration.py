@@ -69,7 +69,9 @@ def test_hull_white_recovers_kappa_sigma_and_mean_level_slope():
     x = hull_white_series(1500, 100, kappa=kappa, m0=m0, m1=m1, sigma=sigma, seed=5)
     fit = HullWhite(degree=1).calibrate(x, np.random.default_rng(0))
     assert not fit.degenerate.any()
-    assert abs(fit.kappa.mean() - kappa) < 0.006
+    # the AR slope with intercept and trend has small-sample bias ~ -(2 + 4b) / T = -0.004, i.e.
+    # kappa ~ +0.0045; sd of the mean over 100 series ~0.0013. Tolerance 0.01.
+    assert abs(fit.kappa.mean() - kappa) < 0.01
     assert abs(fit.sigma.mean() / sigma - 1) < 0.02
     # slope of the mean level: sd per series ~ 3e-5 at this size
     assert abs(fit.slope.mean() - m1) < 2e-5
