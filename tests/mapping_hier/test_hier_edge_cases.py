@@ -153,3 +153,15 @@ def test_needs_sensitivities_on_the_class_is_a_bool():
     assert Herc.needs_sensitivities is False and Schur.needs_sensitivities is False
     assert Hsp.needs_sensitivities is True and Hrp.needs_sensitivities is False
     assert Schur(distance="sensitivity").needs_sensitivities is True
+
+
+@pytest.mark.parametrize("mapping", [Hrp(merge_twins=True), Hsp(merge_twins=True),
+                                     Herc(merge_twins=True), Schur(merge_twins=True)],
+                         ids=lambda m: m.spec)
+def test_all_assets_identical_with_merge_twins(make_inputs, mapping):
+    """Three bit-identical assets merge into one, whose weight 1 is split in thirds."""
+    x = random_returns(1, t=40)
+    x = x.assign(B=x["A00"], C=x["A00"])
+    out = mapping.allocate(make_inputs(x, np.zeros((3, 3)), bounds=(0.2, 0.5)))
+    np.testing.assert_allclose(out.weights.to_numpy(), [1 / 3] * 3, atol=1e-15)
+    assert out.diagnostics["twins"] == {"A00": ["B", "C"]}
