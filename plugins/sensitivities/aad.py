@@ -17,19 +17,18 @@ from .fd import check_inputs
 def input_jacobian(forward, x: np.ndarray) -> np.ndarray:
     """S[t, i, j] = d forward(x)_t,i / d x_t,j for a row-wise model, shape (T, N, P).
 
-    ``forward`` maps a float64 tensor (T, P) to (T, N) and treats rows independently. All samples
-    and outputs are differentiated in one vectorised pass: ``torch.func.vmap`` over samples of
-    ``torch.func.jacrev`` (reverse mode, one vector-Jacobian product per output, batched).
+    ``forward`` maps a float64 tensor (T, P) to (T, N) and treats rows independently (sample t's
+    output depends on row t only, true of every dynamics model), so the gradient of the column
+    sum of output i with respect to x is S[:, i, :]. One forward pass, then one reverse pass
+    batched over the N one-hot cotangents (``is_grads_batched``, vmapped by torch).
     """
-    xt = torch.as_tensor(np.asarray(x, dtype=float), dtype=torch.float64)
-    if xt.shape[0] == 0:
-        return np.zeros((0, 0, xt.shape[1]))
-
-    def one(row: torch.Tensor) -> torch.Tensor:
-        return forward(row.unsqueeze(0)).squeeze(0)
-
-    jac = torch.func.vmap(torch.func.jacrev(one))(xt)
-    return jac.detach().numpy()
+    xt = torch.as_tensor(np.asarray(x, dtype=float), dtype=torch.float64).clone()
+    xt.requires_grad_(True)
+    out = forward(xt)
+    n = out.shape[1]
+    cot = torch.eye(n, dtype=out.dtype).unsqueeze(1).expand(n, *out.shape)
+    (grad,) = torch.autograd.grad(out, xt, grad_outputs=cot, is_grads_batched=True)
+    return grad.permute(1, 0, 2).detach().numpy()
 
 
 @attrs.define(frozen=True, kw_only=True)

@@ -10,7 +10,8 @@ lag set {0, 1} on 10 drivers (20 inputs), up to 300 full-batch Adam epochs with 
 ``fnn`` trained as batched ensembles against the same search trained one net at a time
 (``batched=False``, the ordinary ``nn.Sequential`` loop), in the same run; prints the speed
 ratio and the largest prediction difference between the two (same seeds, same models). Also times
-``aad`` (all per-sample gradients in one vmapped pass) against a per-asset backward loop.
+``aad`` (all per-sample gradients in one batched reverse pass) against a per-asset backward
+loop.
 
 ``memory``: peak resident memory of a fresh process that fits ``fnn`` (default search) on N assets
 and extracts ``aad`` sensitivities, minus the peak of the same process that only loads the data.
@@ -105,7 +106,8 @@ def speed(args: argparse.Namespace) -> None:
             rows.append(g)
         ref = torch.stack(rows, 1).numpy()
     tr = (time.perf_counter() - t0) / 5
-    print(f"aad ({x.shape[0]} samples x 20 assets x {x.shape[1]} inputs): vmap {ta * 1e3:.1f} ms,"
+    print(f"aad ({x.shape[0]} samples x 20 assets x {x.shape[1]} inputs): "
+          f"batched {ta * 1e3:.1f} ms,"
           f" per-asset backward loop {tr * 1e3:.1f} ms, ratio {tr / ta:.1f}x, "
           f"max diff {np.abs(s - ref).max():.1e}")
 
