@@ -30,10 +30,14 @@ class Chart:
         The chart's title (also used as the image's alt text in HTML).
     png
         PNG bytes.
+    problems
+        What the figure lacks among a title, axis labels and a legend on every plotting axes
+        (empty for every chart of this module; the tests check it).
     """
 
     title: str
     png: bytes
+    problems: tuple[str, ...] = ()
 
     def data_uri(self) -> str:
         """The image as a ``data:image/png;base64,...`` URI."""
@@ -49,11 +53,32 @@ def _figure(width: float = 9.0, height: float = 4.0):
     return fig
 
 
+def figure_problems(fig) -> tuple[str, ...]:
+    """What the plotting axes of a figure lack: a title (or the figure's suptitle), axis labels,
+    a legend. Bars named by their tick labels (``categorical`` axes) and images with a labelled
+    colour bar need no legend."""
+    out = []
+    sup = fig._suptitle.get_text() if fig._suptitle is not None else ""  # noqa: SLF001
+    bars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    for k, ax in enumerate(a for a in fig.axes if a.get_label() != "<colorbar>"):
+        if not (ax.get_title() or sup):
+            out.append(f"axes {k}: no title")
+        if not ax.get_xlabel():
+            out.append(f"axes {k}: no x label")
+        if not (ax.get_ylabel() or getattr(ax, "categorical", False)):
+            out.append(f"axes {k}: no y label")
+        if ax.get_legend() is None and not bars and not getattr(ax, "categorical", False):
+            out.append(f"axes {k}: no legend")
+    out += [f"colour bar {k}: no label" for k, b in enumerate(bars) if not b.get_ylabel()]
+    return tuple(out)
+
+
 def _render(fig, title: str) -> Chart:
+    problems = figure_problems(fig)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
-    return Chart(title=title, png=buf.getvalue())
+    return Chart(title=title, png=buf.getvalue(), problems=problems)
 
 
 def _short(label: str, width: int = 48) -> str:
@@ -125,6 +150,7 @@ def metrics_chart(metrics: pd.DataFrame, title: str = "Return, volatility and Sh
                                                                   range(len(labels))])
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels(labels if k == 1 else [""] * len(labels), fontsize=7)
+        ax.categorical = True  # bars named by the strategy labels of the first panel
         ax.set_xlabel(name)
         ax.set_title(name, fontsize=9)
         ax.invert_yaxis()
@@ -319,6 +345,7 @@ def bar_chart(values: pd.Series, title: str, xlabel: str, *,
     ax.barh(range(len(values)), np.nan_to_num(values.to_numpy(float)), color=colors)
     ax.set_yticks(range(len(values)))
     ax.set_yticklabels(labels, fontsize=7)
+    ax.categorical = True  # one bar per named label
     ax.invert_yaxis()
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel(xlabel)

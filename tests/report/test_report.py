@@ -214,3 +214,35 @@ def test_cluster_tree_leaves_follow_the_mapping_order(run_dir):
     z2, leaves2, how2 = cluster_tree(bare)
     assert how2.startswith("single linkage") and sorted(leaves2) == sorted(leaves)
     assert z2.shape == (len(leaves) - 1, 4)
+
+
+def test_every_chart_has_title_axes_labels_and_legend(tiny_result):
+    from scipy.cluster.hierarchy import linkage
+
+    s = next(v for v in tiny_result.strategies.values() if v.rebalances[0].sensitivities)
+    rb = s.rebalances[-1]
+    nav = tiny_result.nav_table()
+    d = rb.sensitivities.distance
+    made = [
+        charts.nav_chart(nav), charts.drawdown_chart(nav),
+        charts.weights_chart(s.weights, "w"),
+        charts.metrics_chart(tiny_result.metrics_table()),
+        charts.drivers_chart({rb.date: {"X": 1.0, "Y": 0.5}}, "drivers"),
+        charts.sensitivity_map(d, rb.sensitivities.assets, "map", weights=rb.weights.to_numpy()),
+        charts.dendrogram_chart(linkage(d[np.triu_indices(len(d), 1)], "single"),
+                                rb.sensitivities.assets, "tree"),
+        charts.forecast_paths_chart(np.ones((3, 5, len(d), 2)), rb.sensitivities.assets,
+                                    ["X@0", "X@1"], "paths"),
+        charts.attribution_chart(pd.DataFrame({"X": [0.1, -0.2]}, index=nav.index[:2]), "a",
+                                 "risk"),
+        charts.bar_chart(pd.Series([0.1, -0.1], index=["a", "b"]), "effects", "effect",
+                         highlight={"b"}),
+    ]
+    for c in made:
+        assert c.problems == (), (c.title, c.problems)
+        assert c.png.startswith(PNG)
+    # the check itself catches a bare figure
+    fig = charts._figure()
+    fig.add_subplot().plot([0, 1], [0, 1])
+    assert set(charts.figure_problems(fig)) == {"axes 0: no title", "axes 0: no x label",
+                                                "axes 0: no y label", "axes 0: no legend"}
