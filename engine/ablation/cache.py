@@ -9,9 +9,11 @@ On-disk entries use open, safe formats only: one ``.npz`` file per key holding p
 arrays plus a JSON manifest, loaded with ``allow_pickle=False``. Objects are rebuilt only for an
 allow-list of classes (the stage outputs of :mod:`causalfolio.stages` and subclasses of
 :class:`~causalfolio.stages.FittedDynamics`) from their data; nothing in a cache file can run code.
-Outputs that hold anything else (a torch network, say) stay in memory only and are counted as
-``skipped``. Every file is written to a temporary name and renamed into place, so concurrent
-workers and interruptions never leave a half-written entry; the folder is safe to delete.
+Dense CPU torch tensors are stored as arrays too (fitted nets keep their weights as tensors).
+Outputs that hold anything else (a torch ``Module`` object, a GPU tensor, a function) stay in
+memory only and are counted as ``skipped``. Every file is written to a temporary name and renamed
+into place, so concurrent workers and interruptions never leave a half-written entry; the folder
+is safe to delete.
 """
 
 from __future__ import annotations
@@ -105,6 +107,12 @@ class _Encoder:
         if isinstance(obj, pd.DataFrame):
             return {"__df": [self.enc(obj[c].to_numpy()) for c in obj.columns],
                     "columns": self.enc(list(obj.columns)), "index": self.enc(obj.index)}
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(obj, torch.Tensor):
+            if obj.device.type != "cpu" or obj.is_sparse or obj.is_quantized:
+                raise Unencodable(f"torch tensor on {obj.device} / non-dense")
+            return {"__tensor": self.array(obj.detach().numpy()),
+                    "grad": bool(obj.requires_grad)}
         cls = type(obj)
         if _allowed(cls):
             where = f"{cls.__module__}:{cls.__qualname__}"
@@ -151,6 +159,11 @@ def _dec(node: Any, arrays: Any) -> Any:  # noqa: PLR0911 - one branch per tag
         return tuple(_dec(v, arrays) for v in node["__t"])
     if "__d" in node:
         return {_hashable(_dec(k, arrays)): _dec(v, arrays) for k, v in node["__d"]}
+    if "__tensor" in node:
+        import torch
+
+        t = torch.as_tensor(_dec(node["__tensor"], arrays))
+        return t.requires_grad_(True) if node.get("grad") else t
     if "__ts" in node:
         return pd.Timestamp(node["__ts"])
     if "__dti" in node:

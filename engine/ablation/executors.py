@@ -183,6 +183,10 @@ def _processes(market: Any, tasks: Sequence[Task], workers: int) -> Iterator[lis
                 yield recs
         clean = True
     finally:
+        if not clean:  # interrupted or a worker died: stop the others now, not after their task
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                if proc.is_alive():
+                    proc.terminate()
         pool.shutdown(wait=clean, cancel_futures=True)
 
 

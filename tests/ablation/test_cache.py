@@ -133,3 +133,22 @@ def test_foreign_or_damaged_entries_are_misses_never_unpickled(tmp_path, market)
     assert key not in cache
     with pytest.raises(ValueError, match="not a stage key"):
         disk.load("../../etc/passwd")
+
+
+def test_fitted_neural_net_round_trips_through_the_safe_format(market):
+    torch = pytest.importorskip("torch")
+    from causalfolio.pipeline import parse_spec
+
+    pipe = parse_spec("rccp(k=3)|fnn(hidden=[[4]],lag_sets=[[0,1]],windows=None,epochs=10,"
+                      "min_epochs=2,patience=2)|aad|static|hsp")
+    drivers = market.candidates.iloc[:, :3]
+    model = pipe.dynamics.fit(market.assets.iloc[:100], drivers.iloc[:100], window=60, seed=0)
+    back = decode(encode(model))
+    assert type(back) is type(model)
+    x = np.random.default_rng(0).normal(scale=0.01, size=(7, len(model.inputs)))
+    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+    sens = pipe.sensitivities.per_sample(model, x)
+    np.testing.assert_array_equal(pipe.sensitivities.per_sample(back, x), sens)
+    assert isinstance(back._perm, torch.Tensor) and back._perm.dtype == model._perm.dtype
+    with pytest.raises(Unencodable):
+        encode(torch.nn.Linear(2, 2))
