@@ -2,7 +2,8 @@
 
     .venv/bin/python tests/benchmarks/bench_dynamics.py speed    [--device cuda] [--epochs 300]
     .venv/bin/python tests/benchmarks/bench_dynamics.py memory   [--assets 100]
-    .venv/bin/python tests/benchmarks/bench_dynamics.py recovery [--dates 4]
+    .venv/bin/python tests/benchmarks/bench_dynamics.py recovery [--dates 4] [--idio-vol 0.01]
+                                                          [--no-specific]
     .venv/bin/python tests/benchmarks/bench_dynamics.py backtest [--rebalances 240] [--workers 2]
 
 ``speed``: one realistic rebalance, 20 assets x 6 architectures x 3 windows (60/90/125 days),
@@ -17,7 +18,8 @@ loop.
 and extracts ``aad`` sensitivities, minus the peak of the same process that only loads the data.
 
 ``recovery``: on the default synthetic market (14 assets, 4 common drivers, one acting
-nonlinearly, time-varying betas), fits ``linear`` + ``beta`` and ``fnn`` + ``aad`` on the true
+nonlinearly, time-varying betas; ``--idio-vol 0.002 --no-specific`` for a low-noise variant),
+fits ``linear`` + ``beta``, ``fnn`` + ``aad`` and ``fnn(weight_decay=0.1)`` + ``aad`` on the true
 common drivers at several dates and compares the in-sample per-sample sensitivities with the true
 paths ``truth.sensitivities``: RMSE over the window per (asset, driver), error of the mean, the
 correlation of the paths, and the spurious sensitivity to the lag at which a driver does not act.
@@ -136,13 +138,14 @@ def memory(args: argparse.Namespace) -> None:
 
 
 def recovery(args: argparse.Namespace) -> None:
-    m = synthetic_market(seed=3)
+    m = synthetic_market(seed=3, idio_vol=args.idio_vol, specific=not args.no_specific)
     tr = m.truth
     drivers = m.candidates[list(tr.common)]
     names = [f"{d}@{tr.lags[d]}" for d in tr.common]
     kinds = ["nonlinear" if d in tr.nonlinear else "linear" for d in tr.common]
     cuts = [tr.dates[int(p)] for p in np.linspace(300, len(tr.dates) - 1, args.dates)]
-    models = {"linear+beta": (Linear(lags=(0, 1)), Beta()), "fnn+aad": (FNN(), AAD())}
+    models = {"linear+beta": (Linear(lags=(0, 1)), Beta()), "fnn+aad": (FNN(), AAD()),
+              "fnn(weight_decay=0.1)+aad": (FNN(weight_decay=0.1), AAD())}
     stats = {k: {"path": [], "mean": [], "corr": [], "spur": []} for k in models}
     for cut in cuts:
         past, d = m.assets.loc[m.assets.index < cut], drivers.loc[drivers.index < cut]
@@ -159,7 +162,8 @@ def recovery(args: argparse.Namespace) -> None:
             wrong = [j for j, n in enumerate(s.inputs) if n not in names]
             stats[key]["spur"].append(np.abs(s.series[:, :, wrong].mean(0)).mean(0))
     sd = np.mean([tr.sensitivities[i - 125:i].std(0).mean() for i in range(300, 1260, 240)])
-    print(f"synthetic market seed 3: 14 assets, drivers {list(zip(names, kinds, strict=True))};"
+    print(f"synthetic market seed 3 (idio_vol {args.idio_vol}, specific drivers "
+          f"{not args.no_specific}): 14 assets, drivers {list(zip(names, kinds, strict=True))};"
           f" {len(cuts)} dates, 125-day windows; true sensitivity sd over a window {sd:.2f}")
     for key in models:
         path = np.stack(stats[key]["path"])  # (dates, N, K)
@@ -226,6 +230,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--assets", type=int, default=100)
     p.add_argument("--dates", type=int, default=4)
+    p.add_argument("--idio-vol", type=float, default=0.01)
+    p.add_argument("--no-specific", action="store_true")
     p.add_argument("--rebalances", type=int, default=240)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
