@@ -1,10 +1,11 @@
 """Dynamics and sensitivity benchmarks (run by hand, not by pytest).
 
     .venv/bin/python tests/benchmarks/bench_dynamics.py speed    [--device cuda] [--epochs 300]
-    .venv/bin/python tests/benchmarks/bench_dynamics.py memory   [--assets 100]
+    .venv/bin/python tests/benchmarks/bench_dynamics.py memory   [--assets 100] [--device cuda]
     .venv/bin/python tests/benchmarks/bench_dynamics.py recovery [--dates 4] [--idio-vol 0.01]
                                                           [--no-specific]
     .venv/bin/python tests/benchmarks/bench_dynamics.py backtest [--rebalances 240] [--workers 2]
+                                                          [--device cuda]
 
 ``speed``: one realistic rebalance, 20 assets x 6 architectures x 3 windows (60/90/125 days),
 lag set {0, 1} on 10 drivers (20 inputs), up to 300 full-batch Adam epochs with early stopping:
@@ -114,11 +115,11 @@ def speed(args: argparse.Namespace) -> None:
           f"max diff {np.abs(s - ref).max():.1e}")
 
 
-def _memory_child(n_assets: int, fit: bool) -> None:
+def _memory_child(n_assets: int, fit: bool, device: str = "cpu") -> None:
     m = _market(n_assets, 300)
     drivers = m.candidates[list(m.truth.common)]
     if fit:
-        f = FNN().fit(m.assets, drivers, window=125, seed=0)
+        f = FNN(device=device).fit(m.assets, drivers, window=125, seed=0)
         AAD().extract(f, f.design(drivers).loc[f.train_index])
     print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
@@ -128,7 +129,8 @@ def memory(args: argparse.Namespace) -> None:
     for fit in (False, True):
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, __file__, "_memory_child", str(args.assets),
-                              str(int(fit))], capture_output=True, text=True, check=True)
+                              str(int(fit)), args.device],
+                             capture_output=True, text=True, check=True)
         out[fit] = json.loads(res.stdout.strip().splitlines()[-1])["maxrss_mb"]
         if fit:
             print(f"fit + aad on {args.assets} assets (default search: 6 architectures x 3 lag "
@@ -202,7 +204,8 @@ def _init(n_days: int) -> None:
 
 
 def backtest(args: argparse.Namespace) -> None:
-    spec = "rccp(k=10)|fnn(lag_sets=[[0,1]])|aad|static|hsp"
+    dev = "" if args.device == "cpu" else f",device='{args.device}'"
+    spec = f"rccp(k=10)|fnn(lag_sets=[[0,1]]{dev})|aad|static|hsp"
     n_days = 252 * 20 + 300
     m = _market(20, n_days, n_common=6)
     months = m.dates[260:].to_series().groupby(m.dates[260:].to_period("M")).first()
@@ -222,7 +225,7 @@ def backtest(args: argparse.Namespace) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_memory_child":
-        _memory_child(int(sys.argv[2]), bool(int(sys.argv[3])))
+        _memory_child(int(sys.argv[2]), bool(int(sys.argv[3])), sys.argv[4])
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["speed", "memory", "recovery", "backtest"])
