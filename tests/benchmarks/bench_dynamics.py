@@ -206,9 +206,10 @@ def _init(n_days: int) -> None:
 def backtest(args: argparse.Namespace) -> None:
     dev = "" if args.device == "cpu" else f",device='{args.device}'"
     spec = f"rccp(k=10)|fnn(lag_sets=[[0,1]]{dev})|aad|static|hsp"
-    n_days = 252 * 20 + 300
+    n_days = 261 * 21 + 300  # 21 years of business days: 240 full months after the history
     m = _market(20, n_days, n_common=6)
-    months = m.dates[260:].to_series().groupby(m.dates[260:].to_period("M")).first()
+    later = m.dates[300:]
+    months = later.to_series().groupby(later.to_period("M")).first()
     dates = list(months.iloc[-args.rebalances:])
     tasks = [(spec, d, k) for k, d in enumerate(dates)]
     print(f"{spec}: {len(dates)} monthly rebalances {dates[0].date()} .. {dates[-1].date()}, "
