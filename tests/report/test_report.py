@@ -112,8 +112,20 @@ def test_charts_are_png_with_their_title():
 
 
 @pytest.fixture(scope="module")
-def report_text(run_dir):
-    return render_report(run_dir)
+def cli_report(run_dir):
+    """``causalfolio report RUN_DIR``: (exit status, stdout, the report's text)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["report", str(run_dir)])
+    return rc, buf.getvalue(), (run_dir / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def report_text(cli_report):
+    return cli_report[2]
 
 
 def test_report_is_self_contained_and_complete(report_text, tiny_result):
@@ -179,18 +191,17 @@ def test_incomplete_run_folder_is_a_clear_error(run_dir, tmp_path):
         render_report(broken)
 
 
-def test_report_cli_writes_into_the_run_folder(run_dir, tmp_path, capsys):
-    assert main(["report", str(run_dir)]) == 0
-    path = run_dir / "report.html"
-    assert path.read_text().startswith("<!DOCTYPE html>")
-    assert f"report: {path}" in capsys.readouterr().out
+def test_report_cli_writes_into_the_run_folder(run_dir, cli_report, tmp_path, capsys):
+    rc, out, text = cli_report
+    assert rc == 0 and text.startswith("<!DOCTYPE html>") and text == render_report(run_dir)
+    assert f"report: {run_dir / 'report.html'}" in out
     assert main(["report", str(tmp_path)]) == 2
     assert "not a causalfolio run folder" in capsys.readouterr().err
 
 
 def test_demo_report_flag_writes_report_with_attribution(tmp_path, capsys):
     out = tmp_path / "demo"
-    rc = main(["demo", "--out", str(out), "--quiet", "--report", "--start", "2019-08-01",
+    rc = main(["demo", "--out", str(out), "--quiet", "--report", "--start", "2019-09-01",
                "--spec", "rccp(k=4)|linear|beta|static|hsp", "--benchmark", "equal"])
     assert rc == 0
     text = (out / "report.html").read_text()
