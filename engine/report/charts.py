@@ -81,6 +81,16 @@ def _render(fig, title: str) -> Chart:
     return Chart(title=title, png=buf.getvalue(), problems=problems)
 
 
+def _colors(n: int) -> list:
+    """n distinct colours: tab10 up to 10, tab20 up to 20, then a continuous map."""
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    cmap = colormaps["tab20" if n <= 20 else "turbo"]
+    return [cmap(i / max(n - 1, 1)) if n > 20 else cmap(i) for i in range(n)]
+
+
 def _short(label: str, width: int = 48) -> str:
     return label if len(label) <= width else label[: width - 1] + "\u2026"
 
@@ -126,7 +136,8 @@ def weights_chart(weights: pd.DataFrame, title: str) -> Chart:
     ax = fig.add_subplot()
     x = w.index
     ys = 100 * w.to_numpy(float).T
-    ax.stackplot(x, ys, labels=[str(c) for c in w.columns], step="post", alpha=0.9)
+    ax.stackplot(x, ys, labels=[str(c) for c in w.columns], step="post", alpha=0.9,
+                 colors=_colors(len(w.columns)))
     ax.set_title(title)
     ax.set_xlabel("rebalance date")
     ax.set_ylabel("weight (%)")
@@ -312,10 +323,11 @@ def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
     x = np.arange(len(frame.index))
     pos = np.zeros(len(x))
     neg = np.zeros(len(x))
+    colors = _colors(len(frame.columns))
     for k, col in enumerate(frame.columns):
         v = np.nan_to_num(frame[col].to_numpy(float))
         base = np.where(v >= 0, pos, neg)
-        ax.bar(x, v, bottom=base, color=f"C{k % 10}", label=str(col), width=0.8)
+        ax.bar(x, v, bottom=base, color=colors[k], label=str(col), width=0.8)
         pos += np.where(v >= 0, v, 0)
         neg += np.where(v < 0, v, 0)
     step = max(1, len(x) // 12)
