@@ -83,3 +83,19 @@ def test_csv_export_feeds_the_cli_with_the_same_numbers(tmp_path, capsys):
                "--benchmark", "equal", "--min-weight", "0.03", "--max-weight", "0.10",
                "--start", "2021-11-01", "--out", str(tmp_path / "run"), "--quiet", "--report"])
     assert rc == 0 and (tmp_path / "run" / "report.html").is_file()
+
+
+def test_missing_data_extra_is_one_line_error():
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.modules['skfolio'] = None; "
+            "sys.modules['skfolio.datasets'] = None; sys.argv = ['us_portfolio.py', '--quick']; "
+            f"runpy.run_path({str(ROOT / 'examples' / 'us_portfolio.py')!r}, "
+            "run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "us_portfolio.py: error: the real-data loaders need the package 'skfolio'; install the "
+        "optional extra: pip install 'causalfolio[data]' (or pip install skfolio)"]
