@@ -19,8 +19,9 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 import pandas as pd
-from causalfolio.errors import DataError
 from scipy import stats
+
+from causalfolio.errors import DataError
 
 COLLINEAR_TOL = 1e-10
 """An input whose residual on the current set keeps less than this share of its sum of squares

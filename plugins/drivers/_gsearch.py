@@ -81,6 +81,49 @@ def greedy_path(pool: Pool, k: int, measure: str, penalty: np.ndarray, stop: str
             "reason": reason}
 
 
+def swap_refine(pool: Pool, chosen: list[int], measure: str, penalty: np.ndarray,
+                max_passes: int) -> dict[str, Any]:
+    """Swap local search after forward selection: for each position in turn, replace the driver
+    by the input that gives the lowest J together with the others, when that lowers J by more
+    than rounding; repeat until a pass changes nothing or ``max_passes`` passes.
+
+    Forward selection cannot undo an early choice: a collider, the best single proxy of the
+    constituents' common movement, is often added first and kept, although the true common
+    causes without it give a lower G (Remark 3). Swapping removes such choices. Returns the new
+    subset (positions kept), its objective and the swaps made.
+    """
+    t = pool.y.shape[0]
+    s = list(chosen)
+
+    def objective(sub: list[int]) -> tuple[float, Residuals]:
+        res = Residuals(pool.y, pool.x)
+        for p in sub:
+            res.add(p)
+        return float(g_from_cross(res.c, measure, t)) - float(penalty[sub].sum()), res
+
+    cur, _ = objective(s)
+    g0 = float(g_from_cross(pool.y.T @ pool.y, measure, t))
+    swaps: list[list[int]] = []
+    for _ in range(max_passes):
+        changed = False
+        for pos in range(len(s)):
+            rest = s[:pos] + s[pos + 1:]
+            _, res = objective(rest)
+            g, ok = res.candidate_g(measure)
+            if not ok.any():
+                continue
+            j = g - float(penalty[rest].sum()) - penalty
+            b = int(np.argmin(j))
+            if b != s[pos] and j[b] < cur - NUMERICAL_TIE * g0:
+                swaps.append([s[pos], b])
+                s[pos] = b
+                cur = float(j[b])
+                changed = True
+        if not changed:
+            break
+    return {"subset": s, "objective": cur, "swaps": swaps}
+
+
 def dp_path(pool: Pool, k: int, measure: str, penalty: np.ndarray) -> dict[str, Any]:
     """The recurrence of §5.4.3 over the pool order: D(j, m) = min{D(j-1, m),
     D(j-1, m-1) + Delta(j)}, Delta evaluated exactly for the subset on the path

@@ -3,7 +3,8 @@
 Start from the empty set and add, one at a time, the candidate that lowers the remaining
 conditional dependence between constituents G(S) (optionally the regularised objective
 G(S) - lambda * sum R(X)) the most; every candidate is scored at each step by one rank-one
-update of the residuals, not one regression per candidate.
+update of the residuals, not one regression per candidate. Then (``refine`` > 0) swap passes
+replace a selected driver whenever another candidate gives a lower objective with the rest.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import attrs
 import pandas as pd
 
 from causalfolio import hookimpl
+from causalfolio.params import non_negative, param
 from causalfolio.plugins.drivers._common import check_inputs
-from causalfolio.plugins.drivers._gsearch import GSearchBase, greedy_path
+from causalfolio.plugins.drivers._gsearch import GSearchBase, greedy_path, swap_refine
 from causalfolio.stages import DriverSelection
 
 
@@ -24,15 +26,26 @@ class Greedy(GSearchBase):
     name = "greedy"
     method = "greedy"
 
+    refine: int = param(10, doc="passes of swap refinement after the forward search (replace a "
+                        "driver when that lowers the objective); 0: plain forward selection",
+                        validator=non_negative)
+
     def select(self, assets: pd.DataFrame, candidates: pd.DataFrame, *, seed: int
                ) -> DriverSelection:
         check_inputs(self.name, assets, candidates, k=self.k)
         pool, rep, penalty = self._prepare(assets, candidates)
         out = greedy_path(pool, self.k, self.measure, penalty, self.stop, self.tol)
         info = {"g_empty": out["g0"], "g_path": out["g_path"], "stop_reason": out["reason"],
-                "lam": self.lam}
-        return self._result(assets, candidates, pool, out["path"], out["objective"],
-                            out["g_path"], out["single"], rep, info)
+                "lam": self.lam, "forward_names": [pool.names[p] for p in out["path"]],
+                "forward_objective": out["objective"], "swaps": []}
+        chosen, objective = out["path"], out["objective"]
+        if self.refine and len(chosen) > 0:
+            ref = swap_refine(pool, chosen, self.measure, penalty, self.refine)
+            chosen, objective = ref["subset"], ref["objective"]
+            info["swaps"] = [[pool.names[a], pool.names[b]] for a, b in ref["swaps"]]
+        g_after = out["g_path"] if not info["swaps"] else []
+        return self._result(assets, candidates, pool, chosen, objective, g_after,
+                            out["single"], rep, info)
 
 
 @hookimpl

@@ -21,6 +21,7 @@ from typing import Literal
 import attrs
 import numpy as np
 import pandas as pd
+
 from causalfolio import hookimpl
 from causalfolio.errors import DataError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items

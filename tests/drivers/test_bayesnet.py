@@ -82,3 +82,39 @@ def test_duplicates_and_bad_input():
         Bayesnet(k=2, prescreen=5).select(y.iloc[:9], x.iloc[:9], seed=0)
     with pytest.raises(DataError, match="only 5 candidate"):
         Bayesnet(k=6).select(y, x, seed=0)
+
+
+def test_fast_move_generator_equals_pgmpy_moves():
+    """The faster legality checks yield exactly pgmpy's moves and score changes."""
+    from collections import deque
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgmpy.base import DAG
+        from pgmpy.estimators import HillClimbSearch
+
+    from causalfolio.plugins.drivers.bayesnet import _fast_hill_climb_class
+
+    rng = np.random.default_rng(4)
+    cols = [f"v{i}" for i in range(7)]
+    data = pd.DataFrame(rng.normal(size=(80, 7)), columns=cols)
+    score = _gauss_bic_class()(data)
+    for trial in range(5):
+        dag = DAG()
+        dag.add_nodes_from(cols)
+        order = rng.permutation(7)
+        for a in range(7):
+            for b in range(a + 1, 7):
+                if rng.random() < 0.35:
+                    dag.add_edge(cols[order[a]], cols[order[b]])
+        forbidden = {("v0", "v1"), ("v2", "v0")} if trial % 2 else set()
+        tabu = deque([("+", ("v3", "v4"))], maxlen=5)
+        args = (dag, score.local_score, lambda op: 0.0, tabu, 3 if trial == 4 else float("inf"),
+                forbidden, set())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pgmpy 1.1 deprecates HillClimbSearch for 1.3
+            ref = dict(HillClimbSearch(data)._legal_operations(*args))
+            fast = dict(_fast_hill_climb_class()(data)._legal_operations(*args))
+        assert fast.keys() == ref.keys()
+        for op, delta in ref.items():
+            assert fast[op] == pytest.approx(delta, rel=1e-12, abs=1e-9)

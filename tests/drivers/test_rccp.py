@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import causalfolio as cf
 import numpy as np
 import pandas as pd
 import pytest
+
+import causalfolio as cf
 from causalfolio.errors import DataError, ParameterError
 from causalfolio.plugins.drivers.rccp import (
     Rccp,
