@@ -13,7 +13,7 @@ from causalfolio.backtest import BacktestConfig, run_backtest, write_run
 from causalfolio.data import synthetic_market
 from causalfolio.pipeline import Windows
 
-SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
+SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|vasicek(n_paths=20)|hsp"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",

@@ -257,3 +257,19 @@ def test_every_chart_has_title_axes_labels_and_legend(tiny_result):
     fig.add_subplot().plot([0, 1], [0, 1])
     assert set(charts.figure_problems(fig)) == {"axes 0: no title", "axes 0: no x label",
                                                 "axes 0: no y label", "axes 0: no legend"}
+
+
+def test_forecast_paths_are_charted_from_the_in_memory_result(full_report, report_text,
+                                                              tiny_result):
+    s = next(v for v in tiny_result.strategies.values() if v.rebalances[0].forecast)
+    assert s.rebalances[0].forecast.paths is not None  # the forecaster kept paths
+    text = full_report.read_text()
+    dates = [str(d.date()) for d in tiny_result.dates]
+    shown = sorted({dates[0], dates[len(dates) // 2], dates[-1]})
+    found = re.findall(r'alt="Forecast sensitivities to ([^"]+) from ([0-9-]+)"', text)
+    assert [d for _, d in found] == shown
+    by_date = {str(r.date.date()): r for r in s.rebalances}
+    assert all(by_date[d].sensitivities.inputs[0] == name for name, d in found)
+    # from the folder alone the paths are not available, and the report says so
+    assert "Forecast sensitivities to" not in report_text
+    assert "simulated paths are kept only in" in report_text
