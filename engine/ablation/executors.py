@@ -119,8 +119,9 @@ def plan_tasks(combos: Sequence[Combination], n_workers: int, *, per_combination
     """Split combinations into tasks that share upstream stages.
 
     Picks the coarsest sharing level (same driver selection; + dynamics; + sensitivities;
-    + forecast) that still gives at least ``2 * n_workers`` tasks, else the finest. Order inside
-    a task follows the grid. ``per_combination`` gives one task per combination.
+    + forecast) that still gives at least ``n_workers`` tasks, else the finest: an upstream output
+    is then computed by one worker only, at the price of a coarser load balance. Order inside a
+    task follows the grid. ``per_combination`` gives one task per combination.
     """
     if per_combination:
         return [(c,) for c in combos]
@@ -129,7 +130,7 @@ def plan_tasks(combos: Sequence[Combination], n_workers: int, *, per_combination
         groups = {}
         for c in combos:
             groups.setdefault(c.upstream_key(level), []).append(c)
-        if len(groups) >= 2 * n_workers:
+        if len(groups) >= n_workers:
             break
     return [tuple(g) for g in groups.values()]
 

@@ -69,12 +69,15 @@ def test_upstream_keys_and_task_planning():
     assert combos[0].upstream_key(4) == combos[1].upstream_key(4)
     s = Grid.from_specs(SPEC, settings={"seed": [0, 1]}).combinations()
     assert s[0].upstream_key(1) != s[1].upstream_key(1)
-    # 1 worker: coarsest level with >= 2 tasks is the driver selection (2 groups of 12)
-    tasks = plan_tasks(combos, 1)
-    assert [len(t) for t in tasks] == [12, 12]
-    # 2 workers need >= 4 tasks: grouped by drivers + dynamics (4 groups of 6)
-    tasks = plan_tasks(combos, 2)
+    # up to 2 workers: the coarsest level, the driver selection, gives 2 tasks of 12
+    assert [len(t) for t in plan_tasks(combos, 1)] == [12, 12]
+    assert [len(t) for t in plan_tasks(combos, 2)] == [12, 12]
+    # 3 workers need >= 3 tasks: grouped by drivers + dynamics (4 groups of 6)
+    tasks = plan_tasks(combos, 3)
     assert [len(t) for t in tasks] == [6, 6, 6, 6]
+    assert [c.stages["dynamics"] for c in tasks[1]] == ["linear(lags=[0,1])"] * 6
+    # more workers than distinct upstreams: one task per upstream (mappings stay together)
+    assert [len(t) for t in plan_tasks(combos, 16)] == [6, 6, 6, 6]
     assert sorted(c.id for t in tasks for c in t) == sorted(c.id for c in combos)
     assert [len(t) for t in plan_tasks(combos, 2, per_combination=True)] == [1] * 24
 
