@@ -222,7 +222,7 @@ def step_distances(points: np.ndarray, metric: str) -> np.ndarray:
     if metric == "euclidean":
         c = points - points.mean(axis=1, keepdims=True)
         sq = np.einsum("bnp,bnp->bn", c, c)
-        d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * np.einsum("bnp,bmp->bnm", c, c)
+        d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * (c @ np.swapaxes(c, 1, 2))
         d = np.sqrt(np.maximum(d2, 0.0))
     else:
         d = np.stack([cdist(p, p, metric=metric) for p in points]) if b else np.zeros((0, n, n))
@@ -240,12 +240,10 @@ def path_distance(paths: np.ndarray, metric: str, how: str) -> tuple[np.ndarray,
     """
     n_paths, h, n, p = paths.shape
     per_step = np.zeros((h, n, n))
-    chunk = max(1, int(4_000_000 // max(n * n * max(p, 1), 1)))
-    flat = paths.reshape(n_paths * h, n, p)
-    for s in range(0, n_paths * h, chunk):
-        d = step_distances(flat[s: s + chunk], metric)
-        idx = np.arange(s, s + len(d)) % h
-        np.add.at(per_step, idx, d)
+    chunk = max(1, int(2_000_000 // max(n * n, 1)))  # bounds memory to ~16 MB per batch
+    for k in range(h):
+        for s in range(0, n_paths, chunk):
+            per_step[k] += step_distances(paths[s: s + chunk, k], metric).sum(axis=0)
     per_step /= n_paths
     agg = per_step.mean(axis=0) if how == "mean" else per_step.sum(axis=0)
     agg = 0.5 * (agg + agg.T)

@@ -135,7 +135,7 @@ class NetFit(Fit):
         self.info = {"train_loss": loss if np.isfinite(loss) else None,
                      "n_train_series": int(len(sub)),
                      "median_innovation_sd_std_units": median_of(self.sd, finite),
-                     "diverged": not np.isfinite(loss)}
+                     "diverged": bool(not np.isfinite(loss))}
 
     def simulate(self, rng: np.random.Generator, h: int, n_paths: int) -> np.ndarray:
         torch = self.torch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from forecasting_sims import as_sensitivities, ou_series
@@ -57,6 +59,7 @@ def test_forecast_is_a_valid_deterministic_distance_matrix(sens, name):
     assert np.all(np.diag(d) == 0) and np.all(d[~np.eye(6, dtype=bool)] > 0)
     np.testing.assert_array_equal(d, b.distance)
     assert a.assets == sens.assets
+    json.dumps(a.info)  # run folders store it
     if name != "static":
         assert a.horizon == 7 and a.info["model"] == name
         assert a.paths.shape == (10, 7, 6, 3)
@@ -75,6 +78,7 @@ def test_constant_series_give_the_static_matrix(name):
     np.testing.assert_allclose(out.distance, s.distance, rtol=1e-9, atol=1e-12)
     assert "constant" in out.info["fallback"]
     assert out.info["n_constant"] == 20
+    json.dumps(out.info)
 
 
 @pytest.mark.parametrize("name", MC)
@@ -98,6 +102,7 @@ def test_explosive_series_fall_back_to_random_walks(sens):
         assert out.info["n_random_walk"] == 4, spec
         assert "random walk" in out.info["fallback"]
         assert np.all(np.isfinite(out.distance))
+        json.dumps(out.info)
 
 
 def test_mixed_constant_and_moving_series(sens):
