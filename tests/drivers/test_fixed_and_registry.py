@@ -49,7 +49,8 @@ def test_all_selectors_registered_and_documented():
 
 
 @pytest.mark.parametrize("spec", ["rccp(k=3,lags=[0,1],combine='any')", "greedy(k=3)",
-                                  "dp(k=2,prescreen=10)", "mlcorr(k=3)", "fixed(names=['X001'])"])
+                                  "dp(k=2,prescreen=10)", "mlcorr(k=3)",
+                                  "bayesnet(k=2,prescreen=6)", "fixed(names=['X001'])"])
 def test_pipeline_run_with_each_selector(small_market, spec):
     p = cf.parse_spec(spec + "|linear|beta|static|hsp")
     date = small_market.dates[300]
@@ -59,3 +60,31 @@ def test_pipeline_run_with_each_selector(small_market, spec):
     json.dumps(dict(out.selection.info))
     assert list(out.selection.scores.index) == list(small_market.candidates.columns) or \
         spec.startswith("fixed")
+
+
+@pytest.mark.parametrize("spec", ["rccp", "greedy", "dp", "mlcorr", "bayesnet"])
+def test_bad_input_is_a_specific_error_for_every_selector(spec):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    idx = pd.bdate_range("2022-01-03", periods=60)
+    f = rng.normal(size=(60, 2))
+    y = pd.DataFrame(f @ rng.uniform(0.5, 1, (2, 4)) + rng.normal(size=(60, 4)), index=idx,
+                     columns=[f"A{i}" for i in range(4)])
+    x = pd.DataFrame({"F0": f[:, 0], "F1": f[:, 1], "N": rng.normal(size=60)}, index=idx)
+    sel = cf.parse_spec(f"{spec}(k=2)|linear|beta|static|hsp").drivers
+    with pytest.raises(DataError, match="k=4 but only 3 candidate"):
+        sel.with_params(k=4).select(y, x, seed=0)
+    with pytest.raises(DataError, match="constant"):  # all candidates constant
+        sel.select(y, pd.DataFrame(1.0, index=idx, columns=["C0", "C1", "C2"]), seed=0)
+    with pytest.raises(DataError, match="NaN"):
+        sel.select(y, x.assign(N=np.where(np.arange(60) == 5, np.nan, x["N"])), seed=0)
+    # perfectly collinear candidates: never both selected (rccp: with its max_r2 filter)
+    dup = x.assign(F0b=2.0 * x["F0"] - 1.0)
+    s = (sel.with_params(max_r2=0.99) if spec == "rccp" else sel).select(y, dup, seed=0)
+    assert not {"F0", "F0b"} <= set(s.names)
+    # more candidates than observations
+    wide = pd.concat([x, pd.DataFrame(rng.normal(size=(60, 80)), index=idx,
+                                      columns=[f"Z{i}" for i in range(80)])], axis=1)
+    s = sel.select(y.iloc[-40:], wide.iloc[-40:], seed=0)
+    assert 1 <= len(s.names) <= 2
