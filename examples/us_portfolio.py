@@ -12,6 +12,7 @@ Usage::
     python examples/us_portfolio.py --period long --report    # 2015-06 .. 2021-12, HTML report
     python examples/us_portfolio.py --period two_decades      # 2002-12 .. 2022-12
     python examples/us_portfolio.py --period crisis           # 2007 .. 2009
+    python examples/us_portfolio.py --period short --dynamics kernel  # nonlinear, by finite diff.
     python examples/us_portfolio.py --period short --dynamics fnn   # the monograph's nets (slow)
     python examples/us_portfolio.py --period short --quick    # CI size: 4 months, 2 variants
 
@@ -36,7 +37,8 @@ from causalfolio.pipeline import Windows, parse_spec
 from causalfolio.registry import get_registry
 
 FNN = "fnn(hidden=[[8],[16]],windows=[60,125],epochs=150)"
-DYNAMICS = {"linear": ("linear", "beta"), "fnn": (FNN, "aad")}
+KERNEL = "sklearn(estimator='kernel_ridge')"
+DYNAMICS = {"linear": ("linear", "beta"), "kernel": (KERNEL, "fd"), "fnn": (FNN, "aad")}
 BENCHMARKS = {
     "1/N": "equal",
     "HRP": "hrp",
@@ -53,6 +55,8 @@ def variants(k: int, dynamics: str, quick: bool) -> dict[str, str]:
     def dyn(lags: str) -> str:
         if model == "linear":
             return f"linear(lags={lags})"
+        if model.startswith("sklearn("):
+            return model.replace("sklearn(", f"sklearn(lags={lags},", 1)
         return model.replace("fnn(", f"fnn(lag_sets=[{lags}],", 1)
 
     out = {
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--period", default="short", choices=list(PERIODS))
     ap.add_argument("--dynamics", default="linear", choices=list(DYNAMICS),
-                    help="linear|beta (fast) or fnn|aad (the monograph's nets, slow)")
+                    help="linear|beta (fast), kernel: sklearn kernel ridge|fd (nonlinear, "
+                         "time-varying sensitivities) or fnn|aad (the monograph's nets, slow)")
     ap.add_argument("--k", type=int, help="drivers selected (default: half the pool, >= 3)")
     ap.add_argument("--quick", action="store_true", help="CI size: the last 4 months, 2 variants")
     ap.add_argument("--out", help="run folder to write (e.g. runs/us-short)")
