@@ -98,23 +98,40 @@ def results_table(combos: Sequence[Combination], records: Mapping[str, Mapping[s
     return table
 
 
+def _missing(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # list-like values are never missing
+        return False
+
+
+def _same_partition(a: pd.Series, b: pd.Series) -> bool:
+    a, b = a.astype(str), b.astype(str)
+    n = pd.DataFrame({"a": a, "b": b}).drop_duplicates().shape[0]
+    return n == a.nunique() == b.nunique()
+
+
 def factors(table: pd.DataFrame, axes: Sequence[str]) -> list[str]:
     """The columns whose levels vary among the pipeline rows: stages, parameters, axes.
 
-    A parameter column is left out when it splits the rows exactly like its stage column (it would
-    repeat that stage's summary).
+    A parameter column is left out when it splits the rows exactly like its stage column or like
+    the component names of its stage (then it only restates which component was used, e.g. a
+    default that differs between two selectors).
     """
     pipes = table[~table["benchmark"].astype(bool)]
     out: list[str] = []
     for s in STAGES:
-        if s in pipes and pipes[s].nunique(dropna=False) > 1:
+        if s not in pipes or pipes[s].isna().all():
+            continue
+        if pipes[s].nunique(dropna=False) > 1:
             out.append(s)
-        stage_levels = pipes[s].nunique(dropna=False) if s in pipes else 0
+        names = pipes[s].astype(str).str.split("(", n=1).str[0]
         for col in table.columns:
-            if col.startswith(f"{s}.") and pipes[col].astype(str).nunique() > 1:
-                groups = pipes.groupby(pipes[col].astype(str)).ngroups
-                if s not in out or groups != stage_levels:
-                    out.append(col)
+            if not col.startswith(f"{s}.") or pipes[col].astype(str).nunique() < 2:
+                continue
+            if _same_partition(pipes[col], pipes[s]) or _same_partition(pipes[col], names):
+                continue
+            out.append(col)
     out += [a for a in axes if a in pipes and pipes[a].nunique() > 1]
     return out
 
@@ -136,7 +153,7 @@ def summarize(table: pd.DataFrame, axes: Sequence[str],
     if ok.empty:
         return pd.DataFrame(columns=cols)
     for f in factors(ok, axes):
-        levels = ok[f].map(lambda v: "" if v is None or v != v else str(v))
+        levels = ok[f].astype(object).map(lambda v: "" if _missing(v) else str(v))
         for m in metrics:
             overall = ok[m].mean()
             for level, vals in ok[m].groupby(levels, sort=False):

@@ -217,3 +217,19 @@ def test_killed_worker_stops_cleanly_and_a_rerun_completes(serial, market, tmp_p
     res = run_ablation(market, grid(), out, executor="serial")
     assert (res.ran, res.skipped) == (18 - finished, finished)
     pd.testing.assert_frame_equal(res.table[KEY], serial.table[KEY], check_exact=True)
+
+
+def test_factors_skip_parameters_that_restate_the_component():
+    from causalfolio.ablation.summary import factors
+
+    t = pd.DataFrame({"benchmark": [False] * 4 + [True],
+                      "drivers": ["rccp(k=3)", "rccp(k=5)", "greedy(k=3)", "greedy(k=5)", None],
+                      "drivers.k": pd.array([3, 5, 3, 5, None], dtype="Int64"),
+                      "drivers.eps": [0.0, 0.0, 0.1, 0.1, None],
+                      "mapping": ["hsp"] * 4 + ["equal"], "cov_window": [30, 40, 30, 40, 30]})
+    for s in ("dynamics", "sensitivities", "forecasting"):
+        t[s] = ["x"] * 4 + [None]
+    # k splits rccp/greedy rows across methods: a factor; eps only restates the method: not
+    assert factors(t, ["cov_window"]) == ["drivers", "drivers.k", "cov_window"]
+    only_k = t[t["drivers"].str.startswith("rccp", na=True)]
+    assert factors(only_k, ["cov_window"]) == ["drivers", "cov_window"]
