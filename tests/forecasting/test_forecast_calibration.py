@@ -174,11 +174,11 @@ def _ar1_standardised(t, m, b, seed):
 
 
 def test_nn_learns_the_ar1_map():
-    """Pooled net with 1 lag on 20 AR(1) series (b = 0.8, 600 samples): f(z) ~ 0.8 z on |z| < 1.5
+    """Pooled net with 1 lag on 10 AR(1) series (b = 0.8, 600 samples): f(z) ~ 0.8 z on |z| < 1.5
     and one-step residual sd ~ sqrt(1 - b^2) = 0.6 on the standardised scale."""
     torch = pytest.importorskip("torch")
-    x = _ar1_standardised(600, 20, 0.8, seed=6)
-    fit = NN(lags=1, hidden=8, epochs=300, lr=0.02).calibrate(x, np.random.default_rng(0))
+    x = _ar1_standardised(600, 10, 0.8, seed=6)
+    fit = NN(lags=1, hidden=8, epochs=150, lr=0.03).calibrate(x, np.random.default_rng(0))
     grid = np.linspace(-1.5, 1.5, 13)
     with torch.no_grad():
         f = fit.net(torch.from_numpy(grid[:, None]))[:, 0].numpy()
