@@ -184,7 +184,7 @@ class Bayesnet(DriverSelector):
     lags: tuple[int, ...] = param((0, 1), doc="lags l at which a candidate may act, X(t-l) vs "
                                   "Y(t); each enters at its most correlated lag",
                                   validator=[non_empty, unique_items, non_negative])
-    prescreen: int = param(12, doc="candidates (largest summed |corr|) in the network; at "
+    prescreen: int = param(20, doc="candidates (largest summed |corr|) in the network; at "
                            "least k", validator=positive)
     max_indegree: int | None = param(None, doc="most parents per node (None: no limit)",
                                      validator=positive)
