@@ -23,6 +23,7 @@ Timings are wall-clock on whatever machine runs it; on a shared machine they are
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -121,7 +122,8 @@ def main() -> None:
     args = ap.parse_args()
     market = synthetic_market(seed=0)
     print(f"market: {market.assets.shape[1]} assets, {market.candidates.shape[1]} candidates, "
-          f"{len(market.dates)} days")
+          f"{len(market.dates)} days; {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} (a speed-up needs idle cores)")
     # warm-up: imports, plugin registry and the fork server, so no measured run pays for them
     tiny = Grid.from_specs("rccp(k=4)|linear|beta|static|{hsp,hrp}",
                            settings={"start": str(market.dates[-30].date())})
@@ -131,7 +133,8 @@ def main() -> None:
         bench_grid(market, name, args.workers)
     if args.grid in ("all", "light"):
         bench_disk(market)
-    print("\n(timings are wall-clock; on a shared machine they are noisy)")
+    print(f"\n(timings are wall-clock; load average now {os.getloadavg()[0]:.1f}; on a shared "
+          "machine they are noisy)")
 
 
 if __name__ == "__main__":
