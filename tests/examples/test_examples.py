@@ -99,3 +99,15 @@ def test_missing_data_extra_is_one_line_error():
     assert proc.stderr.strip().splitlines() == [
         "us_portfolio.py: error: the real-data loaders need the package 'skfolio'; install the "
         "optional extra: pip install 'causalfolio[data]' (or pip install skfolio)"]
+
+
+def test_us_ablation_quick_runs_and_reports(tmp_path):
+    ex = load_example("us_ablation")
+    res = ex.run("short", str(tmp_path / "abl"), quick=True, executor="serial", quiet=True)
+    table = res["result"].table
+    assert len(table) == 10 and (table["status"] == "ok").all()
+    assert set(res["result"].summary["factor"]) >= {"drivers", "dynamics", "forecasting"}
+    text = res["report"].read_text()
+    assert "Effect of each choice" in text and "forecasting: effect on sharpe" in text
+    # every combination ran on the same dates and the benchmarks are the plain ones
+    assert set(table.loc[table["benchmark"].astype(bool), "label"]) == {"equal", "hrp"}
