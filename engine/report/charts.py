@@ -95,12 +95,20 @@ def _short(label: str, width: int = 48) -> str:
     return label if len(label) <= width else label[: width - 1] + "\u2026"
 
 
+def _series_legend(ax, n: int) -> None:
+    """Legend inside for a few series, outside on the right for many (it would hide lines)."""
+    if n <= 4:
+        ax.legend(fontsize=8, loc="best")
+    else:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
 # --- performance ------------------------------------------------------------------------------
 
 
 def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)") -> Chart:
     """Daily NAV of every strategy (columns of ``nav``), one line each."""
-    fig = _figure()
+    fig = _figure(9.0 if nav.shape[1] <= 4 else 11.0, 4.2)
     ax = fig.add_subplot()
     for col in nav.columns:
         ax.plot(nav.index, nav[col].to_numpy(float), lw=1.3, label=_short(str(col)))
@@ -108,7 +116,7 @@ def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)") -
     ax.set_xlabel("date")
     ax.set_ylabel("NAV")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    _series_legend(ax, len(nav.columns))
     return _render(fig, title)
 
 
@@ -116,7 +124,7 @@ def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak")
     """Drawdown (NAV / running max - 1, in %) of every strategy."""
     from ..backtest.metrics import drawdown
 
-    fig = _figure(9.0, 3.2)
+    fig = _figure(9.0 if nav.shape[1] <= 4 else 11.0, 3.4)
     ax = fig.add_subplot()
     for col in nav.columns:
         dd = drawdown(nav[col].dropna())
@@ -125,7 +133,7 @@ def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak")
     ax.set_xlabel("date")
     ax.set_ylabel("drawdown (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    _series_legend(ax, len(nav.columns))
     return _render(fig, title)
 
 

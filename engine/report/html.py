@@ -36,8 +36,10 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 max-width:1100px;color:#222;line-height:1.45;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;
 margin-top:2em}h3{margin-top:1.4em}
-table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
-td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
+table{border-collapse:collapse;font-size:.85em;margin:.6em 0;display:block;overflow-x:auto;
+max-width:100%}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
+td:first-child{white-space:normal;word-break:break-all;min-width:14em}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}
 code{background:#f4f4f4;padding:0 .2em}.note{color:#555;font-size:.9em}
