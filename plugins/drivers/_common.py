@@ -191,23 +191,25 @@ def build_pool(owner: str, assets: pd.DataFrame, candidates: pd.DataFrame, *, k:
 # --- conditional dependence G(S) ------------------------------------------------------------
 
 
-def g_from_cross(c: np.ndarray, measure: str, t: int) -> np.ndarray:
+def g_from_cross(c: np.ndarray, measure: str, t: int, *, overwrite: bool = False) -> np.ndarray:
     """G for residual cross-product matrices c (..., N, N): sum over i != j of |dependence|.
 
     ``measure='pcorr'``: |partial correlation| (residual correlation; scale-free; a constituent
     whose residual variance is 0 is fully explained and counts as independent of the others).
-    ``measure='cov'``: |residual covariance| (c / t, units of return^2).
+    ``measure='cov'``: |residual covariance| (c / t, units of return^2). With ``overwrite`` the
+    array c is used as workspace (faster for large batches).
     """
-    n = c.shape[-1]
-    off = ~np.eye(n, dtype=bool)
-    if measure == "cov":
-        return np.abs(c[..., off]).sum(axis=-1) / t
     d = np.diagonal(c, axis1=-2, axis2=-1)
+    if measure == "cov":
+        return (np.abs(c).sum(axis=(-2, -1)) - np.abs(d).sum(axis=-1)) / t
     scale = np.abs(d).max(axis=-1, keepdims=True)
-    d = np.where(d > 1e-13 * np.maximum(scale, 1e-300), d, np.inf)
-    s = 1.0 / np.sqrt(d)
-    r = c * s[..., :, None] * s[..., None, :]
-    return np.abs(r[..., off]).sum(axis=-1)
+    s = np.where(d > 1e-13 * np.maximum(scale, 1e-300), d, np.inf)
+    s = 1.0 / np.sqrt(s)
+    r = c if overwrite else c.copy()
+    r *= s[..., :, None]
+    r *= s[..., None, :]
+    np.abs(r, out=r)
+    return r.sum(axis=(-2, -1)) - np.diagonal(r, axis1=-2, axis2=-1).sum(axis=-1)
 
 
 class Residuals:
@@ -229,13 +231,36 @@ class Residuals:
         self.c = self.e.T @ self.e
         self.chosen: list[int] = []
 
+    @classmethod
+    def on_subset(cls, y: np.ndarray, x: np.ndarray, subset: Sequence[int]) -> Residuals:
+        """Residuals on a given (non-collinear) subset of the inputs, for scoring only (no
+        :meth:`add`): one QR factorisation, and the candidates' residuals are never formed since
+        E'Xr = E'X (E is orthogonal to the subset) and |xr|^2 = |x|^2 - |Q'x|^2."""
+        out = cls(y[:, :0], x[:, :0])
+        out.t = y.shape[0]
+        out.x2 = (x**2).sum(axis=0)
+        out.chosen = list(subset)
+        out.x = x
+        if out.chosen:
+            q, _ = np.linalg.qr(x[:, out.chosen])
+            out.e = y - q @ (q.T @ y)
+            out.r2 = np.maximum(out.x2 - ((q.T @ x) ** 2).sum(axis=0), 0.0)
+        else:
+            out.e, out.r2 = y.astype(float, copy=True), out.x2.copy()
+        out.xr = None
+        out.c = out.e.T @ out.e
+        return out
+
     def updates(self) -> tuple[np.ndarray, np.ndarray]:
         """A (N, P): a_p = E' q_p for every input, and the mask of inputs that can be added."""
-        r2 = (self.xr**2).sum(axis=0)
+        if self.xr is None:
+            r2, ex = self.r2, self.e.T @ self.x
+        else:
+            r2, ex = (self.xr**2).sum(axis=0), self.e.T @ self.xr
         ok = r2 > COLLINEAR_TOL * self.x2
         ok[self.chosen] = False
         with np.errstate(divide="ignore", invalid="ignore"):
-            a = (self.e.T @ self.xr) / np.sqrt(np.where(ok, r2, 1.0))
+            a = ex / np.sqrt(np.where(ok, r2, 1.0))
         a[:, ~ok] = 0.0
         return a, ok
 
@@ -247,12 +272,15 @@ class Residuals:
         for lo in range(0, len(idx), _CHUNK):
             sel = idx[lo: lo + _CHUNK]
             at = a[:, sel].T
-            out[sel] = g_from_cross(self.c[None] - at[:, :, None] * at[:, None, :], measure,
-                                    self.t)
+            batch = at[:, :, None] * at[:, None, :]
+            np.subtract(self.c[None], batch, out=batch)
+            out[sel] = g_from_cross(batch, measure, self.t, overwrite=True)
         return out, ok
 
     def add(self, p: int) -> None:
         """Add input p to S (rank-one update of every residual)."""
+        if self.xr is None:
+            raise RuntimeError("residuals built by on_subset are for scoring only")
         xr = self.xr[:, p]
         q = xr / np.sqrt(xr @ xr)
         self.e -= np.outer(q, q @ self.e)

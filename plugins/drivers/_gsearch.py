@@ -96,9 +96,7 @@ def swap_refine(pool: Pool, chosen: list[int], measure: str, penalty: np.ndarray
     s = list(chosen)
 
     def objective(sub: list[int]) -> tuple[float, Residuals]:
-        res = Residuals(pool.y, pool.x)
-        for p in sub:
-            res.add(p)
+        res = Residuals.on_subset(pool.y, pool.x, sub)
         return float(g_from_cross(res.c, measure, t)) - float(penalty[sub].sum()), res
 
     cur, _ = objective(s)

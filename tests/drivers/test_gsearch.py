@@ -203,3 +203,18 @@ def test_swap_refinement_removes_a_planted_collider():
         assert ref.objective < fwd.objective
         assert ref.info["swaps"] and ref.info["swaps"][0][0] == "K"
         assert ref.info["forward_names"] == list(fwd.names)
+
+
+def test_residuals_on_subset_equal_sequential_updates():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(50, 9))
+    y = x[:, :2] @ rng.normal(size=(2, 4)) + rng.normal(size=(50, 4))
+    x, y = x - x.mean(0), y - y.mean(0)
+    seq = Residuals(y, x)
+    for p in (4, 0, 7):
+        seq.add(p)
+    one = Residuals.on_subset(y, x, [4, 0, 7])
+    np.testing.assert_allclose(one.c, seq.c, rtol=1e-10, atol=1e-10)
+    g1, ok1 = one.candidate_g("pcorr")
+    g2, ok2 = seq.candidate_g("pcorr")
+    assert (ok1 == ok2).all() and np.allclose(g1[ok1], g2[ok2], rtol=1e-9)
