@@ -15,7 +15,8 @@ from causalfolio.pipeline import Windows
 
 SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|vasicek(n_paths=20)|hsp"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--enable-logging=stderr",
                   "--v=0", "--virtual-time-budget=5000")
