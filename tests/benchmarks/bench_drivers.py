@@ -1,6 +1,10 @@
 """Driver-selection benchmark on the synthetic market (run by hand, not collected by pytest).
 
-    .venv/bin/python tests/benchmarks/bench_drivers.py [--seeds 3] [--skip-slow]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_drivers.py [--seeds 3]
+
+(single-threaded BLAS: on a loaded 2-core machine a multi-threaded OpenBLAS spins on the many
+small matrix products and the G-based methods run 5-15x slower; ``--skip-slow`` skips bayesnet
+on the large case.)
 
 For each selector and two market sizes it reports the share of the k selected drivers that are
 true common drivers, proxies, colliders, asset-specific drivers and noise (k = the number of true
