@@ -72,18 +72,21 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
             "<h2>Results</h2>"]
     if len(ok):
         ranked = ok.sort_values("sharpe", ascending=False)
-        sharpe = pd.Series(ranked["sharpe"].to_numpy(float), index=ranked["label"].astype(str))
+        names = [f"{k}. {label}" for k, label in enumerate(ranked["label"].astype(str), 1)]
+        is_bench = bench.loc[ranked.index].to_numpy()
+        sharpe = pd.Series(ranked["sharpe"].to_numpy(float), index=names)
         body.append(_img(charts.bar_chart(
             sharpe, "Sharpe ratio per combination (benchmarks in red)", "Sharpe ratio",
-            highlight=set(ranked.loc[bench.loc[ranked.index], "label"].astype(str)))))
+            highlight={n for n, b in zip(names, is_bench, strict=True) if b}, zoom=True)))
         rows = []
-        for _, r in ranked.iterrows():
+        for k, (_, r) in enumerate(ranked.iterrows(), 1):
             cells = "".join(f"<td>{_fmt(m, r[m])}</td>" for m in TABLE_METRICS)
             tag = " (benchmark)" if str(r["benchmark"]).lower() in ("true", "1") else ""
-            rows.append(f"<tr><td><code>{html.escape(str(r['label']))}</code>{tag}</td>{cells}"
-                        "</tr>")
+            rows.append(f"<tr><td>{k}</td><td><code>{html.escape(str(r['label']))}</code>{tag}"
+                        f"</td>{cells}</tr>")
         head = "".join(f"<th>{m}</th>" for m in TABLE_METRICS)
-        body.append(f"<table><tr><th>combination</th>{head}</tr>{''.join(rows)}</table>")
+        body.append(f"<table><tr><th>rank</th><th>combination</th>{head}</tr>{''.join(rows)}"
+                    "</table>")
         if (p / "nav.parquet").is_file():
             nav = pd.read_parquet(p / "nav.parquet")
             best = [i for i in ranked.loc[~bench.loc[ranked.index], "id"].head(top)

@@ -352,9 +352,10 @@ def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
 
 
 def bar_chart(values: pd.Series, title: str, xlabel: str, *,
-              highlight: Collection[str] = ()) -> Chart:
+              highlight: Collection[str] = (), zoom: bool = False) -> Chart:
     """Horizontal bars of one number per label (ablation summaries); labels in ``highlight``
-    (e.g. benchmarks) are drawn in red."""
+    (e.g. benchmarks) are drawn in red. With ``zoom``, positive values that differ by less than
+    a third of the largest get an axis that starts near the smallest (and says so)."""
     from matplotlib.patches import Patch
 
     fig = _figure(8.0, max(2.4, 0.32 * len(values) + 1.2))
@@ -368,6 +369,12 @@ def bar_chart(values: pd.Series, title: str, xlabel: str, *,
     ax.categorical = True  # one bar per named label
     ax.invert_yaxis()
     ax.axvline(0, color="k", lw=0.8)
+    v = values.to_numpy(float)
+    v = v[np.isfinite(v)]
+    if zoom and len(v) and v.min() > 0 and (v.max() - v.min()) < v.max() / 3:
+        span = v.max() - v.min() or v.max() * 0.05
+        ax.set_xlim(v.min() - 0.5 * span, v.max() + 0.1 * span)
+        xlabel = f"{xlabel} (axis not from 0)"
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
