@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from causalfolio.data import synthetic_market
 from causalfolio.registry import reset_registry
+
+# The tests use small matrices, for which multi-threaded BLAS only adds overhead (5-15x slower
+# on a busy 2-core machine): one BLAS thread for the whole session.
+_BLAS_LIMIT = threadpool_limits(limits=1)
 
 
 @pytest.fixture(scope="session")
