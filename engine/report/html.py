@@ -148,29 +148,35 @@ def driver_exposures(record: dict[str, Any]) -> pd.Series:
     return per_input.groupby(drivers, sort=False).sum()
 
 
+def _stored_attribution(record: dict[str, Any]) -> dict[str, float] | None:
+    """Risk per input stored with a rebalance: Table 1 diagnostics first, then the mapping's."""
+    return ((record.get("risk") or {}).get("attribution")
+            or (record.get("diagnostics") or {}).get("attribution"))
+
+
 def driver_attribution(records: Sequence[dict[str, Any]],
                        driver_vol: pd.DataFrame | None = None) -> tuple[pd.DataFrame, bool]:
     """Driver risk attribution at every rebalance (SPEC §5 diagnostics).
 
     ``Risk_Dj = sigma_Dj * sum_i w_i dR_i/dD_j`` with sigma_Dj the driver's daily volatility over
     the covariance window before the rebalance (``driver_vol``: dates x drivers, daily units).
-    Without volatilities, the attribution a mapping stored in its diagnostics (key
-    ``attribution``: input ``d@l`` -> Risk, from :mod:`causalfolio.diagnostics`) is used when
-    every rebalance has one, lags summed; otherwise the exposures ``sum_i w_i dR_i/dD_j``.
+    Without volatilities, the attribution stored with each rebalance (the pipeline's Table 1
+    diagnostics under ``risk``, or a mapping's own diagnostics; key ``attribution``: input
+    ``d@l`` -> Risk, from :mod:`causalfolio.diagnostics`) is used when every rebalance has one,
+    lags summed; otherwise the exposures ``sum_i w_i dR_i/dD_j``.
 
     Returns
     -------
     (dates x drivers frame, True when volatilities were applied). Drivers not selected at a date
     are NaN there.
     """
-    stored = [((r.get("diagnostics") or {}).get("attribution")) for r in records
-              if r.get("sensitivities")]
+    stored = [_stored_attribution(r) for r in records if r.get("sensitivities")]
     if driver_vol is None and stored and all(isinstance(a, dict) and a for a in stored):
         # a mapping that ran causalfolio.diagnostics stored Risk per input d@l: sum the lags
         rows = {}
         for r in records:
             if r.get("sensitivities"):
-                a = pd.Series(r["diagnostics"]["attribution"], dtype=float)
+                a = pd.Series(_stored_attribution(r), dtype=float)
                 rows[pd.Timestamp(r["date"])] = a.groupby(
                     [str(c).rsplit("@", 1)[0] for c in a.index], sort=False).sum()
         return pd.DataFrame(rows).T.sort_index(), True

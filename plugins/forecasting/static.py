@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+
 from causalfolio import hookimpl
 from causalfolio.stages import DistanceForecast, Sensitivities, SensitivityForecaster
 

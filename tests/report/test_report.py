@@ -137,7 +137,7 @@ def test_report_is_self_contained_and_complete(report_text, tiny_result):
     assert all(base64.b64decode(s.split(",", 1)[1]).startswith(PNG) for s, _ in srcs)
     titles = [t for _, t in srcs]
     for want in ("Net asset value (start = 100)", "Drawdown from running peak",
-                 "Selected drivers (strength)", "Driver exposure"):
+                 "Selected drivers (strength)", "Driver risk attribution"):  # stored Table 1
         assert want in titles
     dates = [str(d.date()) for d in tiny_result.dates]
     shown = sorted({dates[0], dates[len(dates) // 2], dates[-1]})
