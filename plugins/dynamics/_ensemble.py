@@ -209,29 +209,38 @@ def train_ensemble(
     tm = torch.as_tensor(train_mask, dtype=tdt, device=dev)
     vm = torch.as_tensor(val_mask, dtype=tdt, device=dev)
     ntr, nval = tm.sum(dim=1), vm.sum(dim=1)
-    flat = [torch.tensor(a, dtype=tdt, device=dev, requires_grad=True)
-            for pair in _stacked_init(hidden, input_mask, seeds) for a in pair]
-    n_layers = len(flat) // 2
-    adam = _Adam(flat, lr=lr, weight_decay=weight_decay)
-    act = ACTIVATIONS[activation]
+    # all weights of a member live in one row of theta (E, D); layers are views into it, so that
+    # Adam, the best-state copy and the working-set selection are one operation each
+    init = [a for pair in _stacked_init(hidden, input_mask, seeds) for a in pair]
+    shapes = [a.shape[1:] for a in init]
+    offsets = np.cumsum([0, *(int(np.prod(sh)) for sh in shapes)])
     e_count = len(asset)
-    best = [p.detach().clone() for p in flat]
+    theta = torch.tensor(np.concatenate([a.reshape(e_count, -1) for a in init], axis=1),
+                         dtype=tdt, device=dev, requires_grad=True)
+    n_layers = len(shapes) // 2
+
+    def unpack(t: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        views = [t[:, offsets[i]:offsets[i + 1]].view(t.shape[0], *shapes[i])
+                 for i in range(len(shapes))]
+        return [(views[2 * k], views[2 * k + 1]) for k in range(n_layers)]
+
+    adam = _Adam([theta], lr=lr, weight_decay=weight_decay)
+    act = ACTIVATIONS[activation]
+    best = theta.detach().clone()
     best_loss = torch.full((e_count,), math.inf, dtype=tdt, device=dev)
     best_epoch = torch.zeros(e_count, dtype=torch.long, device=dev)
     since = torch.zeros(e_count, dtype=torch.long, device=dev)
     alive = torch.arange(e_count, device=dev)  # working set: members still improving
     epochs_run = 0
     for epoch in range(epochs + 1):
-        pairs = [(flat[2 * k], flat[2 * k + 1]) for k in range(n_layers)]
-        sq = (forward_stacked(pairs, zt, act) - yt) ** 2
+        sq = (forward_stacked(unpack(theta), zt, act) - yt) ** 2
         with torch.no_grad():
             vloss = (sq * vm).sum(dim=1) / nval
             improved = (vloss < best_loss[alive]) & (epoch >= min_epochs)
             ids = alive[improved]
             best_loss[ids] = vloss[improved]
             best_epoch[ids] = epoch
-            for bp, p in zip(best, flat, strict=True):
-                bp[ids] = p[improved]
+            best[ids] = theta[improved]
             since[alive] = torch.where(improved, 0, since[alive] + int(epoch >= min_epochs))
             keep = since[alive] <= patience
         if epoch == epochs or not bool(keep.any()):
@@ -244,11 +253,10 @@ def train_ensemble(
             # working set so that the remaining epochs cost only what the live members need
             k_idx = torch.nonzero(keep).squeeze(1)
             alive = alive[k_idx]
-            flat = adam.select(k_idx)
+            (theta,) = adam.select(k_idx)
             zt, yt, tm, vm = zt[k_idx], yt[k_idx], tm[k_idx], vm[k_idx]
             ntr, nval = ntr[k_idx], nval[k_idx]
-    layers = [(best[2 * k].cpu().double().numpy(), best[2 * k + 1].cpu().double().numpy())
-              for k in range(n_layers)]
+    layers = [(w.cpu().double().numpy(), b.cpu().double().numpy()) for w, b in unpack(best)]
     val_rmse = np.sqrt(best_loss.cpu().double().numpy()) * scal.y_scale
     return EnsembleResult(layers, scal, val_rmse, best_epoch.cpu().numpy(), epochs_run)
 

@@ -1,6 +1,7 @@
 """Dynamics and sensitivity benchmarks (run by hand, not by pytest).
 
     .venv/bin/python tests/benchmarks/bench_dynamics.py speed    [--device cuda] [--epochs 300]
+                                                          [--threads 1]
     .venv/bin/python tests/benchmarks/bench_dynamics.py memory   [--assets 100] [--device cuda]
     .venv/bin/python tests/benchmarks/bench_dynamics.py recovery [--dates 4] [--idio-vol 0.01]
                                                           [--no-specific]
@@ -30,7 +31,8 @@ correlation of the paths, and the spurious sensitivity to the lag at which a dri
 20-asset synthetic market: the rebalance dates are run in ``--workers`` processes (dates are
 independent: each rebalance selects its drivers and trains its nets from data before it).
 
-Torch and BLAS run one thread per process here; timings on a shared machine are noisy.
+Torch and BLAS run one thread per process here (``speed --threads 2``: two torch threads for
+both sides); timings on a shared machine are noisy.
 """
 
 from __future__ import annotations
@@ -67,13 +69,15 @@ def _market(n_assets: int, n_days: int, n_common: int = 10, seed: int = 0):
 
 
 def speed(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
     m = _market(20, 300)
     drivers = m.candidates[list(m.truth.common)]
     kw = dict(lag_sets=((0, 1),), windows=(60, 90, 125), epochs=args.epochs,
               device=args.device)
     batched, loop = FNN(**kw), FNN(batched=False, **kw)
     print(f"rebalance: 20 assets x {len(batched.hidden)} architectures x 3 windows, "
-          f"{2 * drivers.shape[1]} inputs, <= {args.epochs} epochs, device {args.device}")
+          f"{2 * drivers.shape[1]} inputs, <= {args.epochs} epochs, device {args.device}, "
+          f"{torch.get_num_threads()} torch threads for both")
     batched.fit(m.assets.iloc[:200], drivers.iloc[:200], window=125, seed=9)  # warm-up
     t0 = time.perf_counter()
     fb = batched.fit(m.assets, drivers, window=125, seed=0)
@@ -235,6 +239,7 @@ def main() -> None:
     p.add_argument("what", choices=["speed", "memory", "recovery", "backtest"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--threads", type=int, default=1, help="torch threads for 'speed'")
     p.add_argument("--assets", type=int, default=100)
     p.add_argument("--dates", type=int, default=4)
     p.add_argument("--idio-vol", type=float, default=0.01)
