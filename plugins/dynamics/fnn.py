@@ -104,6 +104,9 @@ class FNN(DynamicsModel):
             "([] = affine)")
     lag_sets: tuple[tuple[int, ...], ...] = param(
         ((0,), (1,), (0, 1)), doc="candidate lag sets (days), e.g. [[0],[1],[0,1]]")
+    lags: tuple[int, ...] | None = param(
+        None, doc="shorthand for one lag set: lags=[0,1] means lag_sets=[[0,1]] (give one of "
+                  "the two)", validator=[non_empty, unique_items, non_negative])
     windows: tuple[int, ...] | None = param(
         (60, 90, 125), doc="candidate training windows (trading days, each including the "
                            "validation block); None: the backtest's training window",
@@ -128,7 +131,15 @@ class FNN(DynamicsModel):
     device: str = param("cpu", doc="torch device for training: 'cpu', 'cuda' or 'cuda:N'")
     dtype: Literal["float32", "float64"] = param("float32", doc="training precision")
 
+    @property
+    def candidate_lag_sets(self) -> tuple[tuple[int, ...], ...]:
+        """The lag sets searched: ``(lags,)`` when ``lags`` is given, else ``lag_sets``."""
+        return (tuple(sorted(self.lags)),) if self.lags is not None else self.lag_sets
+
     def validate(self) -> None:
+        if self.lags is not None and self.lag_sets != attrs.fields(type(self)).lag_sets.default:
+            raise ParameterError(f"{self.name}: parameter 'lags' is a shorthand for one lag set; "
+                                 "give either lags or lag_sets, not both")
         _check_nested(self.name, "hidden", self.hidden, allow_empty_item=True, minimum=1)
         _check_nested(self.name, "lag_sets", self.lag_sets, allow_empty_item=False, minimum=0)
         if not re.fullmatch(r"cpu|cuda(:\d+)?", self.device):
@@ -153,7 +164,7 @@ class FNN(DynamicsModel):
 
     def history(self, window: int) -> int:
         wins = self.windows or (int(window),)
-        return max(wins) + max(max(s) for s in self.lag_sets)
+        return max(wins) + max(max(s) for s in self.candidate_lag_sets)
 
     def fit(self, assets: pd.DataFrame, drivers: pd.DataFrame, *, window: int, seed: int
             ) -> FittedFNN:
@@ -162,19 +173,20 @@ class FNN(DynamicsModel):
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"{self.name}: device {self.device!r} requested but CUDA is not "
                               "available; use device='cpu'")
-        union = sorted(set().union(*self.lag_sets))
+        lag_sets = self.candidate_lag_sets
+        union = sorted(set().union(*lag_sets))
         x, y = training_arrays(assets, drivers, tuple(union), max(wins), self.name)
         X, Y = x.to_numpy(float), y.to_numpy(float)
         T, P = X.shape
         N = Y.shape[1]
         n_val = self._n_val(wins)
         col_lag = np.array([int(c.rsplit("@", 1)[1]) for c in x.columns])
-        configs = [(li, wi) for li in range(len(self.lag_sets)) for wi in range(len(wins))]
+        configs = [(li, wi) for li in range(len(lag_sets)) for wi in range(len(wins))]
         C = len(configs)
         # members: asset-major, then configuration
         m_asset = np.repeat(np.arange(N), C)
         m_cfg = np.tile(np.arange(C), N)
-        input_mask = np.stack([np.isin(col_lag, self.lag_sets[configs[c][0]]) for c in m_cfg])
+        input_mask = np.stack([np.isin(col_lag, lag_sets[configs[c][0]]) for c in m_cfg])
         train_mask = np.zeros((N * C, T), dtype=bool)
         val_mask = np.zeros((N * C, T), dtype=bool)
         for e, c in enumerate(m_cfg):
@@ -219,7 +231,7 @@ class FNN(DynamicsModel):
             chosen.setdefault(a, []).append((i, i * C + c))
             li, wi = configs[c]
             selection[str(y.columns[i])] = {
-                "hidden": list(self.hidden[a]), "lags": list(self.lag_sets[li]),
+                "hidden": list(self.hidden[a]), "lags": list(lag_sets[li]),
                 "window": int(wins[wi]), "val_rmse": float(rmse[a, i, c]),
                 "best_epoch": int(results[a].best_epoch[i * C + c]),
             }

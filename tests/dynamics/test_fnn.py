@@ -93,6 +93,20 @@ def test_history_and_train_index(make_linear):
     assert len(fit.train_index) == longest and fit.train_index[-1] == assets.index[-1]
 
 
+def test_lags_shorthand(make_linear):
+    assert FNN(lags=[1, 0]).candidate_lag_sets == ((0, 1),)
+    assert FNN(lags=[0, 1]).history(125) == 126
+    assert parse_spec("rccp(k=15)|fnn(lags=[0,1])|aad|static|hsp").dynamics.lags == (0, 1)
+    with pytest.raises(ParameterError, match="either lags or lag_sets"):
+        FNN(lags=(0,), lag_sets=((1,),))
+    assets, drivers, _, _ = make_linear(n_days=90)
+    kw = dict(SMALL, lag_sets=FNN().lag_sets)
+    a = FNN(lags=(0, 1), **kw).fit(assets, drivers, window=60, seed=0)
+    b = FNN(**dict(kw, lag_sets=((0, 1),))).fit(assets, drivers, window=60, seed=0)
+    x = a.design(drivers).to_numpy()[-5:]
+    assert np.array_equal(a.predict(x), b.predict(x))
+
+
 def test_spec_round_trip():
     spec = ("rccp(k=3)|fnn(hidden=[[8],[4,4]],lag_sets=[[0],[0,1]],windows=[60,90])|aad|"
             "static|hsp")
