@@ -69,6 +69,16 @@ class FittedDynamics(abc.ABC):
     train_index: pd.DatetimeIndex
     info: dict[str, Any]
 
+    def __init__(self, assets: Sequence[str], drivers: Sequence[str], lags: Sequence[int],
+                 inputs: Sequence[str], train_index: Sequence, info: dict[str, Any] | None = None
+                 ) -> None:
+        self.assets = tuple(assets)
+        self.drivers = tuple(drivers)
+        self.lags = tuple(int(lag) for lag in lags)
+        self.inputs = tuple(inputs)
+        self.train_index = pd.DatetimeIndex(train_index)
+        self.info = dict(info or {})
+
     def design(self, drivers: pd.DataFrame) -> pd.DataFrame:
         """Model inputs (T', P) from driver returns (T, k), in the order of ``inputs``."""
         return lagged_design(drivers[list(self.drivers)], self.lags)[list(self.inputs)]

@@ -45,12 +45,7 @@ class FittedFNN(FittedDynamics):
                  inputs, train_index, info) -> None:
         self.groups = groups
         self.activation = activation
-        self.assets = tuple(assets)
-        self.drivers = tuple(drivers)
-        self.lags = tuple(lags)
-        self.inputs = tuple(inputs)
-        self.train_index = pd.DatetimeIndex(train_index)
-        self.info = info
+        super().__init__(assets, drivers, lags, inputs, train_index, info)
         order = np.concatenate([g["assets"] for g in groups])
         self._perm = torch.as_tensor(np.argsort(order))
 

@@ -47,12 +47,7 @@ class FittedLinear(FittedDynamics):
                  train_index, info) -> None:
         self.coef = coef
         self.intercept = intercept
-        self.assets = tuple(assets)
-        self.drivers = tuple(drivers)
-        self.lags = tuple(lags)
-        self.inputs = tuple(inputs)
-        self.train_index = pd.DatetimeIndex(train_index)
-        self.info = info
+        super().__init__(assets, drivers, lags, inputs, train_index, info)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, float) @ self.coef.T + self.intercept

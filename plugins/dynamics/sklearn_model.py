@@ -91,12 +91,7 @@ class FittedSklearn(FittedDynamics):
     def __init__(self, models: list[Any], assets, drivers, lags, inputs, train_index, info
                  ) -> None:
         self.models = models
-        self.assets = tuple(assets)
-        self.drivers = tuple(drivers)
-        self.lags = tuple(lags)
-        self.inputs = tuple(inputs)
-        self.train_index = pd.DatetimeIndex(train_index)
-        self.info = info
+        super().__init__(assets, drivers, lags, inputs, train_index, info)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)

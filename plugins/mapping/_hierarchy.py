@@ -16,7 +16,7 @@ reference implementations (PyPortfolioOpt, skfolio) are compared.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from causalfolio.stages import MappingInputs
 from causalfolio.weights import check_bounds
 
 LINKAGES = ("single", "complete", "average", "ward")
+Linkage = Literal["single", "complete", "average", "ward"]
+Shrinkage = Literal["none", "ledoit_wolf"]
+DistanceKind = Literal["auto", "sensitivity", "correlation"]
 SYMMETRY_TOL = 1e-8
 
 

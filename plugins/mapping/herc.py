@@ -26,7 +26,10 @@ from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    DistanceKind,
+    Linkage,
     NeedsSensitivitiesIfSensitivityDistance,
+    Shrinkage,
     bounded_proportional,
     condensed,
     covariance,
@@ -39,9 +42,6 @@ from ._hierarchy import (
 )
 from .schur import tree_distance
 
-Linkage = Literal["single", "complete", "average", "ward"]
-Shrinkage = Literal["none", "ledoit_wolf"]
-DistanceKind = Literal["auto", "sensitivity", "correlation"]
 RiskMeasure = Literal["variance", "std", "cvar"]
 
 

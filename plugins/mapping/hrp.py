@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import numpy as np
@@ -11,11 +11,8 @@ from causalfolio import hookimpl
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
-from ._hierarchy import correlation_distance, covariance, in_canonical_order
+from ._hierarchy import Linkage, Shrinkage, correlation_distance, covariance, in_canonical_order
 from .hsp import hierarchical_weights
-
-Linkage = Literal["single", "complete", "average", "ward"]
-Shrinkage = Literal["none", "ledoit_wolf"]
 
 __all__ = ["Hrp", "correlation_distance"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import numpy as np
@@ -12,6 +12,8 @@ from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    Linkage,
+    Shrinkage,
     checked_distance,
     covariance,
     in_canonical_order,
@@ -23,9 +25,6 @@ from ._hierarchy import (
     risk_contributions,
     tree_diagnostics,
 )
-
-Linkage = Literal["single", "complete", "average", "ward"]
-Shrinkage = Literal["none", "ledoit_wolf"]
 
 
 def hierarchical_weights(dist: np.ndarray, cov: np.ndarray, assets: tuple[str, ...], *,

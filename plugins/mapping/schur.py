@@ -16,7 +16,7 @@ Prado's ``alpha = 1 - V1 / (V1 + V2)``; the children are bisected on the augment
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 import numpy as np
@@ -27,7 +27,10 @@ from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    DistanceKind,
+    Linkage,
     NeedsSensitivitiesIfSensitivityDistance,
+    Shrinkage,
     bisect,
     checked_distance,
     correlation_distance,
@@ -40,10 +43,6 @@ from ._hierarchy import (
     risk_contributions,
     tree_diagnostics,
 )
-
-Linkage = Literal["single", "complete", "average", "ward"]
-Shrinkage = Literal["none", "ledoit_wolf"]
-DistanceKind = Literal["auto", "sensitivity", "correlation"]
 
 
 @functools.lru_cache(maxsize=256)
