@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import numpy as np
 import pandas as pd
-import torch
 
 from causalfolio import hookimpl
 from causalfolio.errors import ConfigError, DataError, NumericalError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.stages import DynamicsModel, FittedDynamics
 
-from ._ensemble import ACTIVATIONS, forward_stacked, member_seed, train_ensemble, train_one
 from .linear import training_arrays
+
+if TYPE_CHECKING:
+    import torch
+
+# torch and the ensemble trainer are imported where they are used, so that building the plugin
+# registry (every CLI command) does not pay torch's import time.
 
 MIN_TRAIN = 10
 """Fewest training samples (window minus validation block) a candidate window may leave."""
@@ -47,9 +51,15 @@ class FittedFNN(FittedDynamics):
         self.activation = activation
         super().__init__(assets, drivers, lags, inputs, train_index, info)
         order = np.concatenate([g["assets"] for g in groups])
+        import torch
+
         self._perm = torch.as_tensor(np.argsort(order))
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from ._ensemble import ACTIVATIONS, forward_stacked
+
         act = ACTIVATIONS[self.activation]
         outs = []
         for g in self.groups:
@@ -60,6 +70,8 @@ class FittedFNN(FittedDynamics):
         return torch.cat(outs, dim=0)[self._perm].T
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
         xt = torch.as_tensor(np.asarray(x, dtype=float), dtype=torch.float64)
         with torch.no_grad():
             return self._forward(xt).numpy()
@@ -163,6 +175,10 @@ class FNN(DynamicsModel):
 
     def fit(self, assets: pd.DataFrame, drivers: pd.DataFrame, *, window: int, seed: int
             ) -> FittedFNN:
+        import torch
+
+        from ._ensemble import member_seed, train_ensemble, train_one
+
         wins = tuple(self.windows or (int(window),))
         self._check_windows(wins, DataError)
         if self.device.startswith("cuda") and not torch.cuda.is_available():

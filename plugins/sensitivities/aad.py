@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import attrs
 import numpy as np
-import torch
 
 from causalfolio import hookimpl
 from causalfolio.errors import ConfigError
@@ -22,6 +21,8 @@ def input_jacobian(forward, x: np.ndarray) -> np.ndarray:
     sum of output i with respect to x is S[:, i, :]. One forward pass, then one reverse pass
     batched over the N one-hot cotangents (``is_grads_batched``, vmapped by torch).
     """
+    import torch  # here, not at module level: registry loading stays free of torch's import
+
     xt = torch.as_tensor(np.asarray(x, dtype=float), dtype=torch.float64).clone()
     xt.requires_grad_(True)
     out = forward(xt)
