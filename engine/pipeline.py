@@ -252,14 +252,21 @@ class Pipeline:
 
         # 3. sensitivities on the in-sample or out-of-sample evaluation set
         t0 = time.perf_counter()
+        # The evaluation inputs are a function of the model (dyn_key covers its training data)
+        # and, out of sample, of the last rows of the drivers: key on those, and build the
+        # design matrix only when the sensitivities are not cached.
         if oos:
             lag_buf = max(model.lags) if model.lags else 0
-            design = model.design(past_c[names].iloc[-(oos + lag_buf):]).iloc[-oos:]
+            recent = past_c[names].iloc[-(oos + lag_buf):]
+            sens_key = fingerprint(self.sensitivities.spec, dyn_key, "out", recent)
         else:
-            design = model.design(train_d).loc[model.train_index]
-        sens_key = fingerprint(self.sensitivities.spec, dyn_key, design)
+            sens_key = fingerprint(self.sensitivities.spec, dyn_key, "in")
 
         def _extract() -> Sensitivities:
+            if oos:
+                design = model.design(recent).iloc[-oos:]
+            else:
+                design = model.design(train_d).loc[model.train_index]
             return attrs.evolve(self.sensitivities.extract(model, design), key=sens_key)
 
         sens = cached(sens_key, _extract)
