@@ -61,20 +61,27 @@ def driver_inputs(inputs: MappingInputs, owner: str = "diagnostics"
         raise DataError(f"{owner}: the sensitivities contain NaN/inf")
     names = list(sens.inputs)
     dr = inputs.driver_returns
-    cols: dict[str, pd.Series] = {}
-    max_lag = 0
+    position = {c: i for i, c in enumerate(dr.columns)}
+    parsed: list[tuple[int, int]] = []
     for name in names:
         driver, _, lag_s = name.rpartition("@")
         if not driver or not lag_s.isdigit():
             raise DataError(f"{owner}: sensitivity input {name!r} is not of the form driver@lag")
-        if driver not in dr.columns:
+        if driver not in position:
             raise DataError(f"{owner}: driver {driver!r} (input {name!r}) is missing from the "
                             f"driver returns {list(dr.columns)}")
-        max_lag = max(max_lag, int(lag_s))
-        cols[name] = dr[driver].shift(int(lag_s))
-    xf = pd.DataFrame(cols, index=dr.index).iloc[max_lag:]
-    x = xf.to_numpy(dtype=float)
-    r = inputs.returns[list(inputs.assets)].reindex(xf.index).to_numpy(dtype=float)
+        parsed.append((position[driver], int(lag_s)))
+    max_lag = max((lag for _, lag in parsed), default=0)
+    values = dr.to_numpy(dtype=float)
+    n_rows = len(values)
+    x = np.full((n_rows, len(names)), np.nan)
+    for j, (col, lag) in enumerate(parsed):  # column j at row t: the driver's return at t - lag
+        x[lag:, j] = values[: n_rows - lag, col]
+    x = x[max_lag:]
+    rets = inputs.returns[list(inputs.assets)]
+    dates = dr.index[max_lag:]
+    r = (rets.iloc[max_lag:] if rets.index.equals(dr.index) else rets.reindex(dates)
+         ).to_numpy(dtype=float)
     ok = np.isfinite(x).all(axis=1) & np.isfinite(r).all(axis=1)
     x, r = x[ok], r[ok]
     if x.shape[0] < 2:
