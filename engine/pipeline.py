@@ -159,6 +159,7 @@ class Pipeline:
         seed: int = 0,
         selection: DriverSelection | None = None,
         cache: MutableMapping[str, Any] | None = None,
+        diagnostics: bool = True,
     ) -> RebalanceResult:
         """Weights at ``date`` from data strictly before it.
 
@@ -183,6 +184,8 @@ class Pipeline:
         cache
             Optional mapping from stage keys to stage outputs, shared between runs so that equal
             work is done once.
+        diagnostics
+            Compute the Table 1 risk diagnostics of the weights (``RebalanceResult.risk``).
         """
         windows = windows or Windows()
         date = pd.Timestamp(date)
@@ -299,10 +302,13 @@ class Pipeline:
         alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
                                                    bounds, seed))
         timings["mapping"] = time.perf_counter() - t0
-        try:
-            risk = mapping_diagnostics(inputs, alloc.weights)
-        except CausalfolioError as exc:  # diagnostics never stop a backtest; say why they are off
-            risk = {"available": False, "reason": str(exc)}
+        if not diagnostics:
+            risk = {"available": False, "reason": "diagnostics turned off"}
+        else:
+            try:
+                risk = mapping_diagnostics(inputs, alloc.weights)
+            except CausalfolioError as exc:  # never stop a backtest; say why they are missing
+                risk = {"available": False, "reason": str(exc)}
         return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
                                sensitivities=sens, forecast=fc, allocation=alloc, risk=risk,
                                timings=timings)

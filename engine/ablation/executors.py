@@ -78,7 +78,9 @@ def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
     rec: dict[str, Any] = {"id": combo.id, "status": "ok", "error": None, "metrics": None,
                            "nav": None}
     try:
-        result = run_backtest(market, combo.spec, combo.config(fixed, dates), cache=view)
+        # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
+        config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
+        result = run_backtest(market, combo.spec, config, cache=view)
         strat = next(iter(result.strategies.values()))
         rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
         rec["nav"] = strat.nav

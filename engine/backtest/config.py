@@ -44,6 +44,9 @@ class BacktestConfig:
         rebalancing to the target, False).
     seed
         Base seed; each rebalance derives its own from it and the date.
+    diagnostics
+        Compute the Table 1 risk diagnostics at every rebalance (kept in the results and the run
+        folder). Ablations turn them off: they keep only metrics and NAV.
     """
 
     start: pd.Timestamp | None = attrs.field(default=None, converter=lambda v: None if v is None
@@ -57,6 +60,7 @@ class BacktestConfig:
     cost_bps: float = 0.0
     drift: bool = True
     seed: int = 0
+    diagnostics: bool = True
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.schedule, str):
@@ -90,5 +94,5 @@ class BacktestConfig:
             "reselect_every": self.reselect_every,
             "windows": attrs.asdict(self.windows),
             "bounds": list(self.bounds), "cost_bps": self.cost_bps, "drift": self.drift,
-            "seed": self.seed,
+            "seed": self.seed, "diagnostics": self.diagnostics,
         }

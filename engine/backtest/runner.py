@@ -217,6 +217,7 @@ def run_backtest(
                 market.assets, None if pipe.is_benchmark else market.candidates, tau,
                 windows=config.windows, bounds=config.bounds, horizon=int(horizons[k]),
                 seed=config.seed_for(tau), selection=reuse, cache=cache,
+                diagnostics=config.diagnostics,
             )
             selection = res.selection if reuse is None else reuse
             results.append(res)

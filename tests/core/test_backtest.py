@@ -153,3 +153,12 @@ def test_costs_reduce_nav_by_turnover(small_market):
     # every rebalance pays 25 bp x traded value (2 x one-way turnover), compounding
     approx = np.prod(1 - 25e-4 * 2 * paid.turnover.to_numpy())
     assert np.isclose(ratio, approx, rtol=5e-3)
+
+
+def test_diagnostics_can_be_turned_off(small_market):
+    cfg = BacktestConfig(windows=SMALL.windows, bounds=SMALL.bounds, diagnostics=False)
+    on = run_backtest(small_market, SPEC, SMALL).strategies[cf.parse_spec(SPEC).spec]
+    off = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
+    assert off.rebalances[0].risk == {"available": False, "reason": "diagnostics turned off"}
+    assert on.rebalances[0].risk["available"] is True
+    assert np.array_equal(on.weights, off.weights)
