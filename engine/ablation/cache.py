@@ -23,7 +23,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -33,6 +32,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from ..data.io import atomic_write_bytes
 from ..stages import DistanceForecast, DriverSelection, FittedDynamics, Sensitivities
 
 CACHE_FORMAT = 1
@@ -261,14 +261,7 @@ class DiskCache:
         p = self._path(key)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=p.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, p)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_bytes(p, data)
         except OSError:
             return False
         return True

@@ -35,6 +35,7 @@ from ..backtest.config import BacktestConfig
 from ..backtest.runfolder import to_jsonable
 from ..backtest.runner import plan_dates
 from ..backtest.schedule import rebalance_dates
+from ..data.io import atomic_write_bytes
 from ..errors import ConfigError, DataError
 from ..pipeline import Windows
 from ..stages import fingerprint
@@ -109,16 +110,6 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
     return dates
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _atomic_frame(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -174,7 +165,7 @@ class _Store:
         if nav is not None:
             _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
                           index=True)
-        _atomic_bytes(self.rows / f"{combo.id}.json",
+        atomic_write_bytes(self.rows / f"{combo.id}.json",
                       json.dumps(to_jsonable(rec), indent=1).encode())
 
 
@@ -348,6 +339,6 @@ def _finish(grid: Grid, combos: list[Combination], store: _Store, dates: pd.Date
         study = {"context": context, "grid": grid.to_json(), "combinations": len(combos),
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
                  if len(table) else 0, "remaining": remaining, "counts_last_run": counts}
-        _atomic_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
+        atomic_write_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
     return AblationResult(table=table, summary=summary, nav=nav, dates=dates, counts=counts,
                           ran=ran, skipped=skipped, remaining=remaining, out=out)
