@@ -85,6 +85,8 @@ def cmd_spec(args: argparse.Namespace) -> int:
 
 
 def _date_list(text: str) -> list[str]:
+    from .errors import ConfigError
+
     items = [t.strip() for t in text.split(",")]
     if not all(items):
         raise ConfigError(f"--reselect-dates: empty date in {text!r}; write YYYY-MM-DD,YYYY-MM-DD")
