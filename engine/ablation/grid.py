@@ -279,7 +279,7 @@ class Grid:
             cov_window = [42, 63]
             start = "2017-01-01"
         """
-        import tomllib
+        from .._toml import tomllib
 
         p = Path(path)
         if not p.is_file():
