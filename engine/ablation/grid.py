@@ -15,7 +15,7 @@ import pandas as pd
 from ..backtest.config import BacktestConfig
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError, SpecError
-from ..pipeline import Pipeline, Windows, parse_spec
+from ..pipeline import Pipeline, parse_spec
 from ..registry import Registry
 from ..spec import expand_spec
 from ..stages import STAGES, fingerprint
@@ -117,15 +117,11 @@ class Combination:
     def config(self, fixed: Mapping[str, Any], dates: pd.DatetimeIndex | None = None
                ) -> BacktestConfig:
         """The backtest settings of this combination (``dates``: the grid's common dates)."""
-        v = self.value
+        # every axis is spelled as the BacktestConfig field it sets (and as the CLI option)
         return BacktestConfig(
             start=fixed.get("start"), end=fixed.get("end"),
             schedule=tuple(dates) if dates is not None else fixed.get("schedule", "monthly"),
-            reselect_every=v("reselect_every"),
-            windows=Windows(drivers=v("driver_window"), train=v("train_window"),
-                            cov=v("cov_window")),
-            bounds=(v("min_weight"), v("max_weight")), cost_bps=v("cost_bps"),
-            drift=v("drift"), seed=v("seed"),
+            **{axis: self.value(axis) for axis in AXES},
         )
 
     def upstream_key(self, level: int) -> str:

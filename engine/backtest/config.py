@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import pandas as pd
 
+from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError
 from ..pipeline import Windows
 from .schedule import FREQUENCIES
+
+
+def _deprecated(old: str, new: str, settings: dict[str, Any], clash: dict[str, Any]) -> None:
+    """Warn about a deprecated spelling; refuse it next to the canonical one it stands for."""
+    both = [k for k in clash if k in settings]
+    if both:
+        raise ConfigError(f"give either {old} or {new}, not both (got {old.split('=')[0]}= and "
+                          f"{', '.join(both)}=)")
+    warnings.warn(f"BacktestConfig({old}) is deprecated; write {new} (the names the command line "
+                  "and ablation grids use)", FutureWarning, stacklevel=4)
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -18,7 +31,7 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class BacktestConfig:
     """Walk-forward backtest settings.
 
@@ -37,10 +50,17 @@ class BacktestConfig:
         Re-run driver selection on explicit dates instead (e.g. the monograph's 2020-06-01,
         2021-01-01, 2021-07-01): at the first rebalance and at the first rebalance on or after
         each date; the selection is kept in between. Exclusive with ``reselect_every > 1``.
-    windows
-        Lookback windows (trading days) for driver selection, dynamics training and covariance.
-    bounds
-        (min, max) weight per asset, long-only. Infeasible bounds are a :class:`ConfigError`.
+    driver_window, train_window, cov_window
+        Lookback windows in trading days for driver selection (126), dynamics training (125) and
+        the covariance of the risk mapping (63), used by components that do not set their own
+        ``window``. The same names as the command line's ``--driver-window``... and ablation
+        grids' ``driver_window``...; :attr:`windows` gives the three as a :class:`Windows`.
+    min_weight, max_weight
+        Weight bounds per asset (long-only: 0 <= min_weight <= max_weight <= 1); infeasible
+        bounds are a :class:`ConfigError`. :attr:`bounds` gives the pair.
+
+    The spellings ``windows=Windows(drivers=, train=, cov=)`` and ``bounds=(min, max)`` are
+    deprecated aliases: still accepted, with a :class:`FutureWarning`.
     cost_bps
         Transaction cost in basis points of traded value (one-way turnover).
     drift
@@ -60,14 +80,58 @@ class BacktestConfig:
     schedule: str | tuple = "monthly"
     reselect_every: int = 1
     reselect_dates: tuple[pd.Timestamp, ...] | None = None
-    windows: Windows = attrs.field(factory=Windows)
-    bounds: tuple[float, float] = (0.0, 1.0)
+    driver_window: int = DRIVER_WINDOW
+    train_window: int = TRAIN_WINDOW
+    cov_window: int = COV_WINDOW
+    min_weight: float = MIN_WEIGHT
+    max_weight: float = MAX_WEIGHT
     cost_bps: float = 0.0
     drift: bool = True
     seed: int = 0
     diagnostics: bool = True
 
+    def __init__(self, *, windows: Windows | None = None,
+                 bounds: tuple[float, float] | None = None, **settings: Any) -> None:
+        if windows is not None:
+            _deprecated("windows=Windows(drivers=, train=, cov=)",
+                        "driver_window=, train_window=, cov_window=", settings,
+                        {"driver_window": "drivers", "train_window": "train", "cov_window": "cov"})
+            if not isinstance(windows, Windows):
+                raise ConfigError(f"windows must be a Windows, got {windows!r}; better: give "
+                                  "driver_window=, train_window=, cov_window=")
+            settings.update(driver_window=windows.drivers, train_window=windows.train,
+                            cov_window=windows.cov)
+        if bounds is not None:
+            _deprecated("bounds=(min, max)", "min_weight=, max_weight=", settings,
+                        {"min_weight": 0, "max_weight": 1})
+            try:
+                lo, hi = bounds
+            except (TypeError, ValueError):
+                raise ConfigError(f"bounds must be a (min, max) pair, got {bounds!r}; better: "
+                                  "give min_weight= and max_weight=") from None
+            settings.update(min_weight=lo, max_weight=hi)
+        unknown = sorted(set(settings) - {f.name for f in attrs.fields(type(self))})
+        if unknown:
+            raise ConfigError(f"unknown backtest setting(s) {', '.join(unknown)}; valid: "
+                              f"{', '.join(f.name for f in attrs.fields(type(self)))}")
+        self.__attrs_init__(**settings)  # type: ignore[attr-defined]
+
+    @property
+    def windows(self) -> Windows:
+        """The three lookback windows as a :class:`Windows` (what :meth:`Pipeline.run` takes)."""
+        return Windows(drivers=self.driver_window, train=self.train_window, cov=self.cov_window)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(min_weight, max_weight)``."""
+        return (self.min_weight, self.max_weight)
+
     def __attrs_post_init__(self) -> None:
+        for name in ("driver_window", "train_window", "cov_window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
+                raise ConfigError(f"{name} must be an integer >= 2 (trading days), got {value!r}")
+            object.__setattr__(self, name, int(value))
         if isinstance(self.schedule, str):
             if self.schedule not in FREQUENCIES:
                 raise ConfigError(f"unknown schedule {self.schedule!r}; use one of "
@@ -88,10 +152,16 @@ class BacktestConfig:
                 raise ConfigError(f"reselect_dates: {exc}; write dates as YYYY-MM-DD") from None
             object.__setattr__(self, "reselect_dates", when)
         _positive_int("seed", self.seed, minimum=0)
-        lo, hi = (float(b) for b in self.bounds)
-        object.__setattr__(self, "bounds", (lo, hi))
+        try:
+            lo, hi = float(self.min_weight), float(self.max_weight)
+        except (TypeError, ValueError):
+            raise ConfigError(f"min_weight and max_weight must be numbers, got "
+                              f"{self.min_weight!r} and {self.max_weight!r}") from None
+        object.__setattr__(self, "min_weight", lo)
+        object.__setattr__(self, "max_weight", hi)
         if not 0.0 <= lo <= hi <= 1.0:
-            raise ConfigError(f"bounds must satisfy 0 <= min <= max <= 1, got ({lo}, {hi})")
+            raise ConfigError(f"bounds must satisfy 0 <= min_weight <= max_weight <= 1, got "
+                              f"({lo}, {hi})")
         if not (isinstance(self.cost_bps, (int, float)) and 0 <= self.cost_bps < 10_000):
             raise ConfigError(f"cost_bps must be in [0, 10000), got {self.cost_bps!r}")
         if self.start is not None and self.end is not None and self.start > self.end:

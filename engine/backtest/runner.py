@@ -216,7 +216,9 @@ def run_backtest(
             reuse = None if reselect[k] else selection
             res = pipe.run(
                 market.assets, None if pipe.is_benchmark else market.candidates, tau,
-                windows=config.windows, bounds=config.bounds, horizon=int(horizons[k]),
+                driver_window=config.driver_window, train_window=config.train_window,
+                cov_window=config.cov_window, min_weight=config.min_weight,
+                max_weight=config.max_weight, horizon=int(horizons[k]),
                 seed=config.seed_for(tau), selection=reuse, cache=cache,
                 diagnostics=config.diagnostics,
             )

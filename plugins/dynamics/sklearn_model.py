@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import ast
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import pandas as pd
 
 from causalfolio import hookimpl
+from causalfolio._lazy import lazy_module
 from causalfolio.errors import NumericalError, ParameterError
 from causalfolio.params import non_empty, non_negative, param, positive, unique_items
 from causalfolio.stages import DynamicsModel, FittedDynamics
 
 from .linear import training_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "kernel_ridge": ("sklearn.kernel_ridge.KernelRidge", {"kernel": "rbf", "alpha": 1.0}),
