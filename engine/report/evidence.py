@@ -77,8 +77,8 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
         p = _num((spa.get("pvalues") or {}).get("consistent"))
         verdict = ("at least one combination beats it at the 5% level" if p < 0.05 else
                    "there is no evidence that any combination beats it")
-        out["spa"] = (f"Does any combination beat {ref}? Hansen's SPA test gives p = {p:.3f}: "
-                      f"{verdict}.")
+        out["spa"] = (f"Does any combination earn a higher mean return than {ref}? Hansen's SPA "
+                      f"test gives p = {p:.3f}: {verdict}.")
     stepm = ev.get("stepm")
     if isinstance(stepm, dict):
         out["stepm"] = (f"Romano-Wolf StepM (family-wise error {_num(stepm.get('size')):.0%}) "
@@ -87,8 +87,8 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
     if isinstance(mcs, dict):
         inc = mcs.get("included") or []
         out["mcs"] = (f"The {1 - _num(mcs.get('size')):.0%} model confidence set keeps "
-                      f"{len(inc)} of {mcs.get('n_models')} combinations, which the data cannot "
-                      f"tell apart from the best: {_names(inc)}.")
+                      f"{len(inc)} of {mcs.get('n_models')} combinations, whose mean return the "
+                      f"data cannot tell apart from the best one's: {_names(inc)}.")
     dsr = ev.get("dsr")
     if isinstance(dsr, dict) and math.isfinite(_num(dsr.get("sharpe"))):
         n = dsr.get("n_trials")
