@@ -47,7 +47,7 @@ def make_study(n_markets: int = 3, n_days: int = 300, *, edge: float = 0.0, seed
     return pd.DataFrame(rows), rets
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def study():
     """The :func:`make_study` factory."""
     return make_study

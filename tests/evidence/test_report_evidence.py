@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -14,10 +15,10 @@ from causalfolio.report.ablation import render_ablation_report
 from causalfolio.report.evidence import sentences
 
 
-@pytest.fixture
-def folder(study, tmp_path):
+@pytest.fixture(scope="module")
+def folder(study, tmp_path_factory):
     table, rets = study(4, 200, edge=0.002, seed=11)
-    out = tmp_path / "ev"
+    out = tmp_path_factory.mktemp("report") / "ev"
     out.mkdir()
     (out / "study.json").write_text(json.dumps({"context": {}, "grid": {"spec": "demo"}}))
     table.to_csv(out / "results.csv", index=False)
@@ -74,8 +75,9 @@ def test_sentences_read_the_numbers():
     assert "In 55% of 70 splits" in s["pbo"] and "at random" in s["pbo"]
 
 
-def test_damaged_evidence_is_a_clear_error(folder):
-    out, _ = folder
+def test_damaged_evidence_is_a_clear_error(folder, tmp_path):
+    out = tmp_path / "damaged"
+    shutil.copytree(folder[0], out)
     (out / "evidence.json").write_text("{not json")
     with pytest.raises(DataError, match="damaged"):
         render_ablation_report(out)
