@@ -58,10 +58,12 @@ def _format_table(table) -> str:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .registry import STAGE_LABELS, get_registry
+    from .registry import STAGE_LABELS, build_registry
     from .stages import STAGES
 
-    reg = get_registry()
+    # lenient: a clash or an invalid component is listed (with its provider) instead of
+    # stopping the listing that helps to resolve it
+    reg = build_registry(strict=False)
     stages = [args.stage] if args.stage else list(STAGES)
     if args.json:
         data: dict[str, Any] = {s: [
@@ -70,6 +72,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                              "required": p.required, "doc": p.doc}
                             for p in e.cls.parameters()]}
             for e in reg.entries(s)] for s in stages}
+        if not args.stage:
+            data["estimators"] = [{"name": e.name, "provider": e.provider,
+                                   "defaults": dict(e.defaults)}
+                                  for e in reg.estimator_entries()]
         data["failures"] = [{"name": f.name, "error": f.error} for f in reg.failures]
         from .backtest.runfolder import to_jsonable
 
@@ -82,6 +88,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             for p in e.cls.parameters():
                 default = "required" if p.required else f"default {p.default!r}"
                 print(f"      {p.name} ({p.type}, {default}): {p.doc}")
+    if not args.stage:
+        print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
+              "name or public path)")
+        for e in reg.estimator_entries():
+            print(f"  {e.name:<18} [{e.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0

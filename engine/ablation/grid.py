@@ -162,6 +162,9 @@ class Grid:
     benchmarks: tuple[str, ...] = ()
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     fixed: Mapping[str, Any] = attrs.field(factory=lambda: dict(FIXED))
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    """The registry the specs were parsed with; :func:`run_ablation` runs and summarises every
+    combination with it (``None``: the process-wide one)."""
 
     @classmethod
     def from_specs(
@@ -257,7 +260,8 @@ class Grid:
             axes.append((name, tuple(coerced)))
         # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
         BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
-        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed)
+        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed,
+                   registry=registry)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike, *, specs: Iterable[str] = (),
@@ -317,8 +321,10 @@ class Grid:
         return out
 
     def pipelines(self, registry: Registry | None = None) -> dict[str, Pipeline]:
-        """Canonical spec -> pipeline, for every spec and benchmark."""
-        return {s: parse_spec(s, registry) for s in (*self.specs, *self.benchmarks)}
+        """Canonical spec -> pipeline, for every spec and benchmark (parsed with ``registry``,
+        by default the grid's)."""
+        reg = registry or self.registry
+        return {s: parse_spec(s, reg) for s in (*self.specs, *self.benchmarks)}
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready description (written to ``study.json``)."""
