@@ -12,6 +12,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from .defaults import COV_WINDOW, DRIVER_WINDOW, TRAIN_WINDOW
 from .diagnostics import mapping_diagnostics
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
 from .params import coerce
@@ -52,9 +53,9 @@ class Windows:
         Covariance window for risk mapping (3 months).
     """
 
-    drivers: int = 126
-    train: int = 125
-    cov: int = 63
+    drivers: int = DRIVER_WINDOW
+    train: int = TRAIN_WINDOW
+    cov: int = COV_WINDOW
 
     def __attrs_post_init__(self) -> None:
         for name in ("drivers", "train", "cov"):
