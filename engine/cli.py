@@ -45,6 +45,18 @@ def _format_table(table) -> str:
     return out.to_string()
 
 
+def _requires_note(cls: Any) -> str:
+    """`` (requires torch)``, or with the install command when it is missing; empty if none."""
+    if not cls.requires:
+        return ""
+    absent = cls.missing_requirements()
+    if not absent:
+        return f" (requires {', '.join(cls.requires)})"
+    from .optional import install_hint
+
+    return f" (requires {', '.join(cls.requires)}: not installed, {install_hint(absent)})"
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .registry import STAGE_LABELS, build_registry
     from .stages import STAGES
@@ -56,6 +68,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         data: dict[str, Any] = {s: [
             {"name": e.name, "provider": e.provider, "summary": e.cls.summary(),
+             "requires": list(e.cls.requires), "missing": list(e.cls.missing_requirements()),
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
                              "required": p.required, "doc": p.doc}
                             for p in e.cls.parameters()]}
@@ -72,7 +85,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for s in stages:
         print(f"{s} ({STAGE_LABELS[s]}s)")
         for e in reg.entries(s):
-            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]")
+            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]{_requires_note(e.cls)}")
             for p in e.cls.parameters():
                 default = "required" if p.required else f"default {p.default!r}"
                 print(f"      {p.name} ({p.type}, {default}): {p.doc}")

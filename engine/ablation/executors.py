@@ -22,13 +22,13 @@ from typing import Any, Literal
 import attrs
 import pandas as pd
 
+from ..defaults import EXECUTORS
 from ..errors import CausalfolioError, ConfigError
 from ..registry import Registry
 from .cache import StageCache
 from .grid import Combination
 
 Executor = Literal["serial", "processes", "dask"]
-EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 
 
 class WorkerLost(CausalfolioError):
