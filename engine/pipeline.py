@@ -64,7 +64,7 @@ class Windows:
                 raise ParameterError(f"window '{name}' must be an integer >= 2, got {v!r}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class RebalanceResult:
     """Everything one rebalance produced (kept per date by the backtester).
 

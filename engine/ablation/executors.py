@@ -35,7 +35,7 @@ class WorkerLost(CausalfolioError):
     """A worker process died (killed, out of memory); the combinations it held were not run."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Task:
     """Combinations run together on one worker, sharing its stage cache.
 

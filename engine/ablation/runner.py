@@ -48,7 +48,7 @@ STUDY_FORMAT = 1
 Progress = Callable[[dict[str, Any]], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class AblationResult:
     """The outcome of :func:`run_ablation`.
 

@@ -21,7 +21,7 @@ from .schedule import rebalance_dates
 Progress = Callable[[int, int, str], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class StrategyResult:
     """One strategy's backtest.
 
@@ -53,7 +53,7 @@ class StrategyResult:
     metrics: dict[str, float]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class BacktestResult:
     """All strategies of one backtest, run on the same rebalance dates."""
 

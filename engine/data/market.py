@@ -17,7 +17,7 @@ from .validation import NanPolicy, apply_nan_policy, check_not_constant, validat
 Align = Literal["inner", "assets"]
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # holds arrays/frames: identity equality, hashable
 class Market:
     """Asset returns and candidate-driver returns on one calendar.
 

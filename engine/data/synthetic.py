@@ -33,7 +33,7 @@ from .market import Market
 LABELS = ("common", "proxy", "collider", "specific", "noise")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class SyntheticTruth:
     """What generated a synthetic market.
 
