@@ -13,7 +13,6 @@ import pytest
 
 from causalfolio.ablation import Grid, run_ablation
 from causalfolio.backtest import BacktestConfig, run_backtest, write_run
-from causalfolio.checks import check_out_path, parse_date
 from causalfolio.cli import main
 from causalfolio.data import Market, prices_from_returns, synthetic_market, write_table
 from causalfolio.errors import ConfigError, DataError, ParameterError, SpecError
@@ -242,6 +241,8 @@ def test_report_on_a_damaged_ablation_folder(what, ws, tmp_path, capsys):
     (20160101, "a number"), (True, "a number"),
 ])
 def test_parse_date_refuses(value, needle):
+    from causalfolio.checks import parse_date
+
     with pytest.raises(ConfigError, match=needle):
         parse_date(value, "start")
     with pytest.raises(ConfigError, match="start date"):
@@ -251,6 +252,8 @@ def test_parse_date_refuses(value, needle):
 
 
 def test_parse_date_accepts_dates_and_drops_offsets():
+    from causalfolio.checks import parse_date
+
     assert parse_date("2016-02-29", "start") == pd.Timestamp("2016-02-29")
     assert parse_date("2016-02-29T00:00:00+05:00", "start") == pd.Timestamp("2016-02-29")
     assert parse_date(pd.Timestamp("2016-03-01"), "end") == pd.Timestamp("2016-03-01")
@@ -258,6 +261,8 @@ def test_parse_date_accepts_dates_and_drops_offsets():
 
 
 def test_out_path_check_leaves_nothing(tmp_path):
+    from causalfolio.checks import check_out_path
+
     (tmp_path / "f").write_text("x")
     before = _tree(tmp_path)
     assert check_out_path(tmp_path / "new" / "deep") == tmp_path / "new" / "deep"
