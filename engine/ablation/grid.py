@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..backtest.config import BacktestConfig
 from ..checks import parse_date
+from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError, SpecError
 from ..pipeline import Pipeline, Windows, parse_spec
 from ..registry import Registry
@@ -22,12 +23,12 @@ from ..stages import STAGES, fingerprint
 
 # Backtest settings that may vary across a grid (axes), with their type and default.
 AXES: dict[str, tuple[type, Any]] = {
-    "driver_window": (int, Windows().drivers),
-    "train_window": (int, Windows().train),
-    "cov_window": (int, Windows().cov),
+    "driver_window": (int, DRIVER_WINDOW),
+    "train_window": (int, TRAIN_WINDOW),
+    "cov_window": (int, COV_WINDOW),
     "reselect_every": (int, 1),
-    "min_weight": (float, 0.0),
-    "max_weight": (float, 1.0),
+    "min_weight": (float, MIN_WEIGHT),
+    "max_weight": (float, MAX_WEIGHT),
     "cost_bps": (float, 0.0),
     "drift": (bool, True),
     "seed": (int, 0),
@@ -163,6 +164,9 @@ class Grid:
     benchmarks: tuple[str, ...] = ()
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     fixed: Mapping[str, Any] = attrs.field(factory=lambda: dict(FIXED))
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    """The registry the specs were parsed with; :func:`run_ablation` runs and summarises every
+    combination with it (``None``: the process-wide one)."""
 
     @classmethod
     def from_specs(
@@ -257,7 +261,8 @@ class Grid:
             axes.append((name, tuple(coerced)))
         # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
         BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
-        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed)
+        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed,
+                   registry=registry)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike, *, specs: Iterable[str] = (),
@@ -278,7 +283,7 @@ class Grid:
             cov_window = [42, 63]
             start = "2017-01-01"
         """
-        import tomllib
+        from .._toml import tomllib
 
         p = Path(path)
         if not p.is_file():
@@ -319,8 +324,10 @@ class Grid:
         return out
 
     def pipelines(self, registry: Registry | None = None) -> dict[str, Pipeline]:
-        """Canonical spec -> pipeline, for every spec and benchmark."""
-        return {s: parse_spec(s, registry) for s in (*self.specs, *self.benchmarks)}
+        """Canonical spec -> pipeline, for every spec and benchmark (parsed with ``registry``,
+        by default the grid's)."""
+        reg = registry or self.registry
+        return {s: parse_spec(s, reg) for s in (*self.specs, *self.benchmarks)}
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready description (written to ``study.json``)."""

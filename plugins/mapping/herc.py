@@ -17,8 +17,6 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
-from scipy.cluster.hierarchy import cut_tree, fcluster, to_tree
-from scipy.spatial.distance import squareform
 
 from causalfolio import hookimpl
 from causalfolio.errors import NumericalError, ParameterError
@@ -66,6 +64,9 @@ def optimal_n_clusters(dist: np.ndarray, z: np.ndarray) -> int:
     (at most N); the rule picks argmax_k disp(k) + disp(k+2) - 2 disp(k+1) over k >= 1, plus 1
     (skfolio's ``compute_optimal_n_clusters``). Two assets give 2.
     """
+    from scipy.cluster.hierarchy import cut_tree
+    from scipy.spatial.distance import squareform
+
     n = len(dist)
     if n <= 2:
         return n
@@ -101,7 +102,8 @@ class Herc(RiskMapping):
     distance: DistanceKind = param("auto", doc="tree from: sensitivity distance, correlation "
                                                "distance, or auto (sensitivity when the spec "
                                                "has five stages, correlation alone)")
-    psd: bool = param(True, doc="sensitivity distance: nearest PSD matrix first (Higham)")
+    psd: bool = param(False, doc="sensitivity distance: nearest PSD matrix first (Higham; "
+                                  "the literal §9 reproduction, rank one, see SPEC §5)")
     distance_of_distances: bool | None = param(
         None, doc="cluster on distances between columns (eq. 22); default: True on "
                   "sensitivity distance, False on correlation")
@@ -132,6 +134,9 @@ class Herc(RiskMapping):
 
     def _run(self, inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
              ) -> tuple[np.ndarray, dict[str, Any]]:
+        from scipy.cluster.hierarchy import fcluster, to_tree
+        from scipy.spatial.distance import squareform
+
         assets = inp.assets
         n = len(assets)
         dist, kind, dod = tree_distance(self, inp)

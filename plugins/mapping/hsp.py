@@ -13,7 +13,7 @@ from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
     Linkage,
-    Shrinkage,
+    SensitivityCovariance,
     checked_distance,
     covariance,
     in_canonical_order,
@@ -58,15 +58,17 @@ class Hsp(RiskMapping):
 
     name = "hsp"
 
-    psd: bool = param(True, doc="replace the distance matrix by its nearest PSD matrix "
-                                "(Higham 1988), as in §9")
+    psd: bool = param(False, doc="replace the distance matrix by its nearest PSD matrix "
+                                 "(Higham 1988): the literal §9 reproduction (rank one on a "
+                                 "Euclidean distance matrix, see SPEC §5)")
     distance_of_distances: bool = param(
         True, doc="cluster on Euclidean distances between columns of the matrix (eq. 22)")
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
     optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram "
                                               "(False: raw dendrogram order)")
-    shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
-                                             "ledoit_wolf")
+    shrinkage: SensitivityCovariance = param(
+        "none", doc="covariance estimator of the bisection: none (sample), ledoit_wolf, or "
+                    "implied (B Sigma_D B' + diag(Sigma_res) from the sensitivities, §8.4)")
     merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
                                          "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days (default: the "
