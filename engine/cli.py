@@ -132,11 +132,12 @@ def _config(args: argparse.Namespace):
     )
 
 
-def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict) -> int:
+def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict,
+         config=None) -> int:
     from .backtest import run_backtest, write_run
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
-    config = _config(args)
+    config = config if config is not None else _config(args)
     progress = None if args.quiet else backtest_progress()
     t0 = time.perf_counter()
     result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
@@ -155,30 +156,38 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from .checks import check_out_path
+
+    # settings and the destination first: a bad one fails before the data is read
+    config = _config(args)
+    out = check_out_path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     market = market_from_args(args)
-    out = Path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     return _run(market, args, out, args.force,
                 {"data": {"assets": str(args.assets), "drivers": str(args.drivers),
-                          "kind": args.kind}})
+                          "kind": args.kind}}, config)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import synthetic_market
 
-    market = synthetic_market(seed=args.data_seed)
+    config = _config(args)
+    out = check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.data_seed, "--data-seed"))
     print(f"synthetic market: {market.assets.shape[1]} assets, {market.candidates.shape[1]} "
           f"candidate drivers, {len(market.dates)} days (true common drivers: "
           f"{', '.join(market.truth.common)})")
-    return _run(market, args, Path(args.out), True,
-                {"data": {"synthetic": market.truth.params}})
+    return _run(market, args, out, True, {"data": {"synthetic": market.truth.params}}, config)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import prices_from_returns, synthetic_market, write_table
     from .data.io import atomic_folder
 
-    market = synthetic_market(seed=args.seed, n_assets=args.n_assets, n_days=args.n_days,
-                              n_noise=args.n_noise)
+    check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.seed, "--seed"), n_assets=args.n_assets,
+                              n_days=args.n_days, n_noise=args.n_noise)
     with atomic_folder(Path(args.out), overwrite=args.force) as tmp:
         write_table(prices_from_returns(market.assets), tmp / "assets.csv")
         write_table(prices_from_returns(market.candidates), tmp / "drivers.csv")

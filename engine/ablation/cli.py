@@ -35,11 +35,19 @@ def _positive_int(text: str) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     """Run an ablation from the command line; returns the exit status."""
+    from ..checks import check_out_path, check_seed
     from ..data import synthetic_market
+    from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
     from .runner import run_ablation
     from .summary import format_summary
 
+    # cheap checks first: a bad option fails before the grid is expanded or anything is created
+    check_scheduler(args.scheduler, args.executor)
+    if args.synthetic is not None:
+        check_seed(args.synthetic, "--synthetic")
+    if args.out is not None and not args.dry_run:
+        check_out_path(args.out)
     settings: dict[str, Any] = {}
     for name in AXES:
         text = getattr(args, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
 import time
@@ -29,6 +30,25 @@ from .cache import StageCache
 from .grid import Combination
 
 Executor = Literal["serial", "processes", "dask"]
+
+
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+                        r"(?::(\d{1,5}))?")
+
+
+def check_scheduler(address: str | None, executor: str) -> None:
+    """Check a Dask scheduler address (``tcp://host:8786``, ``tls://...``, ``host:port``) before
+    anything is created; only the ``dask`` executor takes one."""
+    if address is None:
+        return
+    if executor != "dask":
+        raise ConfigError(f"a scheduler address ({address!r}) needs the dask executor; add "
+                          "--executor dask (executor='dask') or drop the address")
+    m = _SCHEDULER.fullmatch(str(address).strip())
+    if m is None or (m.group(1) is not None and not 0 < int(m.group(1)) < 65536):
+        raise ConfigError(f"scheduler {address!r} is not a Dask scheduler address; write "
+                          "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 (or omit it for a local "
+                          "cluster)")
 
 
 class WorkerLost(CausalfolioError):

@@ -40,7 +40,15 @@ from ..errors import ConfigError, DataError
 from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
-from .executors import EXECUTORS, Task, WorkerLost, default_workers, execute, plan_tasks
+from .executors import (
+    EXECUTORS,
+    Task,
+    WorkerLost,
+    check_scheduler,
+    default_workers,
+    execute,
+    plan_tasks,
+)
 from .grid import Combination, Grid
 from .summary import results_table, summarize
 
@@ -255,6 +263,7 @@ def run_ablation(
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    check_scheduler(scheduler, executor)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
