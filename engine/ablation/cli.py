@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli_common import WINDOW_HELP, ablation_progress, add_data_options, market_from_args
+from ..defaults import EXECUTORS
 from ..errors import ConfigError
 
 _AXIS_HELP = {
@@ -34,11 +35,19 @@ def _positive_int(text: str) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     """Run an ablation from the command line; returns the exit status."""
+    from ..checks import check_out_path, check_seed
     from ..data import synthetic_market
+    from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
     from .runner import run_ablation
     from .summary import format_summary
 
+    # cheap checks first: a bad option fails before the grid is expanded or anything is created
+    check_scheduler(args.scheduler, args.executor)
+    if args.synthetic is not None:
+        check_seed(args.synthetic, "--synthetic")
+    if args.out is not None and not args.dry_run:
+        check_out_path(args.out)
     settings: dict[str, Any] = {}
     for name in AXES:
         text = getattr(args, name)
@@ -105,8 +114,6 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to the CLI's sub-parsers (``parser_class`` is the CLI's)."""
-    from .executors import EXECUTORS
-
     p = sub.add_parser(
         "ablate", help="backtest a grid of pipelines and settings on identical dates",
         description="Backtest every combination of a grid (brace alternatives in --spec, or a "

@@ -47,7 +47,7 @@ COMPARISON_COLUMNS = ["id", "label", "benchmark", "metric", "reference", "diff",
 REQUIRED = ("market", "id", "label", "benchmark", "status", *METRICS)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # holds arrays/frames: identity equality, hashable
 class StudyEvidence:
     """The statistics of one study.
 

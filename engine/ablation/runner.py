@@ -40,7 +40,15 @@ from ..errors import ConfigError, DataError
 from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
-from .executors import EXECUTORS, Task, WorkerLost, default_workers, execute, plan_tasks
+from .executors import (
+    EXECUTORS,
+    Task,
+    WorkerLost,
+    check_scheduler,
+    default_workers,
+    execute,
+    plan_tasks,
+)
 from .grid import Combination, Grid
 from .summary import results_table, summarize
 
@@ -48,7 +56,7 @@ STUDY_FORMAT = 1
 Progress = Callable[[dict[str, Any]], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class AblationResult:
     """The outcome of :func:`run_ablation`.
 
@@ -255,6 +263,7 @@ def run_ablation(
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    check_scheduler(scheduler, executor)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
@@ -285,8 +294,8 @@ def run_ablation(
     token = uuid.uuid4().hex
     groups = plan_tasks(todo, 1 if executor == "serial" else n_workers,
                         per_combination=per_combination or executor == "serial")
-    tasks = [Task(combos=g, dates=dates, fixed=grid.fixed, token=token, cache_dir=cdir)
-             for g in groups]
+    tasks = [Task(combos=g, dates=dates, fixed=grid.fixed, token=token, cache_dir=cdir,
+                  registry=grid.registry) for g in groups]
     shared = StageCache(cdir)
     counts: Counter = Counter()
     state = {"done": 0, "failed": 0, "total": len(todo), "t0": time.perf_counter()}
@@ -324,7 +333,7 @@ def _finish(grid: Grid, combos: list[Combination], store: _Store, dates: pd.Date
             axes: list[str], counts: Mapping[str, int], out: Path | None,
             context: dict[str, Any], *, ran: int = 0, skipped: int = 0,
             remaining: int = 0) -> AblationResult:
-    table = results_table(combos, store.mem, axes)
+    table = results_table(combos, store.mem, axes, registry=grid.registry)
     summary = summarize(table, axes)
     ids = [c.id for c in combos if c.id in store.navs]
     nav = pd.DataFrame({i: store.navs[i] for i in ids}) if ids else pd.DataFrame()
