@@ -66,20 +66,21 @@ def parse_seeds(text: Any) -> tuple[int, ...]:
         seeds = [s for item in text for s in parse_seeds(item)]
     else:
         s = str(text).strip()
-        seeds = []
         try:
-            if ":" in s:
-                lo, hi = (int(p) for p in s.split(":"))
-                if hi <= lo:
-                    raise ConfigError(f"--synthetic {s}: the range is empty; write START:STOP "
-                                      f"with STOP > START (e.g. {lo}:{lo + 20} for seeds "
-                                      f"{lo}..{lo + 19})")
-                seeds = list(range(lo, hi))
-            else:
-                seeds = [int(p) for p in s.split(",")]
+            parts = [int(p) for p in s.split(":" if ":" in s else ",")]
         except ValueError:
+            parts = []
+        if not parts or (":" in s and len(parts) != 2):
             raise ConfigError(f"--synthetic takes seeds: 5, a list 0,3,7 or a range 0:20; got "
-                              f"{s!r}") from None
+                              f"{s!r}")
+        if ":" in s:
+            lo, hi = parts
+            if hi <= lo:
+                raise ConfigError(f"--synthetic {s}: the range is empty; write START:STOP with "
+                                  f"STOP > START (e.g. {lo}:{lo + 20} for seeds "
+                                  f"{lo}..{lo + 19})")
+            parts = list(range(lo, hi))
+        seeds = parts
     if not seeds:
         raise ConfigError("--synthetic needs at least one seed")
     if any(x < 0 for x in seeds):
