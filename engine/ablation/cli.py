@@ -140,16 +140,25 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     for _, row in failed.head(5).iterrows():
         print(f"  failed: {row['label']}: {row['error']}")
     ok = table[table["status"] == "ok"] if len(table) else table
-    if len(ok):
+    cols = ["sharpe", "total_return", "annual_volatility", "max_drawdown"]
+    if len(ok) and n_m > 1:
+        mean = ok.groupby("label", sort=False)[cols].mean()
+        mean.insert(0, "markets", ok.groupby("label", sort=False).size())
+        best = mean.sort_values("sharpe", ascending=False).head(args.top).reset_index()
+        print(f"top {len(best)} by mean Sharpe over the {n_m} markets:")
+        print(best.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    elif len(ok):
         best = ok.sort_values("sharpe", ascending=False).head(args.top)
         print(f"top {len(best)} by Sharpe:")
-        print(best[["label", "sharpe", "total_return", "annual_volatility", "max_drawdown"]]
-              .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(best[["label", *cols]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("Sharpe ratio by choice (mean over the other factors; effect = mean - overall mean):")
     print(format_summary(res.choices if res.choices is not None else res.summary, "sharpe"))
     same = table[table["identical_to"].notna()] if "identical_to" in table else table.iloc[:0]
     if len(same):
         pairs = dict.fromkeys(zip(same["label"], same["identical_to"], strict=True))
+        n_same = same.groupby("label").size()
+        if n_m > 1:
+            print(f"identical arms on {n_same.min()}-{n_same.max()} of {n_m} markets")
         print("identical arms (same weights at every rebalance, counted once): "
               + "; ".join(f"{a} = {b}" for a, b in list(pairs)[:8]))
     if res.evidence is not None:

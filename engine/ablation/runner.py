@@ -3,12 +3,16 @@
 Result folder layout::
 
     OUT/
-      study.json            grid, common dates, data fingerprint, counts, completion
-      results.parquet/.csv  one row per combination (see summary.results_table)
-      summary.parquet/.csv  mean and spread of every metric per level of every factor
-      nav.parquet           daily NAV of every successful combination (columns: ids)
-      rows/<id>.json        one finished combination (written atomically as it completes)
-      rows/<id>.nav.parquet its NAV
+      study.json            grid, markets, reference, common dates, data fingerprints, counts
+      results.parquet/.csv  one row per (market, combination) (see summary.results_table)
+      summary.parquet/.csv  the evidence summary (causalfolio.ablation.evidence)
+      choices.parquet/.csv  mean and spread of every metric per level of every factor
+      comparisons.*, evidence.json   differences to the reference, multiple-testing results
+      nav.parquet           daily NAV of every successful combination (columns: ids, or
+                            (market, id) with several markets)
+      rows/<id>.json        one finished combination (written atomically as it completes);
+                            rows/<market>-<hash>/<id>.json with several markets
+      rows/<id>.nav.parquet, rows/<id>.weights.parquet   its NAV and target weights
       stage-cache/          on-disk stage cache (safe to delete)
 
 Re-running into the same folder skips combinations whose ``rows/<id>.json`` exists (failed ones too,
