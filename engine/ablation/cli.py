@@ -155,12 +155,11 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     print(format_summary(res.choices if res.choices is not None else res.summary, "sharpe"))
     same = table[table["identical_to"].notna()] if "identical_to" in table else table.iloc[:0]
     if len(same):
-        pairs = dict.fromkeys(zip(same["label"], same["identical_to"], strict=True))
-        n_same = same.groupby("label").size()
-        if n_m > 1:
-            print(f"identical arms on {n_same.min()}-{n_same.max()} of {n_m} markets")
-        print("identical arms (same weights at every rebalance, counted once): "
-              + "; ".join(f"{a} = {b}" for a, b in list(pairs)[:8]))
+        pairs = same.groupby(["label", "identical_to"], sort=False).size()
+        where = "" if n_m == 1 else " (on k of the markets)"
+        print(f"identical arms: same weights at every rebalance, counted once{where}: "
+              + "; ".join(f"{a} = {b}" + (f" ({k}/{n_m})" if n_m > 1 else "")
+                          for (a, b), k in list(pairs.items())[:8]))
     if res.evidence is not None:
         print(format_comparisons(res.evidence.comparisons, res.reference))
         print(f"results: {out}/results.csv (.parquet), summary: {out}/summary.csv, "

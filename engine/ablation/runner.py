@@ -510,6 +510,8 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
     ev = None
     if stats is not None and remaining == 0 and returns:
         ev = _evidence(table, returns, reference, axes, stats)
+        if ev is not None:
+            ev.evidence["market_settings"] = dict(markets_json)
     summary = ev.summary if ev is not None else choices
     if out is not None:
         frames = [("results", table), ("choices", choices)]
@@ -542,10 +544,7 @@ def _evidence(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], referenc
         warnings.warn(f"the reference {reference!r} failed on every market; no comparisons "
                       "written", CausalfolioWarning, stacklevel=3)
         return None
-    try:
-        from .evidence import analyse_study
-    except ImportError:  # the statistics package is not part of this build yet
-        return None
+    from .evidence import analyse_study
 
     pipes = table[~table["benchmark"].astype(bool)]
     fcts = factors(pipes, axes) if len(pipes) else []
