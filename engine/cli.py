@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import CausalfolioError, ConfigError
+from .cli_common import (
+    WINDOW_DEFAULTS,
+    WINDOW_HELP,
+    add_data_options,
+    backtest_progress,
+    market_from_args,
+)
+from .errors import CausalfolioError
 
 DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
 DEMO_BENCHMARKS = ("equal", "hrp")
@@ -24,25 +31,6 @@ DEMO_BENCHMARKS = ("equal", "hrp")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         self.exit(2, f"causalfolio: error: {message} (see '{self.prog} --help')\n")
-
-
-def _progress_printer(stream=sys.stderr):
-    tty = stream.isatty()
-    state = {"t0": time.perf_counter(), "last": -1}
-
-    def show(done: int, total: int, label: str) -> None:
-        pct = int(100 * done / total)
-        elapsed = time.perf_counter() - state["t0"]
-        eta = elapsed / done * (total - done)
-        text = f"rebalance {done}/{total} ({pct}%) {elapsed:.0f}s elapsed, ~{eta:.0f}s left"
-        if tty:
-            stream.write(f"\r{text:<70}" + ("\n" if done == total else ""))
-            stream.flush()
-        elif pct // 25 != state["last"] or done == total:
-            state["last"] = pct // 25
-            stream.write(text + "\n")
-
-    return show
 
 
 def _format_table(table) -> str:
@@ -57,19 +45,38 @@ def _format_table(table) -> str:
     return out.to_string()
 
 
+def _requires_note(cls: Any) -> str:
+    """`` (requires torch)``, or with the install command when it is missing; empty if none."""
+    if not cls.requires:
+        return ""
+    absent = cls.missing_requirements()
+    if not absent:
+        return f" (requires {', '.join(cls.requires)})"
+    from .optional import install_hint
+
+    return f" (requires {', '.join(cls.requires)}: not installed, {install_hint(absent)})"
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .registry import STAGE_LABELS, get_registry
+    from .registry import STAGE_LABELS, build_registry
     from .stages import STAGES
 
-    reg = get_registry()
+    # lenient: a clash or an invalid component is listed (with its provider) instead of
+    # stopping the listing that helps to resolve it
+    reg = build_registry(strict=False)
     stages = [args.stage] if args.stage else list(STAGES)
     if args.json:
         data: dict[str, Any] = {s: [
             {"name": e.name, "provider": e.provider, "summary": e.cls.summary(),
+             "requires": list(e.cls.requires), "missing": list(e.cls.missing_requirements()),
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
                              "required": p.required, "doc": p.doc}
                             for p in e.cls.parameters()]}
             for e in reg.entries(s)] for s in stages}
+        if not args.stage:
+            data["estimators"] = [{"name": e.name, "provider": e.provider,
+                                   "defaults": dict(e.defaults)}
+                                  for e in reg.estimator_entries()]
         data["failures"] = [{"name": f.name, "error": f.error} for f in reg.failures]
         from .backtest.runfolder import to_jsonable
 
@@ -78,10 +85,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for s in stages:
         print(f"{s} ({STAGE_LABELS[s]}s)")
         for e in reg.entries(s):
-            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]")
+            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]{_requires_note(e.cls)}")
             for p in e.cls.parameters():
                 default = "required" if p.required else f"default {p.default!r}"
                 print(f"      {p.name} ({p.type}, {default}): {p.doc}")
+    if not args.stage:
+        print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
+              "name or public path)")
+        for e in reg.estimator_entries():
+            print(f"  {e.name:<18} [{e.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0
@@ -96,6 +108,15 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date_list(text: str) -> list[str]:
+    from .errors import ConfigError
+
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise ConfigError(f"--reselect-dates: empty date in {text!r}; write YYYY-MM-DD,YYYY-MM-DD")
+    return items
+
+
 def _config(args: argparse.Namespace):
     from .backtest import BacktestConfig
     from .pipeline import Windows
@@ -103,6 +124,7 @@ def _config(args: argparse.Namespace):
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
+        reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
         bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
@@ -110,12 +132,13 @@ def _config(args: argparse.Namespace):
     )
 
 
-def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict) -> int:
+def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict,
+         config=None) -> int:
     from .backtest import run_backtest, write_run
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
-    config = _config(args)
-    progress = None if args.quiet else _progress_printer()
+    config = config if config is not None else _config(args)
+    progress = None if args.quiet else backtest_progress()
     t0 = time.perf_counter()
     result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
     elapsed = time.perf_counter() - t0
@@ -132,51 +155,39 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
     return 0
 
 
-def _transforms(items: Sequence[str] | None) -> dict[str, str] | str | None:
-    if not items:
-        return None
-    if len(items) == 1 and "=" not in items[0]:
-        return items[0]
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--transform expects NAME=pct|log|diff|none or one transform for "
-                              f"all, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k] = v
-    return out
-
-
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from .data import Market
+    from .checks import check_out_path
 
-    market = Market.from_files(
-        args.assets, args.drivers, kind=args.kind, transforms=_transforms(args.transform),
-        align=args.align, nan_policy=args.nan_policy,
-    )
-    out = Path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
+    # settings and the destination first: a bad one fails before the data is read
+    config = _config(args)
+    out = check_out_path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
+    market = market_from_args(args)
     return _run(market, args, out, args.force,
                 {"data": {"assets": str(args.assets), "drivers": str(args.drivers),
-                          "kind": args.kind}})
+                          "kind": args.kind}}, config)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import synthetic_market
 
-    market = synthetic_market(seed=args.data_seed)
+    config = _config(args)
+    out = check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.data_seed, "--data-seed"))
     print(f"synthetic market: {market.assets.shape[1]} assets, {market.candidates.shape[1]} "
           f"candidate drivers, {len(market.dates)} days (true common drivers: "
           f"{', '.join(market.truth.common)})")
-    return _run(market, args, Path(args.out), True,
-                {"data": {"synthetic": market.truth.params}})
+    return _run(market, args, out, True, {"data": {"synthetic": market.truth.params}}, config)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import prices_from_returns, synthetic_market, write_table
     from .data.io import atomic_folder
 
-    market = synthetic_market(seed=args.seed, n_assets=args.n_assets, n_days=args.n_days,
-                              n_noise=args.n_noise)
+    check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.seed, "--seed"), n_assets=args.n_assets,
+                              n_days=args.n_days, n_noise=args.n_noise)
     with atomic_folder(Path(args.out), overwrite=args.force) as tmp:
         write_table(prices_from_returns(market.assets), tmp / "assets.csv")
         write_table(prices_from_returns(market.candidates), tmp / "drivers.csv")
@@ -201,9 +212,12 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
     b.add_argument("--reselect-every", type=int, default=1,
                    help="re-select drivers every n rebalances (default 1)")
-    b.add_argument("--driver-window", type=int, default=126, help="trading days (default 126)")
-    b.add_argument("--train-window", type=int, default=125, help="trading days (default 125)")
-    b.add_argument("--cov-window", type=int, default=63, help="trading days (default 63)")
+    b.add_argument("--reselect-dates", metavar="D[,D...]",
+                   help="re-select drivers at the first rebalance on or after each date "
+                        "(e.g. 2020-06-01,2021-01-01,2021-07-01) instead of every n")
+    for name, text in WINDOW_HELP.items():
+        b.add_argument(f"--{name.replace('_', '-')}", type=int, default=WINDOW_DEFAULTS[name],
+                       help=text)
     b.add_argument("--min-weight", type=float, default=0.0)
     b.add_argument("--max-weight", type=float, default=1.0)
     b.add_argument("--cost-bps", type=float, default=0.0, help="cost per unit traded, bps")
@@ -232,14 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_spec)
 
     p = sub.add_parser("backtest", help="walk-forward backtest on your data")
-    p.add_argument("--assets", required=True, help="wide CSV/Parquet of asset prices")
-    p.add_argument("--drivers", required=True, help="wide CSV/Parquet of candidate drivers")
-    p.add_argument("--kind", default="prices", choices=["prices", "returns"])
-    p.add_argument("--transform", action="append",
-                   help="candidate transform: one of pct|log|diff|none for all, or NAME=T "
-                        "(repeatable)")
-    p.add_argument("--align", default="inner", choices=["inner", "assets"])
-    p.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
+    add_data_options(p, required=True)
     p.add_argument("--out", help="run folder (default runs/backtest-<time>)")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     _add_backtest_options(p, spec_required=True)

@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..cli_common import WINDOW_HELP, ablation_progress, add_data_options, market_from_args
+from ..defaults import DEFAULT_REPLICAS, EXECUTORS, RESAMPLERS
 from ..errors import ConfigError
-from .grid import AXES
 
 _AXIS_HELP = {
-    "driver_window": "driver-selection window(s), trading days (default 126)",
-    "train_window": "dynamics training window(s), trading days (default 125)",
-    "cov_window": "covariance window(s), trading days (default 63)",
+    **{name: text.replace(" window,", " window(s),") for name, text in WINDOW_HELP.items()},
     "reselect_every": "re-select drivers every n rebalances (default 1)",
     "min_weight": "minimum weight(s) per asset (default 0)",
     "max_weight": "maximum weight(s) per asset (default 1)",
@@ -34,36 +33,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def progress_printer(stream=None):
-    """A progress callback printing completed/failed/remaining counts and time left (stderr)."""
-    stream = stream or sys.stderr
-    tty = stream.isatty()
-    state = {"last": -1}
-
-    def show(p: dict[str, Any]) -> None:
-        done, total = p["done"], p["total"]
-        text = (f"ablation {done}/{total} done, {p['failed']} failed, {p['remaining']} "
-                f"remaining, {p['elapsed']:.0f}s elapsed, ~{p['eta']:.0f}s left")
-        if tty:
-            stream.write(f"\r{text:<90}" + ("\n" if done == total else ""))
-            stream.flush()
-        else:
-            q = int(10 * done / max(total, 1))
-            if q != state["last"] or done == total:
-                state["last"] = q
-                stream.write(text + "\n")
-
-    return show
-
-
 def cmd_ablate(args: argparse.Namespace) -> int:
     """Run an ablation from the command line; returns the exit status."""
-    from ..data import Market
-    from .grid import Grid, parse_values
-    from .markets import MarketGrid, market_options_from_toml
+    from ..checks import check_out_path
+    from .executors import check_scheduler
+    from .grid import AXES, Grid, parse_values
+    from .markets import MarketGrid, market_options_from_toml, parse_seeds
     from .runner import resolve_reference, run_ablation
     from .summary import format_summary
 
+    # cheap checks first: a bad option fails before the grid is expanded or anything is created
+    check_scheduler(args.scheduler, args.executor)
+    if args.synthetic is not None:
+        parse_seeds(args.synthetic)
+    if args.out is not None and not args.dry_run:
+        check_out_path(args.out)
     settings: dict[str, Any] = {}
     for name in AXES:
         text = getattr(args, name)
@@ -101,11 +85,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         if not (args.assets and args.drivers):
             raise ConfigError("give the data: --assets FILE --drivers FILE, or --synthetic "
                               "SEEDS")
-        from ..cli import _transforms
-
-        data = Market.from_files(args.assets, args.drivers, kind=args.kind,
-                                 transforms=_transforms(args.transform), align=args.align,
-                                 nan_policy=args.nan_policy)
+        data = market_from_args(args)
     market = MarketGrid.from_options(data=data, **mopts)
     resolve_reference(grid.combinations(), args.reference)
     if args.workers is not None and args.workers < 1:
@@ -126,7 +106,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     res = run_ablation(
         market, grid, out, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, cache_dir=cache_dir, retry_failed=args.retry_failed,
-        force=args.force, progress=None if args.quiet else progress_printer(),
+        force=args.force, progress=None if args.quiet else ablation_progress(),
         reference=args.reference,
     )
     elapsed = time.perf_counter() - t0
@@ -183,9 +163,6 @@ def format_comparisons(comparisons: Any, reference: str | None, metric: str = "s
 
 def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to the CLI's sub-parsers (``parser_class`` is the CLI's)."""
-    from .executors import EXECUTORS
-    from .markets import DEFAULT_REPLICAS, RESAMPLERS
-
     p = sub.add_parser(
         "ablate", help="backtest a grid of pipelines and settings on identical dates",
         description="Backtest every combination of a grid (brace alternatives in --spec, or a "
@@ -202,8 +179,7 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--dry-run", action="store_true",
                    help="list the combinations and exit")
     d = p.add_argument_group("data")
-    d.add_argument("--assets", help="wide CSV/Parquet of asset prices")
-    d.add_argument("--drivers", help="wide CSV/Parquet of candidate drivers")
+    add_data_options(d, required=False)
     d.add_argument("--synthetic", metavar="SEEDS",
                    help="use the built-in synthetic market with these seeds instead of files: "
                         "5, a list 0,3,7 or a range 0:20 (seeds 0..19); each seed is a market")
@@ -219,11 +195,6 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     d.add_argument("--block-days", type=int, metavar="L",
                    help="mean block length of --resample, trading days (default: automatic, "
                         "Politis-White)")
-    d.add_argument("--kind", default="prices", choices=["prices", "returns"])
-    d.add_argument("--transform", action="append",
-                   help="candidate transform: pct|log|diff|none for all, or NAME=T (repeatable)")
-    d.add_argument("--align", default="inner", choices=["inner", "assets"])
-    d.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
     b = p.add_argument_group("backtest settings (comma-separated lists are grid axes)")
     b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
     b.add_argument("--end", help="last date (YYYY-MM-DD)")

@@ -45,7 +45,7 @@ COMPARISON_COLUMNS = ["id", "label", "benchmark", "metric", "reference", "diff",
 REQUIRED = ("market", "id", "label", "benchmark", "status", *METRICS)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # holds arrays/frames: identity equality, hashable
 class StudyEvidence:
     """The statistics of one study.
 
@@ -313,38 +313,37 @@ def _summary(t: pd.DataFrame, factors: Sequence[str], markets: list[str],
         choices = list(dict.fromkeys(level))
         if len(choices) < 2:
             continue
+        # cells made of the same portfolios as an earlier cell (identical arms) count once
+        members = canon.groupby([pipes["market"], cell], sort=False).agg(
+            lambda s: tuple(sorted(s)))
+        dup = pd.Series(list(zip(members.index.get_level_values(0), members, strict=True)),
+                        index=members.index).duplicated()
+        frame = pd.DataFrame({"market": pipes["market"], "cell": cell, "level": level})
         for metric in METRICS:
-            frame = pd.DataFrame({"market": pipes["market"], "cell": cell, "level": level,
-                                  "v": pipes[metric].astype(float)})
-            means = frame.groupby(["market", "cell", "level"], sort=False)["v"].mean()
-            wide = means.unstack("level")
-            # cells made of the same portfolios as an earlier cell (identical arms) count once
-            members = canon.groupby([pipes["market"], cell], sort=False).agg(
-                lambda s: tuple(sorted(s)))
-            keep = ~pd.Series(list(zip(members.index.get_level_values(0), members,
-                                       strict=True)), index=members.index).duplicated()
-            wide = wide[keep.reindex(wide.index).fillna(False).to_numpy(bool)]
+            frame["v"] = pipes[metric].astype(float)
+            wide = frame.groupby(["market", "cell", "level"], sort=False)["v"].mean().unstack(
+                "level")
+            wide = wide[~dup.reindex(wide.index).fillna(True).to_numpy(bool)]
             for choice in choices:
                 if choice not in wide:
                     continue
-                rest = wide.drop(columns=[choice])
-                d = pd.DataFrame({"x": wide[choice], "y": rest.mean(axis=1, skipna=True)})
-                d = d.dropna()
-                if d.empty:
+                rest = wide.drop(columns=[choice]).mean(axis=1, skipna=True)
+                ok = wide[choice].notna() & rest.notna()
+                x, y = wide[choice][ok], rest[ok]
+                if not len(x):
                     continue
+                mk = x.index.get_level_values("market")
                 if len(markets) > 1:
-                    per = d.groupby(level="market", sort=False).mean()
-                    res = ev.paired_over_markets(per["x"].to_numpy(), per["y"].to_numpy(),
-                                                 alpha=alpha)
+                    xs = x.groupby(mk, sort=False).mean()
+                    ys = y.groupby(mk, sort=False).mean()
+                    res = ev.paired_over_markets(xs.to_numpy(), ys.to_numpy(), alpha=alpha)
                 else:
-                    res = ev.paired_over_markets(d["x"].to_numpy(), d["y"].to_numpy(),
-                                                 alpha=alpha)
+                    res = ev.paired_over_markets(x.to_numpy(), y.to_numpy(), alpha=alpha)
                 rows.append({"factor": f, "choice": choice, "metric": metric,
                              "effect": res.estimate, "ci_low": res.ci_low,
                              "ci_high": res.ci_high, "p_value": res.p_value,
-                             "n_markets": int(d.index.get_level_values("market").nunique()),
-                             "n_cells": int(len(d)), "method": res.method,
-                             "p_wilcoxon": res.info.get("p_wilcoxon")})
+                             "n_markets": int(mk.nunique()), "n_cells": int(len(x)),
+                             "method": res.method, "p_wilcoxon": res.info.get("p_wilcoxon")})
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)

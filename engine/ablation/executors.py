@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
 import time
@@ -23,19 +24,39 @@ from typing import Any, Literal
 import attrs
 import pandas as pd
 
+from ..defaults import EXECUTORS
 from ..errors import CausalfolioError, CausalfolioWarning, ConfigError
+from ..registry import Registry
 from .cache import StageCache
 from .grid import Combination
 
 Executor = Literal["serial", "processes", "dask"]
-EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+                        r"(?::(\d{1,5}))?")
+
+
+def check_scheduler(address: str | None, executor: str) -> None:
+    """Check a Dask scheduler address (``tcp://host:8786``, ``tls://...``, ``host:port``) before
+    anything is created; only the ``dask`` executor takes one."""
+    if address is None:
+        return
+    if executor != "dask":
+        raise ConfigError(f"a scheduler address ({address!r}) needs the dask executor; add "
+                          "--executor dask (executor='dask') or drop the address")
+    m = _SCHEDULER.fullmatch(str(address).strip())
+    if m is None or (m.group(1) is not None and not 0 < int(m.group(1)) < 65536):
+        raise ConfigError(f"scheduler {address!r} is not a Dask scheduler address; write "
+                          "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 (or omit it for a local "
+                          "cluster)")
 
 
 class WorkerLost(CausalfolioError):
     """A worker process died (killed, out of memory); the combinations it held were not run."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Task:
     """Combinations run together on one worker, sharing its stage cache.
 
@@ -51,6 +72,9 @@ class Task:
         Study token: a worker keeps its cache while the token stays the same.
     cache_dir
         Disk cache folder shared by the workers, or ``None``.
+    registry
+        The grid's registry (rebuilt from its recipe in a worker process), or ``None`` for the
+        worker's process-wide one.
     market
         Id of the market the task runs on (a key of the markets given to the executor; ignored
         when it is given a single market).
@@ -61,6 +85,7 @@ class Task:
     fixed: Mapping[str, Any]
     token: str
     cache_dir: str | None = None
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
     market: str = ""
 
 
@@ -68,8 +93,11 @@ class Task:
 
 
 def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
-                    fixed: Mapping[str, Any], cache: StageCache) -> dict[str, Any]:
+                    fixed: Mapping[str, Any], cache: StageCache,
+                    registry: Registry | None = None) -> dict[str, Any]:
     """Backtest one combination; a failure is recorded in the returned record, never raised.
+
+    ``registry`` parses the combination's spec (default: the process-wide registry).
 
     Returns
     -------
@@ -89,7 +117,8 @@ def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
         try:
             # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
             config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
-            result = run_backtest(market, combo.spec, config, cache=view)
+            result = run_backtest(market, combo.spec, config, cache=view,
+                                  registry=registry)
             strat = next(iter(result.strategies.values()))
             rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
             rec["nav"] = strat.nav
@@ -132,8 +161,8 @@ def run_task(market: Any, task: Task) -> list[dict[str, Any]]:
     """
     cache = _worker_cache(f"{task.token}:{task.market}", task.cache_dir)
     m = _market_of(market, task)
-    return [{**run_combination(m, c, task.dates, task.fixed, cache), "market": task.market}
-            for c in task.combos]
+    return [{**run_combination(m, c, task.dates, task.fixed, cache, task.registry),
+             "market": task.market} for c in task.combos]
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -170,7 +199,8 @@ def _serial(market: Any, tasks: Sequence[Task], cache: StageCache) -> Iterator[l
     for t in tasks:
         if t.market != current:  # a new market: its keys differ, start a fresh memory cache
             current, cache = t.market, StageCache(cache.disk)
-        yield [{**run_combination(_market_of(market, t), c, t.dates, t.fixed, cache),
+        yield [{**run_combination(_market_of(market, t), c, t.dates, t.fixed, cache,
+                                 t.registry),
                 "market": t.market} for c in t.combos]
 
 
@@ -270,6 +300,8 @@ def execute(market: Any, tasks: Sequence[Task], *, executor: str, workers: int,
     """
     if executor == "serial":
         return _serial(market, tasks, cache)
+    for reg in {id(t.registry): t.registry for t in tasks if t.registry is not None}.values():
+        reg.check_portable()  # a clear error now rather than a worker dying on unpickling
     if executor == "processes":
         return _processes(market, tasks, workers)
     if executor == "dask":

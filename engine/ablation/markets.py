@@ -32,14 +32,9 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from ..defaults import DEFAULT_REPLICAS, RESAMPLERS
 from ..errors import ConfigError
 from ..stages import fingerprint
-
-RESAMPLERS: tuple[str, ...] = ("stationary",)
-"""Resampling schemes of real data (``--resample``)."""
-
-DEFAULT_REPLICAS = 20
-"""Replicas of a resampled market when ``replicas`` is not given (replica 0 is the data)."""
 
 MARKET_KEYS = ("synthetic", "synthetic_param", "resample", "replicas", "block_days", "seed")
 """Keys of the grid file's ``[market]`` table (the CLI options without ``--``)."""

@@ -53,7 +53,15 @@ from ..errors import (
 from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
-from .executors import EXECUTORS, Task, WorkerLost, default_workers, execute, plan_tasks
+from .executors import (
+    EXECUTORS,
+    Task,
+    WorkerLost,
+    check_scheduler,
+    default_workers,
+    execute,
+    plan_tasks,
+)
 from .grid import Combination, Grid
 from .identical import identical_to
 from .markets import as_markets
@@ -63,7 +71,7 @@ STUDY_FORMAT = 2
 Progress = Callable[[dict[str, Any]], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class AblationResult:
     """The outcome of :func:`run_ablation`.
 
@@ -329,12 +337,13 @@ def run_ablation(
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    check_scheduler(scheduler, executor)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
     n_workers = workers or default_workers()
     combos = grid.combinations()
-    ref_label = resolve_reference(combos, reference)
+    ref_label = resolve_reference(combos, reference, grid.registry)
     markets, mparams, mjson = as_markets(market)
     dates_of: dict[str, pd.DatetimeIndex] = {}
     for mid, m in markets.items():
@@ -384,7 +393,7 @@ def run_ablation(
         groups = plan_tasks(todo[mid], 1 if executor == "serial" else n_workers,
                             per_combination=per_combination or executor == "serial")
         tasks += [Task(combos=g, dates=dates_of[mid], fixed=grid.fixed, token=token,
-                       cache_dir=cdir, market=mid) for g in groups]
+                       cache_dir=cdir, market=mid, registry=grid.registry) for g in groups]
     shared = StageCache(cdir)
     counts: Counter = Counter()
     seen_warnings: dict[tuple[str, str], None] = {}
@@ -437,12 +446,14 @@ def _reemit(category: str, message: str) -> None:
     warnings.warn(message, _CATEGORIES.get(category, UserWarning), stacklevel=3)
 
 
-def resolve_reference(combos: list[Combination], reference: str | None) -> str:
+def resolve_reference(combos: list[Combination], reference: str | None,
+                      registry: Any = None) -> str:
     """The label of the reference combination.
 
     ``reference`` is a combination label, or a spec (canonicalised) matching exactly one
     combination; ``None`` picks the first benchmark, else the first combination. Anything else is
-    a :class:`ConfigError` listing the choices.
+    a :class:`ConfigError` listing the choices. ``registry`` parses a spec (default: the
+    process-wide one; give the grid's).
     """
     if not combos:
         raise ConfigError("the grid has no combination")
@@ -456,7 +467,7 @@ def resolve_reference(combos: list[Combination], reference: str | None) -> str:
     try:
         from ..pipeline import parse_spec
 
-        canon = parse_spec(ref).spec
+        canon = parse_spec(ref, registry).spec
     except CausalfolioError:
         canon = None
     hits = [c.label for c in combos if c.spec in (ref, canon)]
@@ -489,7 +500,7 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
     names = list(dict.fromkeys(k for p in mparams.values() for k in p))
     parts, navs, returns = [], {}, {}
     for mid, st in stores.items():
-        t = results_table(combos, st.mem, axes)
+        t = results_table(combos, st.mem, axes, registry=grid.registry)
         same = identical_to(combos, st.weights)
         pos = t.columns.get_loc("status")
         t.insert(pos + 1, "identical_to", [same.get(i) for i in t["id"]])

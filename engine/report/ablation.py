@@ -24,6 +24,9 @@ TABLE_METRICS = ("total_return", "annual_volatility", "sharpe", "max_drawdown", 
 EFFECT_METRICS = ("sharpe", "total_return", "annual_volatility")
 
 
+ABLATE = "'causalfolio ablate' with the same --out"
+
+
 def is_ablation_folder(path: str | os.PathLike) -> bool:
     """True when ``path`` holds an ablation result (study.json and results.csv/parquet)."""
     p = Path(path)
@@ -32,10 +35,12 @@ def is_ablation_folder(path: str | os.PathLike) -> bool:
 
 
 def _read(p: Path, name: str) -> pd.DataFrame:
+    from ..backtest.runfolder import read_frame
+
     if (p / f"{name}.parquet").is_file():
-        return pd.read_parquet(p / f"{name}.parquet")
+        return read_frame(p, f"{name}.parquet", pd.read_parquet, command=ABLATE)
     if (p / f"{name}.csv").is_file():
-        return pd.read_csv(p / f"{name}.csv")
+        return read_frame(p, f"{name}.csv", pd.read_csv, command=ABLATE)
     raise DataError(f"{p}: no {name}.parquet or {name}.csv; the ablation has not finished "
                     "(rerun 'causalfolio ablate' with the same --out to complete it)")
 
@@ -79,11 +84,24 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
     p = Path(folder)
     if not is_ablation_folder(p):
         raise DataError(f"{p} is not an ablation result folder (no study.json and results)")
-    study = json.loads((p / "study.json").read_text())
+    from ..backtest.runfolder import damaged, read_json
+
+    study = read_json(p, "study.json", command=ABLATE)
+    if not isinstance(study, dict) or not isinstance(study.get("context") or {}, dict):
+        raise damaged(p, "study.json", "not a JSON object with a 'context'", command=ABLATE)
     table = _read(p, "results")
     summary = _read(p, "summary")
+    effects = "summary"
     if (p / "choices.parquet").is_file() or (p / "choices.csv").is_file():
-        summary = _read(p, "choices")  # per-choice mean/effect (summary.* holds the evidence)
+        effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
+        summary = _read(p, "choices")
+    need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
+            effects: ("factor", "metric", "level", "effect")}
+    for name, frame in (("results", table), (effects, summary)):
+        lacking = [c for c in need[name] if c not in frame.columns]
+        if lacking and not (name == effects and frame.empty):
+            file = f"{name}.parquet" if (p / f"{name}.parquet").is_file() else f"{name}.csv"
+            raise damaged(p, file, f"no column {lacking[0]!r}", command=ABLATE)
     table, nav_market, note = _one_row_per_combination(table)
     title = title or f"causalfolio ablation: {p.name}"
     ok = table[table["status"] == "ok"]
@@ -159,9 +177,9 @@ def write_ablation_report(folder: str | os.PathLike, out: str | os.PathLike | No
                           top: int = 8, title: str | None = None) -> Path:
     """Write the ablation report (default FOLDER/report.html); returns its path."""
     text = render_ablation_report(folder, top=top, title=title)
+    from ..data.io import atomic_write_bytes
+
     path = Path(out) if out is not None else Path(folder) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path

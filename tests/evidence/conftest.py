@@ -1,9 +1,10 @@
-"""A synthetic study (results table + daily returns) with known structure, for the glue tests."""
+"""Fixtures of the evidence tests: a synthetic study (results table + daily returns)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from causalfolio.evidence import max_drawdown
 
@@ -43,3 +44,9 @@ def make_study(n_markets: int = 3, n_days: int = 300, *, edge: float = 0.0, seed
         dates = pd.bdate_range("2020-01-01", periods=n_days)
         rets[market] = pd.DataFrame(cols, index=dates)
     return pd.DataFrame(rows), rets
+
+
+@pytest.fixture
+def study():
+    """The :func:`make_study` factory."""
+    return make_study
