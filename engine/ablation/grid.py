@@ -294,10 +294,10 @@ class Grid:
             doc = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not a valid TOML grid file ({exc})") from None
-        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest"}
+        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest", "market"}
         if unknown:
             raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; a grid file has specs, "
-                              "stages, benchmarks and backtest")
+                              "stages, benchmarks, backtest and market")
         file_specs = doc.get("specs", doc.get("spec", []))
         file_specs = [file_specs] if isinstance(file_specs, str) else list(file_specs)
         file_bench = doc.get("benchmarks", [])
