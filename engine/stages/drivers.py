@@ -17,7 +17,7 @@ else:  # imported on first use: loading the registry and parsing specs need no p
     pd = lazy_module("pandas")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class DriverSelection:
     """The output of a driver selector.
 

@@ -19,7 +19,7 @@ else:  # imported on first use: loading the registry and parsing specs need no p
     pd = lazy_module("pandas")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class MappingInputs:
     """Everything a risk mapping may use at one rebalance date.
 
@@ -60,7 +60,7 @@ class MappingInputs:
         return np.atleast_2d(np.cov(self.returns.to_numpy(dtype=float), rowvar=False))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Allocation:
     """Weights chosen by a risk mapping.
 
