@@ -63,13 +63,13 @@ def test_value_classes_holding_arrays_compare_and_hash(small_market):
     _check_identity_semantics(m.truth, attrs.evolve(m.truth))
     pipe = cf.parse_spec(SPEC)
     date = m.dates[200]
-    a = pipe.run(m.assets, m.candidates, date, windows=WINDOWS)
-    b = pipe.run(m.assets, m.candidates, date, windows=WINDOWS)
+    a = pipe.run(m.assets, m.candidates, date, **WINDOWS)
+    b = pipe.run(m.assets, m.candidates, date, **WINDOWS)
     assert np.array_equal(a.weights, b.weights)  # the same values...
     for name in ("selection", "sensitivities", "forecast", "allocation"):
         _check_identity_semantics(getattr(a, name), getattr(b, name))  # ...distinct objects
     _check_identity_semantics(a, b)
-    cfg = BacktestConfig(windows=WINDOWS, bounds=(0.05, 0.4))
+    cfg = BacktestConfig(**WINDOWS, min_weight=0.05, max_weight=0.4)
     r1, r2 = run_backtest(m, SPEC, cfg), run_backtest(m, SPEC, cfg)
     _check_identity_semantics(r1, r2)
     s1, s2 = (next(iter(r.strategies.values())) for r in (r1, r2))
