@@ -42,14 +42,21 @@ class Component:
 
     name: ClassVar[str] = ""
     stage: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Optional libraries the component needs (import names, e.g. ``("torch",)``): building it
+    without them raises :class:`~causalfolio.errors.ConfigError` naming the extra to install."""
     renamed_params: ClassVar[dict[str, tuple[str, dict[Any, Any]]]] = {}
     """Deprecated parameter names: ``{old: (new, {old value: new value})}``. The old name is a
     field defaulting to ``None``; given, it warns (``FutureWarning``) and sets the new one."""
 
     def __attrs_post_init__(self) -> None:
-        hints = _hints(type(self))
         owner = type(self).name or type(self).__name__
+        if self.requires:
+            from ..optional import require
+
+            require(owner, self.requires)
         self._apply_renamed(owner)
+        hints = _hints(type(self))
         for field in attrs.fields(type(self)):
             tp = hints.get(field.name, Any)
             value = getattr(self, field.name)
@@ -97,6 +104,13 @@ class Component:
                 )
             )
         return out
+
+    @classmethod
+    def missing_requirements(cls) -> tuple[str, ...]:
+        """The libraries of :attr:`requires` that are not installed here."""
+        from ..optional import missing
+
+        return missing(cls.requires)
 
     @classmethod
     def summary(cls) -> str:

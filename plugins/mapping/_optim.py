@@ -7,9 +7,8 @@ and a local solver for the non-convex quadratic forms of the literal monograph v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 
 from causalfolio.diagnostics import driver_inputs
@@ -18,6 +17,9 @@ from causalfolio.stages import MappingInputs
 from causalfolio.weights import project_to_bounds
 
 from ._checks import checked_distance
+
+if TYPE_CHECKING:  # cvxpy is imported where a problem is built or solved, not on registry load
+    import cvxpy as cp
 
 PREFERRED = ("CLARABEL", "OSQP", "ECOS", "SCS", "HIGHS", "SCIPY")
 """Solvers tried, in this order, by ``solver='auto'`` (those installed)."""
@@ -34,6 +36,8 @@ class InfeasibleProblemError(ConfigError):
 
 def installed() -> tuple[str, ...]:
     """The cvxpy solvers installed here."""
+    import cvxpy as cp
+
     return tuple(cp.installed_solvers())
 
 
@@ -53,10 +57,15 @@ def solver_chain(solver: str, *, lp: bool = False) -> list[str]:
 
 
 def check_solver_name(owner: str, solver: str) -> None:
-    """Raise :class:`ParameterError` for a solver name cvxpy does not know (checked on build)."""
+    """Raise :class:`ParameterError` for a solver name cvxpy does not know (checked on build;
+    cvxpy is imported only for a name other than 'auto')."""
+    if solver.lower() == "auto":
+        return
+    import cvxpy as cp
+
     from causalfolio.errors import ParameterError
 
-    if solver.lower() != "auto" and solver.upper() not in cp.settings.SOLVERS:
+    if solver.upper() not in cp.settings.SOLVERS:
         raise ParameterError(
             f"{owner}: parameter 'solver' must be 'auto' or a cvxpy solver name "
             f"({', '.join(cp.settings.SOLVERS)}), got {solver!r}"
@@ -72,6 +81,8 @@ def solve(problem: cp.Problem, *, solver: str, what: str, lp: bool = False) -> d
 
     Returns facts for the diagnostics: the solver used, its status and the failures before it.
     """
+    import cvxpy as cp
+
     failures: list[str] = []
     infeasible = completed = 0
     for name in solver_chain(solver, lp=lp):
@@ -112,6 +123,8 @@ def finalize(w: np.ndarray, bounds: tuple[float, float]) -> tuple[np.ndarray, fl
 
 def weight_variable(n: int, bounds: tuple[float, float]) -> tuple[cp.Variable, list]:
     """A weight variable (n,) and the long-only budget and bound constraints."""
+    import cvxpy as cp
+
     lo, hi = bounds
     w = cp.Variable(n)
     return w, [cp.sum(w) == 1, w >= lo, w <= hi]
@@ -219,6 +232,8 @@ def min_cvar(scenarios: np.ndarray, alpha: float, bounds: tuple[float, float], *
     ``min_return`` (per scenario period). ``scenarios`` is (S, N) of asset returns.
     Returns the weights and facts (CVaR, VaR zeta, solver).
     """
+    import cvxpy as cp
+
     s, n = scenarios.shape
     w, cons = weight_variable(n, bounds)
     zeta = cp.Variable()
