@@ -45,6 +45,36 @@ def _format_table(table) -> str:
     return out.to_string()
 
 
+def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int = 0) -> str:
+    """Each strategy's Sharpe difference to the first benchmark, with interval and p-value."""
+    import pandas as pd
+
+    from .evidence import sharpe_diff
+    from .pipeline import parse_spec
+
+    ref = parse_spec(benchmark).spec
+    base = result.strategies[ref].returns
+    lines = [f"Sharpe ratio minus that of {ref} (Ledoit-Wolf 2008 block-bootstrap test, 95% "
+             f"interval, {n_boot} replicates, seed {seed}):"]
+    width = max(len(k) for k in result.strategies)
+    for label, strat in result.strategies.items():
+        if label == ref:
+            continue
+        both = pd.concat([strat.returns, base], axis=1, join="inner").dropna()
+        if len(both) < 10:
+            lines.append(f"  {label:<{width}}  n/a (fewer than 10 common days)")
+            continue
+        res = sharpe_diff(both.iloc[:, 0], both.iloc[:, 1], n_boot=n_boot, seed=seed)
+        if res.estimate != res.estimate:
+            lines.append(f"  {label:<{width}}  n/a ({res.info.get('note', 'undefined')})")
+            continue
+        b = res.info.get("block_size")
+        block = "" if b is None else f"  (block {b} day{'s' if b != 1 else ''})"
+        lines.append(f"  {label:<{width}}  {res.estimate:+.3f}  [{res.ci_low:+.3f}, "
+                     f"{res.ci_high:+.3f}]  p={res.p_value:.3f}{block}")
+    return "\n".join(lines)
+
+
 def _requires_note(cls: Any) -> str:
     """`` (requires torch)``, or with the install command when it is missing; empty if none."""
     if not cls.requires:
@@ -147,6 +177,8 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
     print(f"{len(d)} rebalances from {d[0].date()} to {d[-1].date()}, "
           f"{len(result.strategies)} strategies, {elapsed:.1f}s")
     print(_format_table(result.metrics_table()))
+    if args.benchmark:
+        print(_sharpe_vs_benchmark(result, args.benchmark[0]))
     print(f"run folder: {out}")
     if getattr(args, "report", False):
         from .report.cli import report_after_run

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import DataError
 from . import charts
+from . import evidence as evidence_section
 from .html import SCRIPT, STYLE, _fmt, _img
 
 TABLE_METRICS = ("total_return", "annual_volatility", "sharpe", "max_drawdown", "turnover")
@@ -148,9 +149,29 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         items = "".join(f"<li><code>{html.escape(str(r['label']))}</code>: "
                         f"{html.escape(str(r.get('error')))}</li>" for _, r in failed.iterrows())
         body.append(f"<h3>Failed combinations</h3><ul>{items}</ul>")
+    body += evidence_section.section(p)
     body.append("<h2>Effect of each choice</h2>")
     if summary.empty:
         body.append("<p>No factor varies among the successful pipeline combinations.</p>")
+    elif {"choice", "ci_low", "ci_high"} <= set(summary.columns):
+        body.append('<p class="note">Effect = mean of the metric with that choice minus the mean '
+                    "of the other choices of the factor, paired within each market and setting "
+                    "of the other factors; 95% interval across markets (or, with one market, "
+                    "across the settings of the other factors); p_holm adjusts for the number "
+                    "of choices.</p>")
+        for factor, rows in summary.groupby("factor", sort=False):
+            body.append(f"<h3>{html.escape(str(factor))}</h3>")
+            for metric in EFFECT_METRICS:
+                s = rows[rows["metric"] == metric]
+                if s.empty:
+                    continue
+                shown = pd.DataFrame({"label": s["choice"].astype(str),
+                                      "diff": s["effect"].astype(float),
+                                      "ci_low": s["ci_low"].astype(float),
+                                      "ci_high": s["ci_high"].astype(float)})
+                body.append(_img(charts.forest_chart(
+                    shown, f"{factor}: effect on {metric} (95% intervals)",
+                    f"effect on {metric}")))
     else:
         body.append('<p class="note">Effect = mean of the metric over the combinations with that '
                     "choice minus the mean over all pipeline combinations (benchmarks and failures "
