@@ -4,7 +4,8 @@ Shows the results table, Sharpe ratio per combination with the benchmarks highli
 of the best combinations against the benchmarks, and the per-choice effect summary as charts: for
 every factor (a stage, a component parameter or a settings axis that varies in the grid), the mean
 of a metric at each level minus the mean over all pipeline rows (the ``effect`` column of
-``summary.csv``, see :func:`causalfolio.ablation.summary.summarize`).
+``choices.csv``, or of ``summary.csv`` in folders written before it, see
+:func:`causalfolio.ablation.summary.summarize`).
 """
 
 from __future__ import annotations
