@@ -96,6 +96,13 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date_list(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise ConfigError(f"--reselect-dates: empty date in {text!r}; write YYYY-MM-DD,YYYY-MM-DD")
+    return items
+
+
 def _config(args: argparse.Namespace):
     from .backtest import BacktestConfig
     from .pipeline import Windows
@@ -103,6 +110,7 @@ def _config(args: argparse.Namespace):
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
+        reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
         bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
@@ -201,6 +209,9 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
     b.add_argument("--reselect-every", type=int, default=1,
                    help="re-select drivers every n rebalances (default 1)")
+    b.add_argument("--reselect-dates", metavar="D[,D...]",
+                   help="re-select drivers at the first rebalance on or after each date "
+                        "(e.g. 2020-06-01,2021-01-01,2021-07-01) instead of every n")
     b.add_argument("--driver-window", type=int, default=126, help="trading days (default 126)")
     b.add_argument("--train-window", type=int, default=125, help="trading days (default 125)")
     b.add_argument("--cov-window", type=int, default=63, help="trading days (default 63)")

@@ -287,6 +287,7 @@ def run_backtest(
     done = 0
     out: dict[str, StrategyResult] = {}
     names = market.assets.columns
+    reselect = config.reselects(dates)
     for label, pipe in pipelines.items():
         results: list[RebalanceResult] = []
         records: list[dict[str, Any]] = []
@@ -309,7 +310,13 @@ def run_backtest(
                 pos = first + t
                 inv = universe.investable(pos)
                 pool = universe.pool(pos)
-                reuse = selection if (k % config.reselect_every) else None
+                if drift_schedule:
+                    again = k == 0 or k % config.reselect_every == 0 or (
+                        config.reselect_dates is not None and any(
+                            rebal_days[-1] < d <= day for d in config.reselect_dates))
+                else:
+                    again = reselect[sched_pos[day]]
+                reuse = None if again else selection
                 if reuse is not None and pool is not None:
                     live = set(market.candidates.columns[pool])
                     if not set(reuse.names) <= live:  # a selected driver left: select again
