@@ -6,10 +6,11 @@ weight ``c = 1 - sum(w)`` (short-sale proceeds included). One trading day is one
 1. a position in an asset without a return that day (delisted: the day after its last price)
    earns the asset's delisting return (0 by default: sold at its last price) and its value moves
    into cash at the end of the day;
-2. on a rebalance day the book trades the live assets towards the target: trades smaller than the
-   no-trade ``band`` are skipped, and when the one-way turnover exceeds ``turnover_cap`` every
-   trade is scaled down by the same factor; the cost (bps of traded value per asset, plus a fixed
-   cost per trade in NAV units) is charged to the whole portfolio;
+2. on a rebalance day the book trades the live assets towards the target: trades smaller than
+   the no-trade ``band`` are skipped (not at the first rebalance, which invests from cash), and
+   when the one-way turnover exceeds ``turnover_cap`` every trade is scaled down by the same
+   factor; the cost (bps of traded value per asset, plus a fixed cost per trade in NAV units) is
+   charged to the whole portfolio;
 3. assets earn their returns and cash earns the risk-free rate; weights drift with prices.
 
 With no band, no cap, no fixed cost, full investment and a zero risk-free rate the arithmetic is
@@ -38,7 +39,8 @@ class Book:
     fixed_cost
         Cost per asset traded, in NAV units (the NAV starts at 100).
     band
-        No-trade band: a trade smaller than this weight (absolute) is skipped.
+        No-trade band: a trade smaller than this weight (absolute) is skipped. The first
+        rebalance (investing from cash) trades fully.
     turnover_cap
         Largest one-way turnover per rebalance (``None``: no cap). The first rebalance (investing
         from cash) is not capped.
@@ -77,7 +79,7 @@ class Book:
         first = self.rebalances == 0
         self.rebalances += 1
         skip = ~alive
-        if self.band > 0:
+        if self.band > 0 and not first:
             skip = skip | (np.abs(target - w) < self.band)
         new = np.where(skip, w, target) if skip.any() else target.copy()
         if self.turnover_cap is not None and not first:

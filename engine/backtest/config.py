@@ -62,7 +62,8 @@ class BacktestConfig:
     fixed_cost
         Cost per asset traded at a rebalance, in NAV units (the NAV starts at 100).
     band
-        No-trade band: a trade smaller than this absolute weight is skipped (0: trade all).
+        No-trade band: a trade smaller than this absolute weight is skipped (0: trade all); the
+        skipped amount stays in (or is borrowed from) cash. The first rebalance trades fully.
     turnover_cap
         Largest one-way turnover per rebalance; larger trades are scaled down together (None: no
         cap). The first rebalance (investing from cash) is not capped.

@@ -13,6 +13,7 @@ from ..data.market import Market
 from ..errors import ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
 from ..registry import Registry
+from ..weights import check_bounds
 from .accounting import Book
 from .config import BacktestConfig
 from .inputs import check_assets, daily_risk_free
@@ -268,6 +269,8 @@ def run_backtest(
     prev_day = cal[first - 1]
     sched = dates[:1] if drift_schedule else dates
     # bounds are checked for every scheduled date before any work is done
+    if universe.fixed and config.bounds_policy == "error":
+        check_bounds(market.assets.shape[1], *config.bounds)  # the same at every date
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
         bounds_at(int(universe.investable(p).sum()), config.bounds, config.bounds_policy, tau)
     costs, delist = _per_asset(config, market)
