@@ -30,6 +30,9 @@ from causalfolio.weights import check_bounds
 LINKAGES = ("single", "complete", "average", "ward")
 Linkage = Literal["single", "complete", "average", "ward"]
 Shrinkage = Literal["none", "ledoit_wolf"]
+SensitivityCovariance = Literal["none", "ledoit_wolf", "implied"]
+"""Covariance estimators of the mappings that have sensitivities: ``implied`` is
+B Sigma_D B' + diag(Sigma_res) (:func:`causalfolio.diagnostics.implied_covariance`)."""
 DistanceKind = Literal["auto", "sensitivity", "correlation"]
 SYMMETRY_TOL = 1e-8
 
@@ -82,6 +85,8 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
         ``"none"``: sample covariance (ddof = 1, as ``np.cov`` and ``pandas.DataFrame.cov``).
         ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards ``mu I`` (scikit-learn's
         estimator, which uses the 1/T maximum-likelihood covariance).
+        ``"implied"``: the sensitivity-implied B Sigma_D B' + diag(Sigma_res) of §8.4 on the
+        same window (needs a five-stage spec: sensitivities and driver returns).
 
     Raises
     ------
@@ -103,6 +108,13 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
         from sklearn.covariance import ledoit_wolf
 
         cov, _ = ledoit_wolf(r)
+    elif shrinkage == "implied":
+        from causalfolio.diagnostics import implied_covariance
+
+        if inputs.sensitivities is None:
+            raise DataError("the implied covariance needs sensitivities: use it in a "
+                            "five-stage spec (drivers|dynamics|sensitivities|forecast|mapping)")
+        cov = implied_covariance(inputs)
     else:
         cov = np.atleast_2d(np.cov(r, rowvar=False))
     var = np.diag(cov)
