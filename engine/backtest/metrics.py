@@ -8,7 +8,7 @@ import pandas as pd
 
 PERIODS = 252
 METRICS: tuple[str, ...] = ("total_return", "annual_return", "annual_volatility", "sharpe",
-                            "sortino", "max_drawdown", "calmar", "turnover")
+                            "sortino", "max_drawdown", "calmar", "turnover", "gross_exposure")
 
 
 def drawdown(nav: pd.Series) -> pd.Series:
@@ -17,7 +17,8 @@ def drawdown(nav: pd.Series) -> pd.Series:
 
 
 def performance(nav: pd.Series, turnover: float = float("nan"), *,
-                risk_free: pd.Series | float | None = None) -> dict[str, float]:
+                risk_free: pd.Series | float | None = None,
+                gross_exposure: float = float("nan")) -> dict[str, float]:
     """Metrics of a NAV series.
 
     Parameters
@@ -50,6 +51,9 @@ def performance(nav: pd.Series, turnover: float = float("nan"), *,
         annual_return / |max_drawdown|.
     turnover
         Mean one-way turnover per rebalance, sum |w_new - w_drifted| / 2 (passed in).
+    gross_exposure
+        Mean gross exposure sum |w| of the target weights over the rebalances (passed in; 1 for
+        a fully invested long-only portfolio, more with shorts).
     """
     nav = nav.dropna()
     r = nav.pct_change().dropna()
@@ -76,4 +80,5 @@ def performance(nav: pd.Series, turnover: float = float("nan"), *,
         "max_drawdown": mdd,
         "calmar": ann / abs(mdd) if mdd < 0 else float("nan"),
         "turnover": float(turnover),
+        "gross_exposure": float(gross_exposure),
     }

@@ -371,7 +371,8 @@ def run_backtest(
         nav_s = pd.Series(nav, index=pd.DatetimeIndex([prev_day, *sim_days], name="date"))
         later = turnover.iloc[1:]
         metrics = performance(nav_s, float(later.mean()) if len(later) else 0.0,
-                              risk_free=None if not rf.any() else pd.Series(rf, sim_days))
+                              risk_free=None if not rf.any() else pd.Series(rf, sim_days),
+                              gross_exposure=float(np.abs(weights.to_numpy()).sum(axis=1).mean()))
         out[label] = StrategyResult(label=label, pipeline=pipe, nav=nav_s,
                                     returns=pd.Series(port, index=sim_days), weights=weights,
                                     turnover=turnover, rebalances=tuple(results),
