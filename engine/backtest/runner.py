@@ -24,7 +24,7 @@ from .universe import Universe, bounds_at
 Progress = Callable[[int, int, str], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class StrategyResult:
     """One strategy's backtest.
 
@@ -62,7 +62,7 @@ class StrategyResult:
     universe: tuple[dict[str, Any], ...] = ()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class BacktestResult:
     """All strategies of one backtest, run on the same rebalance dates."""
 
@@ -98,9 +98,17 @@ def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestCo
     schedule = "weekly" if config.schedule == "drift" else config.schedule
     dates = rebalance_dates(cal, schedule, start=config.start, end=config.end)
     if config.schedule == "drift":
-        lo = config.start if config.start is not None else cal[0]
-        hi = config.end if config.end is not None else cal[-1]
-        dates = cal[(cal >= lo) & (cal <= hi) & (cal > cal[0])]
+        lo_d = config.start if config.start is not None else cal[0]
+        hi_d = config.end if config.end is not None else cal[-1]
+        dates = cal[(cal >= lo_d) & (cal <= hi_d) & (cal > cal[0])]
+    lo = config.start.date() if config.start is not None else cal[0].date()
+    hi = config.end.date() if config.end is not None else cal[-1].date()
+    if len(dates) == 0:
+        sched = (f"the {config.schedule} schedule" if isinstance(config.schedule, str)
+                 else "the listed schedule dates")
+        raise ConfigError(f"no rebalance date of {sched} falls between {lo} and {hi} (the "
+                          f"data's dates run from {cal[0].date()} to {cal[-1].date()}); widen "
+                          "--start/--end or choose a more frequent --schedule")
     if len(cal) <= need:
         raise DataError(f"the data has {len(cal)} trading days but the windows need {need} "
                         "before the first rebalance; give more history or shorten the windows")
@@ -124,8 +132,9 @@ def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestCo
         else:
             dates = dates[:0]
     if len(dates) == 0:
-        raise DataError(f"no rebalance date between {cal[0].date()} and {cal[-1].date()} has "
-                        f"the {need} trading days of history the windows need")
+        raise DataError(f"no rebalance date between {lo} and {hi} has the {need} trading days "
+                        f"of history the windows need (the first date with enough is "
+                        f"{earliest.date()}); move --end later or shorten the windows")
     return dates
 
 

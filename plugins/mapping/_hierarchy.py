@@ -20,8 +20,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
-from scipy.spatial.distance import pdist, squareform
 
 from causalfolio.errors import ConfigError, DataError
 from causalfolio.stages import MappingInputs
@@ -164,6 +162,8 @@ def condensed(dist: np.ndarray, distance_of_distances: bool = False) -> np.ndarr
     itself, with its diagonal set to 0 and negative entries (possible after the PSD
     projection) clipped to 0.
     """
+    from scipy.spatial.distance import pdist, squareform
+
     if distance_of_distances:
         return pdist(dist.T, metric="euclidean")
     sym = 0.5 * (dist + dist.T)
@@ -179,6 +179,8 @@ def linkage_matrix(dist: np.ndarray, method: str = "single", *,
     (scipy ``optimal_leaf_ordering``, Bar-Joseph et al. 2001), as skfolio's default seriation;
     otherwise the raw dendrogram order, as PyPortfolioOpt and de Prado's code.
     """
+    from scipy.cluster.hierarchy import linkage, optimal_leaf_ordering
+
     c = condensed(dist, distance_of_distances)
     z = linkage(c, method=method)
     if optimal and len(dist) > 2:
@@ -188,6 +190,8 @@ def linkage_matrix(dist: np.ndarray, method: str = "single", *,
 
 def leaf_order(z: np.ndarray) -> np.ndarray:
     """Quasi-diagonal order: the leaves of the dendrogram from left to right (N,)."""
+    from scipy.cluster.hierarchy import leaves_list
+
     return leaves_list(z)
 
 
