@@ -18,6 +18,13 @@ _AXIS_HELP = {
     "min_weight": "minimum weight(s) per asset (default 0)",
     "max_weight": "maximum weight(s) per asset (default 1)",
     "cost_bps": "transaction cost(s), bps of traded value (default 0)",
+    "fixed_cost": "cost(s) per asset traded, NAV units (the NAV starts at 100; default 0)",
+    "band": "no-trade band(s): skip trades smaller than this weight (default 0)",
+    "turnover_cap": "largest one-way turnover per rebalance, or none (default none)",
+    "risk_free": "risk-free rate(s): annual rate or a daily file (default 0)",
+    "bounds_policy": "infeasible bounds at a date: error or relax (default error)",
+    "delisting_returns": "CSV asset,return[,date] of delisting returns (default: none, sold "
+                         "at the last price)",
     "drift": "let weights drift between rebalances: true, false or true,false (default true)",
     "seed": "base seed(s) (default 0)",
 }
