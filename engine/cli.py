@@ -112,14 +112,20 @@ def _config(args: argparse.Namespace):
 
 def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict) -> int:
     from .backtest import run_backtest, write_run
+    from .backtest.runfolder import RUN_MARKER
+    from .data.folders import claim_folder
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
     config = _config(args)
     progress = None if args.quiet else _progress_printer()
-    t0 = time.perf_counter()
-    result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
-    elapsed = time.perf_counter() - t0
-    write_run(result, out, overwrite=overwrite, extra=extra)
+    # lock and check --out before computing: a folder we may not replace, or one another run is
+    # writing, is refused at once
+    with claim_folder(out, marker=RUN_MARKER, overwrite=overwrite):
+        t0 = time.perf_counter()
+        result = run_backtest(market, specs, config, benchmarks=args.benchmark,
+                              progress=progress)
+        elapsed = time.perf_counter() - t0
+        write_run(result, out, overwrite=overwrite, extra=extra)
     d = result.dates
     print(f"{len(d)} rebalances from {d[0].date()} to {d[-1].date()}, "
           f"{len(result.strategies)} strategies, {elapsed:.1f}s")
@@ -177,7 +183,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
     market = synthetic_market(seed=args.seed, n_assets=args.n_assets, n_days=args.n_days,
                               n_noise=args.n_noise)
-    with atomic_folder(Path(args.out), overwrite=args.force) as tmp:
+    with atomic_folder(Path(args.out), marker="truth.json", overwrite=args.force,
+                       what="dataset") as tmp:
         write_table(prices_from_returns(market.assets), tmp / "assets.csv")
         write_table(prices_from_returns(market.candidates), tmp / "drivers.csv")
         (tmp / "truth.json").write_text(json.dumps(market.truth.to_json(), indent=2))
@@ -241,12 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--align", default="inner", choices=["inner", "assets"])
     p.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
     p.add_argument("--out", help="run folder (default runs/backtest-<time>)")
-    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run folder (one holding run.json; other folders "
+                        "and files are never replaced)")
     _add_backtest_options(p, spec_required=True)
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("demo", help="the whole pipeline on the built-in synthetic market")
-    p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
+    p.add_argument("--out", default="runs/demo",
+                   help="run folder (default runs/demo); an earlier run folder there is "
+                        "replaced, anything else is refused")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic market")
     _add_backtest_options(p, spec_required=False)
     p.set_defaults(func=cmd_demo, min_weight=0.03, max_weight=0.10)
@@ -259,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-assets", type=int, default=14)
     d.add_argument("--n-days", type=int, default=1260)
     d.add_argument("--n-noise", type=int, default=30)
-    d.add_argument("--force", action="store_true", help="replace an existing folder")
+    d.add_argument("--force", action="store_true",
+                   help="replace an existing dataset folder (one holding truth.json)")
     d.set_defaults(func=cmd_datasets)
 
     from .report.cli import add_report_command
