@@ -79,7 +79,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
     from .pipeline import parse_spec
     from .spec import expand_spec
 
-    for s in expand_spec(args.spec):
+    for s in expand_spec(args.spec, max_combinations=args.max_combinations):
         print(parse_spec(s).spec)
     return 0
 
@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("spec", help="validate a spec and print its canonical form")
     p.add_argument("spec")
+    p.add_argument("--max-combinations", type=int, metavar="N",
+                   help="refuse braces describing more than N specs (default 10000)")
     p.set_defaults(func=cmd_spec)
 
     p = sub.add_parser("backtest", help="walk-forward backtest on your data")
