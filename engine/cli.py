@@ -1,16 +1,20 @@
 """The ``causalfolio`` command line.
 
 Commands: ``plugins``, ``spec``, ``backtest``, ``demo``, ``datasets synthetic``. Errors print one
-line on stderr and exit with status 2 (``--debug`` shows the traceback).
+line on stderr and exit with status 2 (``--debug`` shows the traceback). Ctrl-C exits with 130 and
+SIGTERM with 143, both after saving what an ablation finished (re-run to resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,7 @@ from .cli_common import (
     backtest_progress,
     market_from_args,
 )
-from .errors import CausalfolioError
+from .errors import CausalfolioError, Terminated
 
 DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
 DEMO_BENCHMARKS = ("equal", "hrp")
@@ -260,14 +264,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`~causalfolio.errors.Terminated` (a KeyboardInterrupt), so that it
+    takes the Ctrl-C path: an ablation saves its progress, a half-written folder is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error, 1 internal error)."""
+    """Entry point; returns the exit status (0 ok, 2 user error, 1 internal error, 130 Ctrl-C,
+    143 SIGTERM; an interrupted ablation keeps what finished and resumes when re-run)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "benchmark", "missing") is None:
         args.benchmark = list(DEMO_BENCHMARKS) if args.command == "demo" else []
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
+    except Terminated:
+        print("causalfolio: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except CausalfolioError as exc:
         if args.debug:
             raise
