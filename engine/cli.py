@@ -49,19 +49,38 @@ def _format_table(table) -> str:
     return out.to_string()
 
 
+def _requires_note(cls: Any) -> str:
+    """`` (requires torch)``, or with the install command when it is missing; empty if none."""
+    if not cls.requires:
+        return ""
+    absent = cls.missing_requirements()
+    if not absent:
+        return f" (requires {', '.join(cls.requires)})"
+    from .optional import install_hint
+
+    return f" (requires {', '.join(cls.requires)}: not installed, {install_hint(absent)})"
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .registry import STAGE_LABELS, get_registry
+    from .registry import STAGE_LABELS, build_registry
     from .stages import STAGES
 
-    reg = get_registry()
+    # lenient: a clash or an invalid component is listed (with its provider) instead of
+    # stopping the listing that helps to resolve it
+    reg = build_registry(strict=False)
     stages = [args.stage] if args.stage else list(STAGES)
     if args.json:
         data: dict[str, Any] = {s: [
             {"name": e.name, "provider": e.provider, "summary": e.cls.summary(),
+             "requires": list(e.cls.requires), "missing": list(e.cls.missing_requirements()),
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
                              "required": p.required, "doc": p.doc}
                             for p in e.cls.parameters()]}
             for e in reg.entries(s)] for s in stages}
+        if not args.stage:
+            data["estimators"] = [{"name": e.name, "provider": e.provider,
+                                   "defaults": dict(e.defaults)}
+                                  for e in reg.estimator_entries()]
         data["failures"] = [{"name": f.name, "error": f.error} for f in reg.failures]
         from .backtest.runfolder import to_jsonable
 
@@ -70,10 +89,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for s in stages:
         print(f"{s} ({STAGE_LABELS[s]}s)")
         for e in reg.entries(s):
-            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]")
+            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]{_requires_note(e.cls)}")
             for p in e.cls.parameters():
                 default = "required" if p.required else f"default {p.default!r}"
                 print(f"      {p.name} ({p.type}, {default}): {p.doc}")
+    if not args.stage:
+        print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
+              "name or public path)")
+        for e in reg.estimator_entries():
+            print(f"  {e.name:<18} [{e.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0

@@ -14,3 +14,6 @@ COV_WINDOW = 63
 #: Long-only weight bounds per asset.
 MIN_WEIGHT = 0.0
 MAX_WEIGHT = 1.0
+
+#: Where an ablation's combinations run: in-process, local processes (the default) or Dask.
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli_common import WINDOW_HELP, ablation_progress, add_data_options, market_from_args
+from ..defaults import EXECUTORS
 from ..errors import ConfigError
 
 _AXIS_HELP = {
@@ -106,8 +107,6 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to the CLI's sub-parsers (``parser_class`` is the CLI's)."""
-    from .executors import EXECUTORS
-
     p = sub.add_parser(
         "ablate", help="backtest a grid of pipelines and settings on identical dates",
         description="Backtest every combination of a grid (brace alternatives in --spec, or a "

@@ -22,12 +22,13 @@ from typing import Any, Literal
 import attrs
 import pandas as pd
 
+from ..defaults import EXECUTORS
 from ..errors import CausalfolioError, ConfigError
+from ..registry import Registry
 from .cache import StageCache
 from .grid import Combination
 
 Executor = Literal["serial", "processes", "dask"]
-EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 
 
 class WorkerLost(CausalfolioError):
@@ -50,6 +51,9 @@ class Task:
         Study token: a worker keeps its cache while the token stays the same.
     cache_dir
         Disk cache folder shared by the workers, or ``None``.
+    registry
+        The grid's registry (rebuilt from its recipe in a worker process), or ``None`` for the
+        worker's process-wide one.
     """
 
     combos: tuple[Combination, ...]
@@ -57,14 +61,18 @@ class Task:
     fixed: Mapping[str, Any]
     token: str
     cache_dir: str | None = None
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
 
 
 # --- the work ----------------------------------------------------------------------------------
 
 
 def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
-                    fixed: Mapping[str, Any], cache: StageCache) -> dict[str, Any]:
+                    fixed: Mapping[str, Any], cache: StageCache,
+                    registry: Registry | None = None) -> dict[str, Any]:
     """Backtest one combination; a failure is recorded in the returned record, never raised.
+
+    ``registry`` parses the combination's spec (default: the process-wide registry).
 
     Returns
     -------
@@ -80,7 +88,7 @@ def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
     try:
         # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
         config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
-        result = run_backtest(market, combo.spec, config, cache=view)
+        result = run_backtest(market, combo.spec, config, cache=view, registry=registry)
         strat = next(iter(result.strategies.values()))
         rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
         rec["nav"] = strat.nav
@@ -110,7 +118,8 @@ def _worker_cache(token: str, cache_dir: str | None) -> StageCache:
 def run_task(market: Any, task: Task) -> list[dict[str, Any]]:
     """Run a task's combinations in order on this worker's cache for the study."""
     cache = _worker_cache(task.token, task.cache_dir)
-    return [run_combination(market, c, task.dates, task.fixed, cache) for c in task.combos]
+    return [run_combination(market, c, task.dates, task.fixed, cache, task.registry)
+            for c in task.combos]
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -144,7 +153,8 @@ Record = dict[str, Any]
 
 def _serial(market: Any, tasks: Sequence[Task], cache: StageCache) -> Iterator[list[Record]]:
     for t in tasks:
-        yield [run_combination(market, c, t.dates, t.fixed, cache) for c in t.combos]
+        yield [run_combination(market, c, t.dates, t.fixed, cache, t.registry)
+               for c in t.combos]
 
 
 _MARKET: dict[str, Any] = {}
@@ -288,6 +298,8 @@ def execute(market: Any, tasks: Sequence[Task], *, executor: str, workers: int,
     """
     if executor == "serial":
         return _serial(market, tasks, cache)
+    for reg in {id(t.registry): t.registry for t in tasks if t.registry is not None}.values():
+        reg.check_portable()  # a clear error now rather than a worker dying on unpickling
     if executor == "processes":
         return _processes(market, tasks, workers)
     if executor == "dask":

@@ -167,6 +167,9 @@ class Grid:
     benchmarks: tuple[str, ...] = ()
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     fixed: Mapping[str, Any] = attrs.field(factory=lambda: dict(FIXED))
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    """The registry the specs were parsed with; :func:`run_ablation` runs and summarises every
+    combination with it (``None``: the process-wide one)."""
     max_combinations: int | None = attrs.field(default=None, eq=False)
 
     @classmethod
@@ -281,7 +284,7 @@ class Grid:
         # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
         BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
         return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed,
-                   max_combinations=limit)
+                   registry=registry, max_combinations=limit)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike, *, specs: Iterable[str] = (),
@@ -359,8 +362,10 @@ class Grid:
         return out
 
     def pipelines(self, registry: Registry | None = None) -> dict[str, Pipeline]:
-        """Canonical spec -> pipeline, for every spec and benchmark."""
-        return {s: parse_spec(s, registry) for s in (*self.specs, *self.benchmarks)}
+        """Canonical spec -> pipeline, for every spec and benchmark (parsed with ``registry``,
+        by default the grid's)."""
+        reg = registry or self.registry
+        return {s: parse_spec(s, reg) for s in (*self.specs, *self.benchmarks)}
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready description (written to ``study.json``)."""

@@ -322,8 +322,8 @@ def run_ablation(
     token = uuid.uuid4().hex
     groups = plan_tasks(todo, 1 if executor == "serial" else n_workers,
                         per_combination=per_combination or executor == "serial")
-    tasks = [Task(combos=g, dates=dates, fixed=grid.fixed, token=token, cache_dir=cdir)
-             for g in groups]
+    tasks = [Task(combos=g, dates=dates, fixed=grid.fixed, token=token, cache_dir=cdir,
+                  registry=grid.registry) for g in groups]
     shared = StageCache(cdir)
     counts: Counter = Counter()
     state = {"done": 0, "failed": 0, "total": len(todo), "t0": time.perf_counter()}
@@ -361,7 +361,7 @@ def _finish(grid: Grid, combos: list[Combination], store: _Store, dates: pd.Date
             axes: list[str], counts: Mapping[str, int], out: Path | None,
             context: dict[str, Any], *, ran: int = 0, skipped: int = 0,
             remaining: int = 0) -> AblationResult:
-    table = results_table(combos, store.mem, axes)
+    table = results_table(combos, store.mem, axes, registry=grid.registry)
     summary = summarize(table, axes)
     ids = [c.id for c in combos if c.id in store.navs]
     nav = pd.DataFrame({i: store.navs[i] for i in ids}) if ids else pd.DataFrame()

@@ -136,3 +136,35 @@ def parse_parts(spec: str) -> list[ComponentCall]:
         raise SpecError("braces give alternatives; expand the spec first (expand_spec) or use "
                         "the ablation runner", spec, pos, pos + 1)
     return [parse_call(text, off, spec) for text, off in split_parts(spec)]
+
+
+def parse_keywords(text: str) -> dict[str, Any]:
+    """``"a=1, b='x'"`` -> ``{"a": 1, "b": "x"}`` with the spec's literal values only.
+
+    For parameters that hold keyword arguments as text (the ``sklearn`` model's ``options``).
+    Raises :class:`SpecError` (positions relative to ``text``) for anything that is not
+    ``key=literal`` pairs: calls, names, operators, ``**``, positional or repeated keys.
+    """
+    if not isinstance(text, str):
+        raise SpecError(f"expected key=value text, got {type(text).__name__}")
+    if not text.strip():
+        return {}
+    if "\n" in text:
+        raise SpecError("key=value pairs must be on one line", text, 0, len(text))
+    wrapped = f"f({text})"
+    try:
+        node = ast.parse(wrapped, mode="eval").body
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        msg = getattr(exc, "msg", None) or type(exc).__name__
+        raise SpecError(f"cannot parse {text!r}: {msg}", text, 0, len(text)) from None
+    if not isinstance(node, ast.Call) or node.args:
+        raise SpecError("expected key=value pairs", text, 0, len(text), "write key=value")
+    out: dict[str, Any] = {}
+    for kw in node.keywords:
+        start, end = kw.col_offset - 2, (kw.end_col_offset or kw.col_offset + 1) - 2
+        if kw.arg is None:
+            raise SpecError("'**' is not allowed", text, start, end)
+        if kw.arg in out:
+            raise SpecError(f"{kw.arg!r} is given twice", text, start, end)
+        out[kw.arg] = _literal(kw.value, text, -2)
+    return out

@@ -104,6 +104,7 @@ class FNN(DynamicsModel):
     """Feed-forward nets per asset; the best (architecture, lag set, window) by held-out RMSE."""
 
     name = "fnn"
+    requires = ("torch",)
 
     hidden: tuple[tuple[int, ...], ...] = param(
         ((8,), (16,), (32,), (8, 8), (16, 16), (32, 32)),

@@ -27,7 +27,6 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from causalfolio.errors import ConfigError, DataError
 from causalfolio.params import non_negative, param, positive
@@ -218,6 +217,8 @@ def step_distances(points: np.ndarray, metric: str) -> np.ndarray:
     Euclidean uses a batched Gram computation on centred points (rounding ~1e-8 relative to the
     point norms); other metrics call ``scipy.spatial.distance.cdist`` per set.
     """
+    from scipy.spatial.distance import cdist
+
     b, n, _ = points.shape
     if metric == "euclidean":
         c = points - points.mean(axis=1, keepdims=True)
