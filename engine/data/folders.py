@@ -184,3 +184,25 @@ def claim_folder(out: str | os.PathLike, *, marker: str, overwrite: bool,
     with folder_lock(out) as since:
         clean_stale(out, since, marker)
         yield check_replaceable(out, marker=marker, overwrite=overwrite, what=what)
+
+
+def check_file_replaceable(path: str | os.PathLike, *, signatures: tuple[bytes, ...],
+                           what: str = "report") -> None:
+    """Refuse (:class:`~causalfolio.errors.ConfigError`) to overwrite an existing ``path`` unless
+    its first 4 KiB hold one of ``signatures`` (a file causalfolio wrote): user files are never
+    overwritten, whatever the flags."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; give a file name, e.g. "
+                          f"{path / 'report.html'}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise ConfigError(f"--out {path} cannot be read ({exc.strerror or exc}); choose another "
+                          "--out") from None
+    if not any(s in head for s in signatures):
+        raise ConfigError(f"--out {path} exists and is not a causalfolio {what}; causalfolio "
+                          "never overwrites a file it did not write: choose another --out")

@@ -229,3 +229,26 @@ def test_a_concurrent_ablation_into_the_same_folder_is_in_use(tmp_path):
     finally:
         proc.communicate("\n", timeout=30)
     assert run_ablation(market, grid, out, executor="serial", cache_dir=False).ran == 1
+
+
+def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
+    from causalfolio.backtest import BacktestConfig, run_backtest, write_run
+    from causalfolio.data import synthetic_market
+    from causalfolio.pipeline import Windows
+
+    market = synthetic_market(seed=1, n_assets=4, n_days=200, n_noise=2)
+    result = run_backtest(market, [], BacktestConfig(windows=Windows(cov=40)),
+                          benchmarks=["equal"])
+    run_dir = write_run(result, tmp_path / "run")
+    mine = tmp_path / "thesis.html"
+    mine.write_text("<html>my thesis</html>")
+    code, _, err = run(["report", str(run_dir), "--out", str(mine)], capsys)
+    assert code == 2 and "is not a causalfolio report" in err and str(mine) in err
+    assert mine.read_text() == "<html>my thesis</html>"
+    # our own report is replaced
+    target = tmp_path / "r.html"
+    assert run(["report", str(run_dir), "--out", str(target)], capsys)[0] == 0
+    first = target.read_text()
+    assert '<meta name="generator" content="causalfolio">' in first
+    assert run(["report", str(run_dir), "--out", str(target)], capsys)[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "run", "thesis.html"]
