@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
-import os
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -142,15 +142,26 @@ def test_ci_fails_without_chromium(tmp_path):
                                                 if "pytest" in line and not line.startswith("#"))
 
 
-def test_the_browser_tests_fail_under_ci_without_chromium(tmp_path):
-    """With CI=true and no Chromium on PATH, the browser test fails instead of skipping."""
-    env = {**os.environ, "CI": "true", "PATH": str(Path(sys.executable).parent)}
-    test = "tests/report/test_browser.py::test_the_browser_check_catches_broken_pages"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1, proc.stdout[-2000:]
-    assert "CI=true requires it" in proc.stdout
-    env["CI"] = ""
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "1 skipped" in proc.stdout, proc.stdout[-2000:]
+def _report_conftest():
+    spec = importlib.util.spec_from_file_location("_report_conftest",
+                                                  ROOT / "tests" / "report" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_browser_tests_fail_under_ci_without_chromium(tmp_path, monkeypatch):
+    """With CI=true and no Chromium on PATH, the browser tests fail instead of skipping."""
+    conftest = _report_conftest()
+    page = tmp_path / "p.html"
+    page.write_text("<html></html>")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser here
+    assert conftest.find_chromium() is None
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        conftest.render_in_chromium(page)
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        conftest.no_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="headless Chromium not found"):
+        conftest.render_in_chromium(page)
