@@ -49,6 +49,36 @@ def _format_table(table) -> str:
     return out.to_string()
 
 
+def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int = 0) -> str:
+    """Each strategy's Sharpe difference to the first benchmark, with interval and p-value."""
+    import pandas as pd
+
+    from .evidence import sharpe_diff
+    from .pipeline import parse_spec
+
+    ref = parse_spec(benchmark).spec
+    base = result.strategies[ref].returns
+    lines = [f"Sharpe ratio minus that of {ref} (Ledoit-Wolf 2008 block-bootstrap test, 95% "
+             f"interval, {n_boot} replicates, seed {seed}):"]
+    width = max(len(k) for k in result.strategies)
+    for label, strat in result.strategies.items():
+        if label == ref:
+            continue
+        both = pd.concat([strat.returns, base], axis=1, join="inner").dropna()
+        if len(both) < 10:
+            lines.append(f"  {label:<{width}}  n/a (fewer than 10 common days)")
+            continue
+        res = sharpe_diff(both.iloc[:, 0], both.iloc[:, 1], n_boot=n_boot, seed=seed)
+        if res.estimate != res.estimate:
+            lines.append(f"  {label:<{width}}  n/a ({res.info.get('note', 'undefined')})")
+            continue
+        b = res.info.get("block_size")
+        block = "" if b is None else f"  (block {b} day{'s' if b != 1 else ''})"
+        lines.append(f"  {label:<{width}}  {res.estimate:+.3f}  [{res.ci_low:+.3f}, "
+                     f"{res.ci_high:+.3f}]  p={res.p_value:.3f}{block}")
+    return "\n".join(lines)
+
+
 def _requires_note(cls: Any) -> str:
     """`` (requires torch)``, or with the install command when it is missing; empty if none."""
     if not cls.requires:
@@ -131,18 +161,22 @@ def _config(args: argparse.Namespace):
         reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
-        bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
+        bounds=(args.min_weight, args.max_weight), bounds_policy=args.bounds_policy,
+        cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,
+        turnover_cap=args.turnover_cap, drift_threshold=args.drift_threshold,
+        risk_free=args.risk_free, delisting_returns=args.delisting_returns,
         drift=not args.no_drift, seed=args.seed,
     )
 
 
-def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict) -> int:
+def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict,
+         config=None) -> int:
     from .backtest import run_backtest, write_run
     from .backtest.runfolder import RUN_MARKER
     from .data.folders import claim_folder
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
-    config = _config(args)
+    config = config if config is not None else _config(args)
     progress = None if args.quiet else backtest_progress()
     # lock and check --out before computing: a folder we may not replace, or one another run is
     # writing, is refused at once
@@ -156,6 +190,8 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
     print(f"{len(d)} rebalances from {d[0].date()} to {d[-1].date()}, "
           f"{len(result.strategies)} strategies, {elapsed:.1f}s")
     print(_format_table(result.metrics_table()))
+    if args.benchmark:
+        print(_sharpe_vs_benchmark(result, args.benchmark[0]))
     print(f"run folder: {out}")
     if getattr(args, "report", False):
         from .report.cli import report_after_run
@@ -165,30 +201,38 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from .checks import check_out_path
+
+    # settings and the destination first: a bad one fails before the data is read
+    config = _config(args)
+    out = check_out_path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     market = market_from_args(args)
-    out = Path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     return _run(market, args, out, args.force,
                 {"data": {"assets": str(args.assets), "drivers": str(args.drivers),
-                          "kind": args.kind}})
+                          "kind": args.kind}}, config)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import synthetic_market
 
-    market = synthetic_market(seed=args.data_seed)
+    config = _config(args)
+    out = check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.data_seed, "--data-seed"))
     print(f"synthetic market: {market.assets.shape[1]} assets, {market.candidates.shape[1]} "
           f"candidate drivers, {len(market.dates)} days (true common drivers: "
           f"{', '.join(market.truth.common)})")
-    return _run(market, args, Path(args.out), True,
-                {"data": {"synthetic": market.truth.params}})
+    return _run(market, args, out, True, {"data": {"synthetic": market.truth.params}}, config)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import prices_from_returns, synthetic_market, write_table
     from .data.io import atomic_folder
 
-    market = synthetic_market(seed=args.seed, n_assets=args.n_assets, n_days=args.n_days,
-                              n_noise=args.n_noise)
+    check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.seed, "--seed"), n_assets=args.n_assets,
+                              n_days=args.n_days, n_noise=args.n_noise)
     with atomic_folder(Path(args.out), marker="truth.json", overwrite=args.force,
                        what="dataset") as tmp:
         write_table(prices_from_returns(market.assets), tmp / "assets.csv")
@@ -211,7 +255,13 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b = p.add_argument_group("backtest")
     b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
     b.add_argument("--end", help="last date (YYYY-MM-DD)")
-    b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
+    b.add_argument("--schedule", default="monthly",
+                   choices=["monthly", "quarterly", "weekly", "drift"],
+                   help="rebalance calendar, or drift: when a weight drifts beyond "
+                        "--drift-threshold")
+    b.add_argument("--drift-threshold", type=float, default=0.05,
+                   help="weight drift that triggers a rebalance with --schedule drift "
+                        "(default 0.05)")
     b.add_argument("--reselect-every", type=int, default=1,
                    help="re-select drivers every n rebalances (default 1)")
     b.add_argument("--reselect-dates", metavar="D[,D...]",
@@ -222,7 +272,23 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
                        help=text)
     b.add_argument("--min-weight", type=float, default=0.0)
     b.add_argument("--max-weight", type=float, default=1.0)
-    b.add_argument("--cost-bps", type=float, default=0.0, help="cost per unit traded, bps")
+    b.add_argument("--bounds-policy", default="error", choices=["error", "relax"],
+                   help="when the bounds cannot hold for the assets investable at a date: "
+                        "error (default) or relax them just enough")
+    b.add_argument("--cost-bps", default="0", metavar="BPS|FILE",
+                   help="cost per unit traded, bps; or a CSV asset,bps of per-asset costs")
+    b.add_argument("--fixed-cost", type=float, default=0.0,
+                   help="cost per asset traded, NAV units (the NAV starts at 100)")
+    b.add_argument("--band", type=float, default=0.0,
+                   help="no-trade band: skip trades smaller than this weight (default 0)")
+    b.add_argument("--turnover-cap", type=float, default=None,
+                   help="largest one-way turnover per rebalance (default none)")
+    b.add_argument("--risk-free", default="0", metavar="RATE|FILE",
+                   help="return of cash: annual rate (0.02) or a CSV of daily cash returns; "
+                        "Sharpe and Sortino use excess returns (default 0)")
+    b.add_argument("--delisting-returns", metavar="FILE",
+                   help="CSV asset,return[,date]: return of a position when its asset delists "
+                        "(default: sold at the last price)")
     b.add_argument("--no-drift", action="store_true", help="hold weights constant daily")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--quiet", action="store_true", help="no progress display")

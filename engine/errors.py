@@ -86,3 +86,13 @@ class NumericalError(CausalfolioError, ArithmeticError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM received by the command line: handled like Ctrl-C (an ablation saves what finished,
     a run folder being written is removed), then exit status 143 (128 + SIGTERM)."""
+
+
+class CausalfolioWarning(UserWarning):
+    """Base class of the warnings causalfolio emits on purpose (a result is valid but not what
+    the user probably meant)."""
+
+
+class ConstantSensitivitiesWarning(CausalfolioWarning):
+    """A sensitivity forecaster received series that are constant over the window (e.g. after
+    ``linear|beta``): its forecast equals ``static``, so such arms are identical."""

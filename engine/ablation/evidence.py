@@ -13,11 +13,13 @@ Rules
 - Several markets: a paired t-test over markets of the per-market metric values (and Wilcoxon).
 - Identical arms (``identical_to`` set in every market) keep their rows but are counted once: they
   are left out of the Holm sets, of SPA/StepM/MCS/PBO and of the DSR's number of trials.
-- SPA, StepM and MCS run on the per-market daily returns, concatenated market after market when
-  there are several (the bootstrap blocks may straddle two markets; with block lengths of a few
-  days against hundreds of days per market this is negligible). Losses are negative daily
-  returns: SPA/StepM ask whether a combination's expected return exceeds the reference's, the MCS
-  keeps the combinations whose expected return cannot be told apart from the best's.
+- SPA, StepM and MCS run on one market's daily returns; with several markets, on 5-day returns
+  (sums of 5 consecutive daily returns, a fifth of the bootstrap cost, the same mean per day)
+  concatenated market after market (the bootstrap blocks may straddle two markets; with blocks
+  of a few periods against hundreds per market this is negligible). Losses are negative
+  returns: SPA/StepM ask whether a combination's expected return exceeds the reference's, the
+  MCS keeps the combinations whose expected return cannot be told apart from the best's.
+- DSR and PBO use the daily returns (concatenated over markets) of the distinct pipelines.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ COMPARISON_COLUMNS = ["id", "label", "benchmark", "metric", "reference", "diff",
 REQUIRED = ("market", "id", "label", "benchmark", "status", *METRICS)
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # holds arrays/frames: identity equality, hashable
 class StudyEvidence:
     """The statistics of one study.
 
@@ -357,9 +359,17 @@ def _summary(t: pd.DataFrame, factors: Sequence[str], markets: list[str],
 # --- multiple testing and selection bias ------------------------------------------------------
 
 
-def _stacked(returns: Mapping[str, pd.DataFrame], markets: list[str],
-             ids: list[str]) -> tuple[np.ndarray, list[int]]:
-    """(sum_m T_m x K) daily returns of ``ids``, market after market (rows with a NaN dropped)."""
+PERIOD_DAYS = 5  # several markets: SPA/StepM/MCS on 5-day returns (a fifth of the bootstrap cost)
+
+
+def _stacked(returns: Mapping[str, pd.DataFrame], markets: list[str], ids: list[str], *,
+             period: int = 1) -> tuple[np.ndarray, list[int]]:
+    """(sum_m T_m x K) returns of ``ids``, market after market (rows with a NaN dropped).
+
+    With ``period > 1`` each market's daily returns are summed over consecutive non-overlapping
+    ``period``-day spans (the incomplete last span dropped): ``period``-day returns to first
+    order, with the same mean per day.
+    """
     blocks, lengths = [], []
     for m in markets:
         r = _market_returns(returns, m)
@@ -367,6 +377,9 @@ def _stacked(returns: Mapping[str, pd.DataFrame], markets: list[str],
         if lacking:
             raise DataError(f"returns of market {m!r} lack combinations {lacking}")
         part = r[ids].dropna().to_numpy(float)
+        if period > 1:
+            n = len(part) // period * period
+            part = part[:n].reshape(n // period, period, len(ids)).sum(axis=1)
         blocks.append(part)
         lengths.append(len(part))
     return np.vstack(blocks), lengths
@@ -389,6 +402,9 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
     x, lengths = _stacked(returns, markets, distinct)
     if x.shape[0] < 20:
         return {"notes": [f"only {x.shape[0]} common days: too few for the grid tests"]}
+    period = PERIOD_DAYS if len(markets) > 1 else 1
+    xp, plengths = (x, lengths) if period == 1 else _stacked(returns, markets, distinct,
+                                                             period=period)
     names = [labels[i] for i in distinct]
     if len(set(names)) != len(names):
         names = distinct
@@ -397,17 +413,20 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
     if block is not None:
         b = int(block)
     else:
-        cols = [x[:, pos[i]] - x[:, pos[ref]] for i in cands] or [x[:, pos[ref]]]
+        cols = [xp[:, pos[i]] - xp[:, pos[ref]] for i in cands] or [xp[:, pos[ref]]]
         b = ev.block_length(*cols)
-    settings = {"block_size": b, "reps": n_boot, "seed": seed, "bootstrap": "stationary",
+    unit = "daily" if period == 1 else f"{period}-day"
+    settings = {"block_size": b, "block_unit": "days" if period == 1 else f"{period}-day periods",
+                "reps": n_boot, "seed": seed, "bootstrap": "stationary",
                 "n_markets": len(markets), "days_per_market": lengths,
-                "n_periods": int(x.shape[0]),
-                "losses": "negative daily returns (lower loss = higher return)",
+                "period_days": period, "n_periods": int(xp.shape[0]),
+                "periods_per_market": plengths,
+                "losses": f"negative {unit} returns (lower loss = higher return)",
                 "pooling": ("one market" if len(markets) == 1 else
-                            "per-market daily returns concatenated market after market")}
+                            f"per-market {unit} returns concatenated market after market")}
     out["settings"] = settings
     if cands:
-        loss = -x
+        loss = -xp
         cand_names = [names[pos[i]] for i in cands]
         out["spa"] = ev.spa(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]], block_size=b,
                             reps=n_boot, seed=seed, names=cand_names)
@@ -417,7 +436,7 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
     else:
         notes.append("no combination besides the reference: no SPA/StepM")
     if len(distinct) >= 2:
-        out["mcs"] = ev.mcs(-x, size=0.1, block_size=b, reps=n_boot, seed=seed, names=names)
+        out["mcs"] = ev.mcs(-xp, size=0.1, block_size=b, reps=n_boot, seed=seed, names=names)
     pipes = [i for i in distinct if not bench[i]]
     trials = pipes if len(pipes) >= 2 else distinct
     ann = math.sqrt(252)

@@ -14,6 +14,7 @@ import attrs
 import pandas as pd
 
 from ..backtest.config import BacktestConfig
+from ..checks import parse_date
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError, SpecError
 from ..pipeline import Pipeline, Windows, parse_spec
@@ -31,6 +32,12 @@ AXES: dict[str, tuple[type, Any]] = {
     "min_weight": (float, MIN_WEIGHT),
     "max_weight": (float, MAX_WEIGHT),
     "cost_bps": (float, 0.0),
+    "fixed_cost": (float, 0.0),
+    "band": (float, 0.0),
+    "turnover_cap": ("cap", None),
+    "risk_free": ("number_or_file", 0.0),
+    "bounds_policy": ("choice", "error"),
+    "delisting_returns": ("file", None),
     "drift": (bool, True),
     "seed": (int, 0),
 }
@@ -45,6 +52,30 @@ UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
 
 def _coerce_axis(name: str, value: Any) -> Any:
     tp = AXES[name][0]
+    if tp == "choice":
+        from ..backtest.config import BOUNDS_POLICIES
+
+        if value not in BOUNDS_POLICIES:
+            raise ConfigError(f"setting {name!r} takes one of {', '.join(BOUNDS_POLICIES)}, got "
+                              f"{value!r}")
+        return value
+    if tp == "file":
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"setting {name!r} takes a file name, got {value!r}")
+        return value
+    if tp == "number_or_file":
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        tp = float
+    if tp == "cap":
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        tp = float
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -127,7 +158,9 @@ class Combination:
             windows=Windows(drivers=v("driver_window"), train=v("train_window"),
                             cov=v("cov_window")),
             bounds=(v("min_weight"), v("max_weight")), cost_bps=v("cost_bps"),
-            drift=v("drift"), seed=v("seed"),
+            fixed_cost=v("fixed_cost"), band=v("band"), turnover_cap=v("turnover_cap"),
+            risk_free=v("risk_free"), bounds_policy=v("bounds_policy"),
+            delisting_returns=v("delisting_returns"), drift=v("drift"), seed=v("seed"),
         )
 
     def upstream_key(self, level: int) -> str:
@@ -267,11 +300,14 @@ class Grid:
         axes: list[tuple[str, tuple[Any, ...]]] = []
         for name, value in (settings or {}).items():
             if name in FIXED:
+                if name == "schedule" and value == "drift":
+                    raise ConfigError("schedule 'drift' is not available in an ablation (every "
+                                      "combination runs on the same dates); use monthly, "
+                                      "quarterly or weekly")
                 if name == "schedule" and not isinstance(value, str):
                     raise ConfigError("schedule must be one of monthly, quarterly, weekly for an "
                                       "ablation (it is shared by every combination)")
-                fixed[name] = None if value is None else (
-                    value if name == "schedule" else pd.Timestamp(value))
+                fixed[name] = value if name == "schedule" else parse_date(value, name)
                 continue
             if name not in AXES:
                 raise ConfigError(f"unknown backtest setting {name!r}; settings are "
@@ -313,14 +349,16 @@ class Grid:
         if not p.is_file():
             raise ConfigError(f"grid file not found: {p}")
         try:
-            doc = tomllib.loads(p.read_text())
+            text = p.read_text()
+            _check_toml_nesting(text, p)
+            doc = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not a valid TOML grid file ({exc})") from None
-        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest",
+        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest", "market",
                               "max_combinations"}
         if unknown:
             raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; a grid file has specs, "
-                              "stages, benchmarks, backtest and max_combinations")
+                              "stages, benchmarks, backtest, market and max_combinations")
         if max_combinations is None and "max_combinations" in doc:
             max_combinations = doc["max_combinations"]
             if isinstance(max_combinations, bool) or not isinstance(max_combinations, int) \
@@ -375,6 +413,46 @@ class Grid:
             "fixed": {k: (None if v is None else str(v.date()) if isinstance(v, pd.Timestamp)
                           else v) for k, v in self.fixed.items()},
         }
+
+
+MAX_TOML_NESTING = 32
+"""Deepest nesting of arrays and inline tables a grid file may use (real grids use 2)."""
+
+
+def _check_toml_nesting(text: str, path: Path) -> None:
+    """Raise :class:`ConfigError` when arrays/inline tables nest deeper than
+    :data:`MAX_TOML_NESTING` (strings and comments skipped), before ``tomllib``'s recursive
+    parser can exhaust the stack."""
+    depth, i, n, line = 0, 0, len(text), 1
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif ch in "\"'":
+            triple = text.startswith(ch * 3, i)
+            close = ch * 3 if triple else ch
+            j = i + len(close)
+            while j < n and not text.startswith(close, j):
+                if ch == '"' and text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n" and not triple:
+                    break
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(close)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_TOML_NESTING:
+                raise ConfigError(f"{path}: arrays nested more than {MAX_TOML_NESTING} deep on "
+                                  f"line {line}; a grid file needs two levels at most")
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
 
 
 def parse_values(name: str, text: str) -> list[Any]:

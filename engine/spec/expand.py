@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterable
 
 from ..errors import ConfigError, SpecError
+from .parser import check_nesting
 
 MAX_COMBINATIONS = 10_000
 """Default limit on the combinations a spec or grid may describe (``max_combinations``)."""
@@ -35,6 +36,9 @@ class _Tree:
     group's sub-groups always come before it)."""
 
     def __init__(self, spec: str) -> None:
+        if not isinstance(spec, str):
+            raise SpecError(f"a spec must be a string, got {type(spec).__name__}")
+        check_nesting(spec)
         self.spec = spec
         self.groups: list[_Group] = []
         self.root: list[str | int] = []

@@ -20,6 +20,9 @@ import attrs
 
 from ..errors import SpecError
 
+MAX_NESTING = 32
+"""Deepest nesting of brackets, parentheses and braces a spec may use (real specs use 3 or 4)."""
+
 
 @attrs.frozen
 class ComponentCall:
@@ -55,6 +58,27 @@ def split_parts(spec: str, sep: str = "|") -> list[tuple[str, int]]:
             start = i + 1
     parts.append((spec[start:], start))
     return parts
+
+
+def check_nesting(spec: str, *, what: str = "spec") -> None:
+    """Raise :class:`SpecError` when brackets nest deeper than :data:`MAX_NESTING` (outside
+    quotes), before any recursive step (expansion, parsing) can exhaust the stack."""
+    depth, quote = 0, None
+    for i, ch in enumerate(spec):
+        if quote:
+            if ch == quote and spec[i - 1] != "\\":
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                cut = max(0, i - 40)
+                raise SpecError(f"brackets nested more than {MAX_NESTING} deep in the {what}; "
+                                "flatten it (a spec needs a few levels at most)",
+                                spec[cut: i + 40], i - cut, i - cut + 1)
+        elif ch in ")]}":
+            depth -= 1
 
 
 def _literal(node: ast.AST, spec: str, base: int) -> Any:
@@ -118,6 +142,9 @@ def parse_call(text: str, offset: int, spec: str) -> ComponentCall:
         kend = base + (kw.end_col_offset or kw.col_offset + 1)
         if kw.arg is None:
             raise SpecError("'**' is not allowed in a spec", spec, kstart, kend)
+        if kw.arg in params:
+            raise SpecError(f"parameter {kw.arg} given twice", spec, kstart, kend,
+                            f"keep one {kw.arg}=...")
         params[kw.arg] = _literal(kw.value, spec, base)
         spans[kw.arg] = (kstart, kend)
     return ComponentCall(name, params, base, base + len(stripped),
@@ -131,6 +158,7 @@ def parse_parts(spec: str) -> list[ComponentCall]:
     if not spec.strip():
         raise SpecError("empty spec", spec, None, None,
                         "e.g. 'rccp(k=3)|linear|beta|static|hsp'")
+    check_nesting(spec)
     if "{" in spec or "}" in spec:
         pos = min(i for i in (spec.find("{"), spec.find("}")) if i >= 0)
         raise SpecError("braces give alternatives; expand the spec first (expand_spec) or use "

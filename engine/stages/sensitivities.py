@@ -23,7 +23,7 @@ Aggregate = Literal["mean", "median", "trimmed", "last"]
 Sample = Literal["in", "out"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Sensitivities:
     """Per-sample sensitivities, their per-asset aggregate and the sensitivity distance matrix.
 

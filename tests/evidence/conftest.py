@@ -38,6 +38,7 @@ def make_study(n_markets: int = 3, n_days: int = 300, *, edge: float = 0.0, seed
             rows.append({"market": market, "id": cid, "label": label, "benchmark": bench,
                          "status": "ok", "identical_to": ident, "mapping": mapping,
                          "forecasting": fc, "sharpe": sr,
+                         "total_return": float(np.prod(1 + r) - 1),
                          "annual_volatility": r.std(ddof=1) * np.sqrt(252),
                          "max_drawdown": max_drawdown(r),
                          "turnover": 0.0 if bench else 0.1 + 0.01 * k})
@@ -46,7 +47,7 @@ def make_study(n_markets: int = 3, n_days: int = 300, *, edge: float = 0.0, seed
     return pd.DataFrame(rows), rets
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def study():
     """The :func:`make_study` factory."""
     return make_study

@@ -93,7 +93,8 @@ def test_grid_tests_count_identical_arms_once(study):
     assert e["mcs"]["included"] == ["a|static"]
     assert e["pbo"]["n_strategies"] == 3 and e["pbo"]["pbo"] < 0.2
     g = e["settings"]["grid_tests"]
-    assert g["n_periods"] == 750 and g["days_per_market"] == [250] * 3
+    assert g["days_per_market"] == [250] * 3 and g["period_days"] == 5
+    assert g["n_periods"] == 150 and g["periods_per_market"] == [50] * 3
     assert g["reps"] == 99 and g["seed"] == 0 and g["block_size"] >= 1
 
 
