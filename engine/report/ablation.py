@@ -69,8 +69,10 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         raise damaged(p, "study.json", "not a JSON object with a 'context'", command=ABLATE)
     table = _read(p, "results")
     summary = _read(p, "summary")
+    # summary: the per-level means (``level``) or the evidence effects with intervals (``choice``)
+    choice = "choice" if "choice" in summary.columns else "level"
     need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
-            "summary": ("factor", "metric", "level", "effect")}
+            "summary": ("factor", "metric", choice, "effect")}
     for name, frame in (("results", table), ("summary", summary)):
         lacking = [c for c in need[name] if c not in frame.columns]
         if lacking and not (name == "summary" and frame.empty):
