@@ -157,7 +157,10 @@ def _config(args: argparse.Namespace):
         reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
-        bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
+        bounds=(args.min_weight, args.max_weight), bounds_policy=args.bounds_policy,
+        cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,
+        turnover_cap=args.turnover_cap, drift_threshold=args.drift_threshold,
+        risk_free=args.risk_free, delisting_returns=args.delisting_returns,
         drift=not args.no_drift, seed=args.seed,
     )
 
@@ -241,7 +244,13 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b = p.add_argument_group("backtest")
     b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
     b.add_argument("--end", help="last date (YYYY-MM-DD)")
-    b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
+    b.add_argument("--schedule", default="monthly",
+                   choices=["monthly", "quarterly", "weekly", "drift"],
+                   help="rebalance calendar, or drift: when a weight drifts beyond "
+                        "--drift-threshold")
+    b.add_argument("--drift-threshold", type=float, default=0.05,
+                   help="weight drift that triggers a rebalance with --schedule drift "
+                        "(default 0.05)")
     b.add_argument("--reselect-every", type=int, default=1,
                    help="re-select drivers every n rebalances (default 1)")
     b.add_argument("--reselect-dates", metavar="D[,D...]",
@@ -252,7 +261,23 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
                        help=text)
     b.add_argument("--min-weight", type=float, default=0.0)
     b.add_argument("--max-weight", type=float, default=1.0)
-    b.add_argument("--cost-bps", type=float, default=0.0, help="cost per unit traded, bps")
+    b.add_argument("--bounds-policy", default="error", choices=["error", "relax"],
+                   help="when the bounds cannot hold for the assets investable at a date: "
+                        "error (default) or relax them just enough")
+    b.add_argument("--cost-bps", default="0", metavar="BPS|FILE",
+                   help="cost per unit traded, bps; or a CSV asset,bps of per-asset costs")
+    b.add_argument("--fixed-cost", type=float, default=0.0,
+                   help="cost per asset traded, NAV units (the NAV starts at 100)")
+    b.add_argument("--band", type=float, default=0.0,
+                   help="no-trade band: skip trades smaller than this weight (default 0)")
+    b.add_argument("--turnover-cap", type=float, default=None,
+                   help="largest one-way turnover per rebalance (default none)")
+    b.add_argument("--risk-free", default="0", metavar="RATE|FILE",
+                   help="return of cash: annual rate (0.02) or a CSV of daily cash returns; "
+                        "Sharpe and Sortino use excess returns (default 0)")
+    b.add_argument("--delisting-returns", metavar="FILE",
+                   help="CSV asset,return[,date]: return of a position when its asset delists "
+                        "(default: sold at the last price)")
     b.add_argument("--no-drift", action="store_true", help="hold weights constant daily")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--quiet", action="store_true", help="no progress display")

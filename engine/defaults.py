@@ -17,3 +17,8 @@ MAX_WEIGHT = 1.0
 
 #: Where an ablation's combinations run: in-process, local processes (the default) or Dask.
 EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+#: Resampling schemes of real data in an ablation (``--resample``).
+RESAMPLERS: tuple[str, ...] = ("stationary",)
+#: Replicas of a resampled market when ``--replicas`` is not given (replica 0 is the data).
+DEFAULT_REPLICAS = 20

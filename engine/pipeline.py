@@ -34,7 +34,7 @@ from .stages import (
     SensitivityForecaster,
     fingerprint,
 )
-from .weights import project_to_bounds, within_bounds
+from .weights import project_to_bounds, within_bounds, within_exposures
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
 
@@ -398,10 +398,19 @@ class Pipeline:
         arr = w.to_numpy()
         if not np.all(np.isfinite(arr)):
             raise NumericalError(f"risk mapping {self.mapping.name!r} returned non-finite weights")
+        diagnostics = dict(alloc.diagnostics)
+        if getattr(self.mapping, "long_short", False):  # shorts allowed: check net and gross
+            net, gross = self.mapping.net, self.mapping.gross  # type: ignore[attr-defined]
+            if not within_exposures(arr, net, gross):
+                raise NumericalError(
+                    f"risk mapping {self.mapping.name!r} returned long-short weights with net "
+                    f"{arr.sum():.6g} (expected {net:g}) and gross {np.abs(arr).sum():.6g} "
+                    f"(limit {gross})")
+            w = pd.Series(arr, index=list(inputs.assets), name=str(inputs.date.date()))
+            return attrs.evolve(alloc, weights=w, diagnostics=diagnostics, key=key)
         if np.any(arr < -1e-8):
             raise NumericalError(f"risk mapping {self.mapping.name!r} returned negative weights")
         lo, hi = inputs.bounds
-        diagnostics = dict(alloc.diagnostics)
         if not within_bounds(arr, lo, hi):
             projected = project_to_bounds(np.clip(arr, 0.0, None), lo, hi)
             diagnostics["bounds_projection"] = float(np.abs(projected - arr).max())
@@ -426,6 +435,11 @@ def _build(stage: str, call: ComponentCall, spec: str, registry: Registry) -> Co
     for key, value in call.params.items():
         span = call.param_spans[key]
         if key not in fields:
+            if stage == "mapping" and key in ("long_short", "gross", "net"):
+                raise SpecError(
+                    f"{call.name} is long-only and cannot take {key!r}", spec, *span,
+                    "short positions are available in mvo, cvar and closed_form "
+                    "(long_short=True, gross=..., net=...)")
             import difflib
 
             close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.5)

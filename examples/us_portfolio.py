@@ -15,6 +15,8 @@ Usage::
     python examples/us_portfolio.py --period short --dynamics kernel  # nonlinear, by finite diff.
     python examples/us_portfolio.py --period short --dynamics fnn   # the monograph's nets (slow)
     python examples/us_portfolio.py --period short --quick    # CI size: 4 months, 2 variants
+    python examples/us_portfolio.py --period two_decades --pool changing  # every series while
+                                                                          # it exists
 
 Where this differs from the monograph: its pool held about 1,200 Bloomberg series (FX, rates,
 macro, credit, commodities, smart-beta and sector ETFs, crypto, implied vols) and its US
@@ -78,14 +80,15 @@ def variants(k: int, dynamics: str, quick: bool) -> dict[str, str]:
 
 
 def run(period: str, *, quick: bool = False, dynamics: str = "linear", out: str | None = None,
-        report: bool = False, k: int | None = None, quiet: bool = False) -> dict:
+        report: bool = False, k: int | None = None, quiet: bool = False,
+        pool: str = "full") -> dict:
     """Run one period; returns table (metrics with names), facts, run_dir, names, k, result."""
     t0 = time.perf_counter()
     p = PERIODS[period]
     start, end = p.start, p.end
     if quick:  # the last four months of the window
         start = str((pd.Timestamp(end) - pd.DateOffset(months=4)).date())
-    market, facts = real_market(period, start=start, end=end)
+    market, facts = real_market(period, start=start, end=end, pool=pool)
     n_cand = len(facts["candidates"])
     k = k or max(3, n_cand // 2)
     names = variants(k, dynamics, quick)
@@ -140,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
                          "time-varying sensitivities) or fnn|aad (the monograph's nets, slow)")
     ap.add_argument("--k", type=int, help="drivers selected (default: half the pool, >= 3)")
     ap.add_argument("--quick", action="store_true", help="CI size: the last 4 months, 2 variants")
+    ap.add_argument("--pool", default="full", choices=["full", "changing"],
+                    help="candidates: full (only those covering the whole window) or changing "
+                         "(every series while it exists)")
     ap.add_argument("--out", help="run folder to write (e.g. runs/us-short)")
     ap.add_argument("--report", action="store_true", help="write OUT/report.html (needs --out)")
     args = ap.parse_args(argv)
     if args.report and not args.out:
         ap.error("--report needs --out")
     run(args.period, quick=args.quick, dynamics=args.dynamics, out=args.out, report=args.report,
-        k=args.k)
+        k=args.k, pool=args.pool)
     return 0
 
 

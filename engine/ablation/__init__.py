@@ -19,19 +19,26 @@ _LAZY = {
     "EXECUTORS": "executors", "WorkerLost": "executors", "plan_tasks": "executors",
     "run_combination": "executors",
     "AXES": "grid", "FIXED": "grid", "Combination": "grid", "Grid": "grid",
-    "AblationResult": "runner", "common_dates": "runner", "run_ablation": "runner",
+    "identical_to": "identical",
+    "MarketGrid": "markets", "parse_seeds": "markets", "parse_synthetic_params": "markets",
+    "AblationResult": "runner", "common_dates": "runner", "resolve_reference": "runner",
+    "run_ablation": "runner",
     "format_summary": "summary", "results_table": "summary", "summarize": "summary",
 }
 
 __all__ = ["AXES", "EXECUTORS", "FIXED", "AblationResult", "Combination", "DiskCache", "Grid",
-           "StageCache", "WorkerLost", "common_dates", "decode", "encode", "format_summary",
-           "plan_tasks", "results_table", "run_ablation", "run_combination", "summarize"]
+           "MarketGrid", "StageCache", "WorkerLost", "common_dates", "decode", "encode",
+           "format_summary", "identical_to", "parse_seeds", "parse_synthetic_params",
+           "plan_tasks", "resolve_reference", "results_table", "run_ablation",
+           "run_combination", "summarize"]
 
 if TYPE_CHECKING:
     from .cache import DiskCache, StageCache, decode, encode
     from .executors import EXECUTORS, WorkerLost, plan_tasks, run_combination
     from .grid import AXES, FIXED, Combination, Grid
-    from .runner import AblationResult, common_dates, run_ablation
+    from .identical import identical_to
+    from .markets import MarketGrid, parse_seeds, parse_synthetic_params
+    from .runner import AblationResult, common_dates, resolve_reference, run_ablation
     from .summary import format_summary, results_table, summarize
 
 

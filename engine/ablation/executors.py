@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,7 +25,7 @@ import attrs
 import pandas as pd
 
 from ..defaults import EXECUTORS
-from ..errors import CausalfolioError, ConfigError
+from ..errors import CausalfolioError, CausalfolioWarning, ConfigError
 from ..registry import Registry
 from .cache import StageCache
 from .grid import Combination
@@ -74,6 +75,9 @@ class Task:
     registry
         The grid's registry (rebuilt from its recipe in a worker process), or ``None`` for the
         worker's process-wide one.
+    market
+        Id of the market the task runs on (a key of the markets given to the executor; ignored
+        when it is given a single market).
     """
 
     combos: tuple[Combination, ...]
@@ -82,6 +86,7 @@ class Task:
     token: str
     cache_dir: str | None = None
     registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    market: str = ""
 
 
 # --- the work ----------------------------------------------------------------------------------
@@ -97,27 +102,35 @@ def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
     Returns
     -------
     dict with ``id``, ``status`` (``ok``/``failed``), ``metrics``, ``nav`` (a Series),
-    ``error``, ``seconds`` and ``counts`` (stage cache counts of this combination).
+    ``weights`` (target weights, rebalance dates x assets), ``error``, ``seconds``, ``counts``
+    (stage cache counts of this combination) and ``warnings`` (distinct causalfolio warnings
+    raised, as ``[category name, message]``; the runner re-emits each once per study).
     """
     from ..backtest import run_backtest
 
     view = cache.view()
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"id": combo.id, "status": "ok", "error": None, "metrics": None,
-                           "nav": None}
-    try:
-        # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
-        config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
-        result = run_backtest(market, combo.spec, config, cache=view, registry=registry)
-        strat = next(iter(result.strategies.values()))
-        rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
-        rec["nav"] = strat.nav
-        rec["rebalances"] = len(result.dates)
-    except Exception as exc:  # noqa: BLE001 - a failing combination must not stop the grid
-        rec["status"] = "failed"
-        rec["error"] = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, CausalfolioError):
-            rec["traceback"] = traceback.format_exc(limit=8)
+                           "nav": None, "weights": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CausalfolioWarning)
+        try:
+            # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
+            config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
+            result = run_backtest(market, combo.spec, config, cache=view,
+                                  registry=registry)
+            strat = next(iter(result.strategies.values()))
+            rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
+            rec["nav"] = strat.nav
+            rec["weights"] = strat.weights
+            rec["rebalances"] = len(result.dates)
+        except Exception as exc:  # noqa: BLE001 - a failing combination must not stop the grid
+            rec["status"] = "failed"
+            rec["error"] = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, CausalfolioError):
+                rec["traceback"] = traceback.format_exc(limit=8)
+    seen = dict.fromkeys((w.category.__name__, str(w.message)) for w in caught)
+    rec["warnings"] = [list(k) for k in seen]
     rec["seconds"] = time.perf_counter() - t0
     rec["counts"] = view.snapshot()
     return rec
@@ -135,11 +148,21 @@ def _worker_cache(token: str, cache_dir: str | None) -> StageCache:
         return _WORKER["cache"]
 
 
+def _market_of(market: Any, task: Task) -> Any:
+    return market[task.market] if isinstance(market, Mapping) else market
+
+
 def run_task(market: Any, task: Task) -> list[dict[str, Any]]:
-    """Run a task's combinations in order on this worker's cache for the study."""
-    cache = _worker_cache(task.token, task.cache_dir)
-    return [run_combination(market, c, task.dates, task.fixed, cache, task.registry)
-            for c in task.combos]
+    """Run a task's combinations in order on this worker's cache for the study and market.
+
+    ``market`` is a Market or a mapping market id -> Market (``task.market`` picks one). The
+    worker keeps one in-memory cache per (study, market): tasks of one market share it, and a
+    study over many markets holds one market's stage outputs at a time (the disk cache has all).
+    """
+    cache = _worker_cache(f"{task.token}:{task.market}", task.cache_dir)
+    m = _market_of(market, task)
+    return [{**run_combination(m, c, task.dates, task.fixed, cache, task.registry),
+             "market": task.market} for c in task.combos]
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -172,9 +195,13 @@ Record = dict[str, Any]
 
 
 def _serial(market: Any, tasks: Sequence[Task], cache: StageCache) -> Iterator[list[Record]]:
+    current = tasks[0].market if tasks else ""
     for t in tasks:
-        yield [run_combination(market, c, t.dates, t.fixed, cache, t.registry)
-               for c in t.combos]
+        if t.market != current:  # a new market: its keys differ, start a fresh memory cache
+            current, cache = t.market, StageCache(cache.disk)
+        yield [{**run_combination(_market_of(market, t), c, t.dates, t.fixed, cache,
+                                 t.registry),
+                "market": t.market} for c in t.combos]
 
 
 _MARKET: dict[str, Any] = {}
@@ -186,7 +213,7 @@ def _init_process(market: Any) -> None:
 
 
 def _process_task(task: Task) -> list[Record]:
-    return run_task(_MARKET["m"], task)
+    return run_task(_MARKET["m"], task)  # the market, or every market of the study
 
 
 def _context() -> mp.context.BaseContext:

@@ -30,6 +30,12 @@ AXES: dict[str, tuple[type, Any]] = {
     "min_weight": (float, MIN_WEIGHT),
     "max_weight": (float, MAX_WEIGHT),
     "cost_bps": (float, 0.0),
+    "fixed_cost": (float, 0.0),
+    "band": (float, 0.0),
+    "turnover_cap": ("cap", None),
+    "risk_free": ("number_or_file", 0.0),
+    "bounds_policy": ("choice", "error"),
+    "delisting_returns": ("file", None),
     "drift": (bool, True),
     "seed": (int, 0),
 }
@@ -44,6 +50,30 @@ UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
 
 def _coerce_axis(name: str, value: Any) -> Any:
     tp = AXES[name][0]
+    if tp == "choice":
+        from ..backtest.config import BOUNDS_POLICIES
+
+        if value not in BOUNDS_POLICIES:
+            raise ConfigError(f"setting {name!r} takes one of {', '.join(BOUNDS_POLICIES)}, got "
+                              f"{value!r}")
+        return value
+    if tp == "file":
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"setting {name!r} takes a file name, got {value!r}")
+        return value
+    if tp == "number_or_file":
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        tp = float
+    if tp == "cap":
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        tp = float
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -126,7 +156,9 @@ class Combination:
             windows=Windows(drivers=v("driver_window"), train=v("train_window"),
                             cov=v("cov_window")),
             bounds=(v("min_weight"), v("max_weight")), cost_bps=v("cost_bps"),
-            drift=v("drift"), seed=v("seed"),
+            fixed_cost=v("fixed_cost"), band=v("band"), turnover_cap=v("turnover_cap"),
+            risk_free=v("risk_free"), bounds_policy=v("bounds_policy"),
+            delisting_returns=v("delisting_returns"), drift=v("drift"), seed=v("seed"),
         )
 
     def upstream_key(self, level: int) -> str:
@@ -242,6 +274,10 @@ class Grid:
         axes: list[tuple[str, tuple[Any, ...]]] = []
         for name, value in (settings or {}).items():
             if name in FIXED:
+                if name == "schedule" and value == "drift":
+                    raise ConfigError("schedule 'drift' is not available in an ablation (every "
+                                      "combination runs on the same dates); use monthly, "
+                                      "quarterly or weekly")
                 if name == "schedule" and not isinstance(value, str):
                     raise ConfigError("schedule must be one of monthly, quarterly, weekly for an "
                                       "ablation (it is shared by every combination)")
@@ -294,10 +330,10 @@ class Grid:
             doc = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not a valid TOML grid file ({exc})") from None
-        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest"}
+        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest", "market"}
         if unknown:
             raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; a grid file has specs, "
-                              "stages, benchmarks and backtest")
+                              "stages, benchmarks, backtest and market")
         file_specs = doc.get("specs", doc.get("spec", []))
         file_specs = [file_specs] if isinstance(file_specs, str) else list(file_specs)
         file_bench = doc.get("benchmarks", [])

@@ -9,7 +9,9 @@ Layout::
       weights/<slug>.csv    target weights at each rebalance (dates x assets)
       rebalances/<slug>.json  per rebalance: drivers and their evidence, sensitivities, distance
                               matrix, forecast facts, weights, the mapping's diagnostics,
-                              the Table 1 risk diagnostics ("risk"), timings
+                              the Table 1 risk diagnostics ("risk"), timings, and the universe
+                              ("universe": investable assets and pool candidates, entries and
+                              exits, bounds used and whether they were relaxed, cash)
 
 The folder is first written under a temporary name next to the destination and renamed into place
 at the end, so an interrupted or failed run leaves nothing half-written.
@@ -125,6 +127,8 @@ def _write_contents(result: BacktestResult, tmp: Path, extra: dict[str, Any] | N
         w["turnover"] = strat.turnover
         w.to_csv(tmp / "weights" / f"{slugs[label]}.csv", float_format="%.10g")
         recs = [_rebalance_record(r) for r in strat.rebalances]
+        for rec, uni in zip(recs, strat.universe, strict=False):
+            rec["universe"] = to_jsonable(uni)
         (tmp / "rebalances" / f"{slugs[label]}.json").write_text(
             json.dumps({"label": label, "rebalances": recs}))
 

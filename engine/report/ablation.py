@@ -4,7 +4,8 @@ Shows the results table, Sharpe ratio per combination with the benchmarks highli
 of the best combinations against the benchmarks, and the per-choice effect summary as charts: for
 every factor (a stage, a component parameter or a settings axis that varies in the grid), the mean
 of a metric at each level minus the mean over all pipeline rows (the ``effect`` column of
-``summary.csv``, see :func:`causalfolio.ablation.summary.summarize`).
+``choices.csv``, or of ``summary.csv`` in folders written before it, see
+:func:`causalfolio.ablation.summary.summarize`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,29 @@ def _read(p: Path, name: str) -> pd.DataFrame:
                     "(rerun 'causalfolio ablate' with the same --out to complete it)")
 
 
+def _one_row_per_combination(table: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
+    """With several markets: one row per combination (metrics averaged over the markets where it
+    succeeded), the market whose NAVs are drawn, and a note saying so."""
+    if "market" not in table or table["market"].nunique() < 2:
+        first = str(table["market"].iloc[0]) if "market" in table and len(table) else None
+        return table, first, ""
+    markets = list(dict.fromkeys(table["market"].astype(str)))
+    ok = table[table["status"] == "ok"]
+    metrics = [m for m in TABLE_METRICS if m in table]
+    means = ok.groupby("id", sort=False)[metrics].mean()
+    rows = table.drop_duplicates("id").set_index("id")
+    failed = table[table["status"] != "ok"].groupby("id").size()
+    rows["status"] = ["ok" if i in means.index else "failed" for i in rows.index]
+    rows.loc[means.index, metrics] = means
+    if "error" in rows:
+        rows["error"] = [f"failed on {failed.get(i, 0)} of {len(markets)} markets"
+                         if i in failed.index else rows.at[i, "error"] for i in rows.index]
+    note = (f"{len(markets)} markets ({', '.join(markets[:5])}{', ...' if len(markets) > 5 else ''}"
+            f"): metrics are means over the markets where a combination succeeded; the NAV "
+            f"chart shows market {markets[0]}.")
+    return rows.reset_index(), markets[0], note
+
+
 def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                            title: str | None = None) -> str:
     """The HTML text of the report of an ablation folder.
@@ -69,15 +93,21 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         raise damaged(p, "study.json", "not a JSON object with a 'context'", command=ABLATE)
     table = _read(p, "results")
     summary = _read(p, "summary")
-    # summary: the per-level means (``level``) or the evidence effects with intervals (``choice``)
-    choice = "choice" if "choice" in summary.columns else "level"
+    effects = "summary"
+    if "choice" not in summary.columns and (
+            (p / "choices.parquet").is_file() or (p / "choices.csv").is_file()):
+        effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
+        summary = _read(p, "choices")
+    # the evidence effects with intervals (``choice``) or the per-level means (``level``)
+    level = "choice" if "choice" in summary.columns else "level"
     need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
-            "summary": ("factor", "metric", choice, "effect")}
-    for name, frame in (("results", table), ("summary", summary)):
+            effects: ("factor", "metric", level, "effect")}
+    for name, frame in (("results", table), (effects, summary)):
         lacking = [c for c in need[name] if c not in frame.columns]
-        if lacking and not (name == "summary" and frame.empty):
+        if lacking and not (name == effects and frame.empty):
             file = f"{name}.parquet" if (p / f"{name}.parquet").is_file() else f"{name}.csv"
             raise damaged(p, file, f"no column {lacking[0]!r}", command=ABLATE)
+    table, nav_market, note = _one_row_per_combination(table)
     title = title or f"causalfolio ablation: {p.name}"
     ok = table[table["status"] == "ok"]
     failed = table[table["status"] != "ok"]
@@ -88,6 +118,7 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
             + (f", {len(dates)} common rebalance dates from {html.escape(dates[0])} to "
                f"{html.escape(dates[-1])}" if dates else "") + "</p>",
             '<p id="report-status">images not checked (scripts disabled)</p>',
+            *([f'<p class="note">{html.escape(note)}</p>'] if note else []),
             "<h2>Results</h2>"]
     if len(ok):
         ranked = ok.sort_values("sharpe", ascending=False)
@@ -108,6 +139,8 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                     "</table>")
         if (p / "nav.parquet").is_file():
             nav = pd.read_parquet(p / "nav.parquet")
+            if isinstance(nav.columns, pd.MultiIndex):  # several markets: draw the first one
+                nav = nav[nav_market] if nav_market in nav.columns.levels[0] else nav.iloc[:, :0]
             best = [i for i in ranked.loc[~bench.loc[ranked.index], "id"].head(top)
                     if i in nav.columns]
             pick = best + [i for i in ok.loc[bench, "id"] if i in nav.columns]

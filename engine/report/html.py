@@ -388,7 +388,9 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
             f"{html.escape(str(meta['rebalance_dates'][-1]))} &middot; schedule "
             f"{html.escape(str(cfg.get('schedule')))} &middot; bounds "
             f"{html.escape(str(cfg.get('bounds')))} &middot; cost "
-            f"{html.escape(str(cfg.get('cost_bps')))} bps</p>",
+            f"{html.escape(str(cfg.get('cost_bps')))} bps &middot; risk-free rate "
+            f"{html.escape(str(cfg.get('risk_free_used', '0% a year')))} (Sharpe and Sortino "
+            "on excess returns)</p>",
             '<p id="report-status">images not checked (scripts disabled)</p>',
             "<h2>Performance</h2>", metrics_html(metrics),
             _img(charts.metrics_chart(metrics)),

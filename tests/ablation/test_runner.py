@@ -75,7 +75,7 @@ def test_tables_columns_and_files(serial):
 def test_summary_is_the_marginal_mean_of_each_choice(serial):
     t = serial.table
     pipes = t[~t["benchmark"]]
-    s = serial.summary
+    s = serial.choices
     assert set(s["factor"]) == {"drivers", "dynamics", "mapping", "cov_window"}
     for factor in ("drivers", "mapping", "cov_window"):
         for level, grp in pipes.groupby(pipes[factor].astype(str)):
