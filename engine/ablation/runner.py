@@ -554,20 +554,10 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
     else:
         nav = navs.get(first, pd.DataFrame())
     counts = {k: int(v) for k, v in sorted(counts.items())}
-    ev = None
-    if stats is not None and remaining == 0 and returns:
-        ev = _evidence(table, returns, reference, axes, stats)
-        if ev is not None:
-            ev.evidence["market_settings"] = dict(markets_json)
-    summary = ev.summary if ev is not None else choices
-    if out is not None:
-        frames = [("results", table), ("choices", choices)]
-        frames.append(("summary", summary))
-        for name, frame in frames:
+    if out is not None:  # the results first: they stay on disk whatever the statistics do
+        for name, frame in (("results", table), ("choices", choices)):
             _atomic_frame(frame, out / f"{name}.parquet", index=False)
             _atomic_frame(frame, out / f"{name}.csv", index=False)
-        if ev is not None:
-            ev.write(out)
         if not nav.empty:
             nav.index.name = "date"
             _atomic_frame(nav, out / "nav.parquet", index=True)
@@ -576,6 +566,18 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
                  if len(table) else 0, "remaining": remaining, "counts_last_run": counts}
         atomic_write_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
+    ev = None
+    if stats is not None and remaining == 0 and returns:
+        ev = _evidence(table, returns, reference, axes, stats)
+        if ev is not None:
+            ev.evidence["market_settings"] = dict(markets_json)
+    summary = ev.summary if ev is not None else choices
+    if out is not None:
+        if ev is not None:
+            ev.write(out)  # summary, comparisons, evidence.json
+        else:
+            _atomic_frame(summary, out / "summary.parquet", index=False)
+            _atomic_frame(summary, out / "summary.csv", index=False)
     return AblationResult(table=table, summary=summary, nav=nav, dates=dates_of[first],
                           counts=counts, ran=ran, skipped=skipped, remaining=remaining, out=out,
                           choices=choices, market_dates=dict(dates_of), reference=reference,
