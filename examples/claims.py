@@ -41,7 +41,6 @@ import causalfolio as cf  # noqa: E402
 from causalfolio import evidence as ev  # noqa: E402
 from causalfolio.backtest import BacktestConfig, run_backtest  # noqa: E402
 from causalfolio.data import synthetic_market  # noqa: E402
-from causalfolio.pipeline import Windows  # noqa: E402
 
 DEV_SEEDS = (100, 101, 102, 103, 104)
 EVAL_SEEDS = tuple(range(20))
@@ -87,7 +86,8 @@ class Study:
         # the Bayesian network takes ~20 s a market at 2,000 candidates: not in the CI run
         self.selectors = tuple(n for n in SELECTORS if not (quick and n == "Bayesian network"))
         self.periods = ("short",) if quick else ("short", "long")
-        self.config = BacktestConfig(bounds=BOUNDS, windows=Windows(), diagnostics=False)
+        self.config = BacktestConfig(min_weight=BOUNDS[0], max_weight=BOUNDS[1],
+                                     diagnostics=False)
 
     def command(self, only: str) -> str:
         q = " --quick" if self.quick else ""
@@ -589,7 +589,7 @@ def _regime_market(task: tuple[str, Any, int, str, dict]) -> dict[str, dict[str,
     factor, level, seed, rec, base = task
     m = synthetic_market(seed=seed, **{**base, factor: level})
     specs = _regime_strategies(m, rec)
-    cfg = BacktestConfig(windows=Windows(), diagnostics=False)
+    cfg = BacktestConfig(diagnostics=False)
     res = run_backtest(m, list(specs.values()), cfg)
     by_spec = {cf.parse_spec(v).spec: k for k, v in specs.items()}
     return {by_spec[label]: {"annual_volatility": float(s.metrics["annual_volatility"]),

@@ -15,10 +15,10 @@ import causalfolio
 from causalfolio.ablation import StageCache, decode, encode
 from causalfolio.ablation.cache import CacheIntegrityWarning, seal, stage_of, unseal
 from causalfolio.backtest import BacktestConfig, run_backtest
-from causalfolio.pipeline import Windows, parse_spec
+from causalfolio.pipeline import parse_spec
 from causalfolio.stages import base
 
-CFG = BacktestConfig(windows=Windows(drivers=60, train=60, cov=30))
+CFG = BacktestConfig(driver_window=60, train_window=60, cov_window=30)
 A = "rccp(k=3)|linear(lags=[0,1])|beta|static|hsp"
 
 

@@ -10,9 +10,8 @@ import pytest
 from causalfolio.backtest import BacktestConfig, performance, run_backtest, simulate
 from causalfolio.cli import main
 from causalfolio.errors import ConfigError, DataError
-from causalfolio.pipeline import Windows
 
-WIN = Windows(drivers=60, train=60, cov=40)
+WIN = dict(driver_window=60, train_window=60, cov_window=40)
 
 
 def reference_simulate(returns, targets, *, cost_bps=0.0, drift=True, start_value=100.0):
@@ -128,9 +127,9 @@ def test_risk_free_rate_is_earned_by_cash_and_sharpe_uses_excess_returns(small_m
     a.iloc[200:, 1] = np.nan  # a delisting: cash until the next rebalance
     m = Market(a, small_market.candidates)
     rf = 0.03
-    cfg = BacktestConfig(windows=WIN, risk_free=rf)
+    cfg = BacktestConfig(**WIN, risk_free=rf)
     s = run_backtest(m, "equal", cfg).strategies["equal"]
-    no_rf = run_backtest(m, "equal", BacktestConfig(windows=WIN)).strategies["equal"]
+    no_rf = run_backtest(m, "equal", BacktestConfig(**WIN)).strategies["equal"]
     assert s.nav.iloc[-1] > no_rf.nav.iloc[-1]
     daily = (1 + rf) ** (1 / 252) - 1
     r = s.nav.pct_change().dropna()
@@ -149,10 +148,10 @@ def test_risk_free_rate_is_earned_by_cash_and_sharpe_uses_excess_returns(small_m
     f = tmp_path / "rf.csv"
     f.write_text("date,rf\n2015-06-01,0.0001\n2015-07-01,0.0001\n")
     with pytest.raises(DataError, match="risk-free series .* covers 2015-06-01 to 2015-07-01"):
-        run_backtest(m, "equal", BacktestConfig(windows=WIN, risk_free=str(f)))
+        run_backtest(m, "equal", BacktestConfig(**WIN, risk_free=str(f)))
     days = pd.bdate_range("2014-01-01", "2017-01-01")
     pd.DataFrame({"date": days, "rf": daily}).to_csv(f, index=False)
-    by_file = run_backtest(m, "equal", BacktestConfig(windows=WIN, risk_free=str(f))
+    by_file = run_backtest(m, "equal", BacktestConfig(**WIN, risk_free=str(f))
                            ).strategies["equal"]
     assert np.allclose(by_file.nav.to_numpy(), s.nav.to_numpy(), rtol=1e-12)
     assert "daily series" in BacktestConfig(risk_free=str(f)).to_json()["risk_free_used"]
@@ -161,7 +160,7 @@ def test_risk_free_rate_is_earned_by_cash_and_sharpe_uses_excess_returns(small_m
 
 def test_drift_schedule_rebalances_when_a_weight_drifts_beyond_the_threshold(small_market):
     m = small_market
-    cfg = BacktestConfig(windows=WIN, schedule="drift", drift_threshold=0.01)
+    cfg = BacktestConfig(**WIN, schedule="drift", drift_threshold=0.01)
     s = run_backtest(m, "equal", cfg).strategies["equal"]
     days = s.returns.index
     assert len(s.weights) > 3
@@ -177,7 +176,7 @@ def test_drift_schedule_rebalances_when_a_weight_drifts_beyond_the_threshold(sma
         w = w * (1 + r[t]) / (1 + w @ r[t])
         trigger = np.abs(w - target).max() > 0.01
     assert list(s.weights.index) == expected
-    monthly = run_backtest(m, "equal", BacktestConfig(windows=WIN)).strategies["equal"]
+    monthly = run_backtest(m, "equal", BacktestConfig(**WIN)).strategies["equal"]
     assert len(monthly.weights) != len(s.weights)
 
 

@@ -234,10 +234,9 @@ def test_a_concurrent_ablation_into_the_same_folder_is_in_use(tmp_path):
 def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
     from causalfolio.backtest import BacktestConfig, run_backtest, write_run
     from causalfolio.data import synthetic_market
-    from causalfolio.pipeline import Windows
 
     market = synthetic_market(seed=1, n_assets=4, n_days=200, n_noise=2)
-    result = run_backtest(market, [], BacktestConfig(windows=Windows(cov=40)),
+    result = run_backtest(market, [], BacktestConfig(cov_window=40),
                           benchmarks=["equal"])
     run_dir = write_run(result, tmp_path / "run")
     mine = tmp_path / "thesis.html"

@@ -12,11 +12,10 @@ from causalfolio.backtest import BacktestConfig, run_backtest
 from causalfolio.backtest.universe import Universe
 from causalfolio.data import Market
 from causalfolio.errors import ConfigError, DataError
-from causalfolio.pipeline import Windows
 
 SPEC = "rccp(k=3)|linear(lags=[0,1])|beta|static|hsp"
-WIN = Windows(drivers=60, train=60, cov=40)
-CFG = BacktestConfig(windows=WIN, bounds=(0.0, 0.5))
+WIN = dict(driver_window=60, train_window=60, cov_window=40)
+CFG = BacktestConfig(**WIN, max_weight=0.5)
 
 
 def staggered(m: Market, *, listed: dict[str, int] | None = None,
@@ -149,7 +148,7 @@ def test_delisting_returns_from_a_file(small_market, tmp_path):
     sold = run_backtest(gone, "equal", CFG).strategies["equal"]
     f = tmp_path / "delist.csv"
     f.write_text(f"asset,return\n{a1},-0.5\n")
-    cfg = BacktestConfig(windows=WIN, bounds=CFG.bounds, delisting_returns=str(f))
+    cfg = BacktestConfig(**WIN, max_weight=0.5, delisting_returns=str(f))
     crash = run_backtest(gone, "equal", cfg).strategies["equal"]
     d, prev = m.dates[t + 1], m.dates[t]
     # same data up to the last price; on the next day the position (its drifted weight times
@@ -163,7 +162,7 @@ def test_delisting_returns_from_a_file(small_market, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("asset,return\nNOPE,-0.3\n")
     with pytest.raises(DataError, match="delisting returns name assets that are not in the data"):
-        run_backtest(gone, "equal", BacktestConfig(windows=WIN, delisting_returns=str(bad)))
+        run_backtest(gone, "equal", BacktestConfig(**WIN, delisting_returns=str(bad)))
 
 
 def _weight_at(market, strat, asset, day):
@@ -179,11 +178,11 @@ def test_bounds_per_date_error_names_the_date_or_relax(small_market):
     m = small_market
     a = m.assets.columns
     few = staggered(m, listed={a[0]: 200, a[1]: 200, a[2]: 200, a[3]: 200, a[4]: 200})
-    cfg = BacktestConfig(windows=WIN, bounds=(0.0, 0.25))  # 3 assets cannot sum to 1
+    cfg = BacktestConfig(**WIN, max_weight=0.25)  # 3 assets cannot sum to 1
     with pytest.raises(ConfigError, match=r"on \d{4}-\d\d-\d\d: infeasible weight bounds .*"
                                           r"for 3 assets.*bounds-policy relax"):
         run_backtest(few, "equal", cfg)
-    relaxed = BacktestConfig(windows=WIN, bounds=(0.0, 0.25), bounds_policy="relax")
+    relaxed = BacktestConfig(**WIN, max_weight=0.25, bounds_policy="relax")
     s = run_backtest(few, "equal", relaxed).strategies["equal"]
     first = s.universe[0]
     assert first["assets"] == 3 and first["bounds_relaxed"] is True
