@@ -463,7 +463,10 @@ def run_ablation(
                           "total": state["total"], "elapsed": elapsed,
                           "eta": elapsed / max(state["done"], 1) * left})
     except (KeyboardInterrupt, WorkerLost):
-        finish(counts, remaining=n_todo - ran)
+        # counted from what was saved: an interrupt between a save and `ran += 1` must not
+        # count a saved combination as remaining
+        finish(counts, remaining=sum(c.id not in stores[mid].mem
+                                     for mid in markets for c in todo[mid]))
         raise
     finally:
         close = getattr(stream, "close", None)
