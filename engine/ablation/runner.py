@@ -51,7 +51,6 @@ from ..errors import (
     ConstantSensitivitiesWarning,
     DataError,
 )
-from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
 from .executors import (
@@ -139,14 +138,13 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
     pipes = grid.pipelines()
     by_windows: dict[Any, list[Any]] = {}
     for c in combos:
-        windows = Windows(drivers=c.value("driver_window"), train=c.value("train_window"),
-                          cov=c.value("cov_window"))
+        windows = tuple((w, c.value(w)) for w in ("driver_window", "train_window", "cov_window"))
         by_windows.setdefault(windows, []).append(pipes[c.spec])
     dates = rebalance_dates(market.dates, grid.fixed["schedule"], start=grid.fixed["start"],
                             end=grid.fixed["end"])
     for windows, ps in by_windows.items():
         cfg = BacktestConfig(start=grid.fixed["start"], end=grid.fixed["end"],
-                             schedule=grid.fixed["schedule"], windows=windows)
+                             schedule=grid.fixed["schedule"], **dict(windows))
         dates = dates.intersection(plan_dates(market, ps, cfg))
     if len(dates) == 0:
         raise DataError("no rebalance date has enough history for every combination; shorten "
