@@ -241,7 +241,7 @@ class Pipeline:
             inputs = MappingInputs(date=date, assets=tuple(past.columns), returns=returns_cov,
                                    bounds=bounds, seed=seed)
             t0 = time.perf_counter()
-            key = fingerprint(self.mapping.spec, returns_cov, bounds, seed)
+            key = fingerprint(self.mapping.key_spec, returns_cov, bounds, seed)
             alloc = self._allocate(inputs, key)
             timings["mapping"] = time.perf_counter() - t0
             return RebalanceResult(date=date, weights=alloc.weights, allocation=alloc,
@@ -270,7 +270,7 @@ class Pipeline:
                 driver_returns=past_c[names].iloc[-cov_w:], distance=fc.distance,
                 sensitivities=sens, forecast=fc, bounds=bounds, seed=seed,
             )
-            alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
+            alloc = self._allocate(inputs, fingerprint(self.mapping.key_spec, fc_key, returns_cov,
                                                        bounds, seed))
         risk = _risk(inputs, alloc, diagnostics)
         return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
@@ -309,7 +309,7 @@ class Pipeline:
         """1. Driver selection on the driver window."""
         wd = _window(self.drivers, windows.drivers)
         a_sel, c_sel = past.iloc[-wd:], past_c.iloc[-wd:]
-        key = fingerprint(self.drivers.spec, a_sel, c_sel, seed)
+        key = fingerprint(self.drivers.key_spec, a_sel, c_sel, seed)
 
         def _select() -> DriverSelection:
             out = self.drivers.select(a_sel, c_sel, seed=seed)
@@ -331,7 +331,8 @@ class Pipeline:
         train_a = past.iloc[: len(past) - oos] if oos else past
         train_d = past_c[names].iloc[: len(past) - oos] if oos else past_c[names]
         train_w = _window(self.dynamics, windows.train)
-        dyn_key = fingerprint(self.dynamics.spec, selection.key, train_a, train_d, train_w, seed)
+        dyn_key = fingerprint(self.dynamics.key_spec, selection.key, train_a, train_d, train_w,
+                              seed)
         model = _cached(cache, dyn_key, lambda: self.dynamics.fit(train_a, train_d,
                                                                  window=train_w, seed=seed))
         return model, dyn_key, train_d
@@ -348,9 +349,9 @@ class Pipeline:
         if oos:
             lag_buf = max(model.lags) if model.lags else 0
             recent = past_c[names].iloc[-(oos + lag_buf):]
-            sens_key = fingerprint(self.sensitivities.spec, dyn_key, "out", recent)
+            sens_key = fingerprint(self.sensitivities.key_spec, dyn_key, "out", recent)
         else:
-            sens_key = fingerprint(self.sensitivities.spec, dyn_key, "in")
+            sens_key = fingerprint(self.sensitivities.key_spec, dyn_key, "in")
 
         def _extract() -> Sensitivities:
             if oos:
@@ -366,7 +367,7 @@ class Pipeline:
         cache: MutableMapping[str, Any] | None,
     ) -> tuple[DistanceForecast, str]:
         """4. Forecast of the (n, n) distance matrix over the holding period, and its key."""
-        fc_key = fingerprint(self.forecasting.spec, sens_key, horizon, seed)
+        fc_key = fingerprint(self.forecasting.key_spec, sens_key, horizon, seed)
 
         def _forecast() -> DistanceForecast:
             out = self.forecasting.forecast(sens, horizon=horizon, seed=seed)

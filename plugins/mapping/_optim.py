@@ -16,6 +16,8 @@ from causalfolio.errors import ConfigError, DataError, NumericalError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import project_to_bounds
 
+from ._checks import checked_distance
+
 if TYPE_CHECKING:  # cvxpy is imported where a problem is built or solved, not on registry load
     import cvxpy as cp
 
@@ -224,15 +226,9 @@ def inverse_vol(vol: np.ndarray, power: float = 1.0) -> np.ndarray:
 
 
 def require_distance(inputs: MappingInputs, owner: str) -> np.ndarray:
-    """The (N, N) distance matrix, checked: finite, symmetric, zero diagonal."""
-    if inputs.distance is None:
-        raise ConfigError(f"{owner} needs the sensitivity distance matrix; give all five stages")
-    d = np.asarray(inputs.distance, dtype=float)
-    n = len(inputs.assets)
-    if d.shape != (n, n) or not np.all(np.isfinite(d)):
-        raise DataError(f"{owner}: distance matrix must be finite with shape ({n}, {n}), "
-                        f"got shape {d.shape}")
-    d = 0.5 * (d + d.T)
+    """The (N, N) distance matrix, checked like every mapping's (:func:`._checks.checked_distance`:
+    finite, symmetric within rounding), with a zero diagonal and no negative entries."""
+    d = checked_distance(inputs, owner)
     np.fill_diagonal(d, 0.0)
     return np.clip(d, 0.0, None)
 
