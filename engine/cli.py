@@ -29,7 +29,9 @@ from .cli_common import (
 )
 from .errors import CausalfolioError, Terminated
 
-DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
+DEMO_SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
+"""The recommended pipeline: best mean Sharpe on the claims study's development seeds
+(``examples/claims.py``, docs/claims.md), never tuned on the demo's market."""
 DEMO_BENCHMARKS = ("equal", "hrp")
 
 
