@@ -35,7 +35,7 @@ import pandas as pd
 
 from causalfolio.backtest import BacktestConfig, run_backtest, write_run
 from causalfolio.data.real import PERIODS, real_market
-from causalfolio.pipeline import Windows, parse_spec
+from causalfolio.pipeline import parse_spec
 from causalfolio.registry import get_registry
 
 FNN = "fnn(hidden=[[8],[16]],windows=[60,125],epochs=150)"
@@ -111,9 +111,9 @@ def run(period: str, *, quick: bool = False, dynamics: str = "linear", out: str 
     if quick:
         bench = {n: bench[n] for n in ("1/N", "HRP")}
     reselect = MONOGRAPH_RESELECT.get(period) if reselect_dates == "monograph" else reselect_dates
-    config = BacktestConfig(start=start, end=end, schedule="monthly", bounds=(0.03, 0.10),
-                            windows=Windows(drivers=126, train=125, cov=63), seed=0,
-                            reselect_dates=reselect)
+    config = BacktestConfig(start=start, end=end, schedule="monthly", min_weight=0.03,
+                            max_weight=0.10, driver_window=126, train_window=125, cov_window=63,
+                            seed=0, reselect_dates=reselect)
     result = run_backtest(market, list(names.values()), config, benchmarks=list(bench.values()))
     table = result.metrics_table()
     label_of = {parse_spec(s).spec: n for n, s in {**names, **bench}.items()}

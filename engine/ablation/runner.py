@@ -51,7 +51,6 @@ from ..errors import (
     ConstantSensitivitiesWarning,
     DataError,
 )
-from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
 from .executors import (
@@ -139,14 +138,13 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
     pipes = grid.pipelines()
     by_windows: dict[Any, list[Any]] = {}
     for c in combos:
-        windows = Windows(drivers=c.value("driver_window"), train=c.value("train_window"),
-                          cov=c.value("cov_window"))
+        windows = tuple((w, c.value(w)) for w in ("driver_window", "train_window", "cov_window"))
         by_windows.setdefault(windows, []).append(pipes[c.spec])
     dates = rebalance_dates(market.dates, grid.fixed["schedule"], start=grid.fixed["start"],
                             end=grid.fixed["end"])
     for windows, ps in by_windows.items():
         cfg = BacktestConfig(start=grid.fixed["start"], end=grid.fixed["end"],
-                             schedule=grid.fixed["schedule"], windows=windows)
+                             schedule=grid.fixed["schedule"], **dict(windows))
         dates = dates.intersection(plan_dates(market, ps, cfg))
     if len(dates) == 0:
         raise DataError("no rebalance date has enough history for every combination; shorten "
@@ -462,7 +460,10 @@ def run_ablation(
                           "total": state["total"], "elapsed": elapsed,
                           "eta": elapsed / max(state["done"], 1) * left})
     except (KeyboardInterrupt, WorkerLost):
-        finish(counts, remaining=n_todo - ran)
+        # counted from what was saved: an interrupt between a save and `ran += 1` must not
+        # count a saved combination as remaining
+        finish(counts, remaining=sum(c.id not in stores[mid].mem
+                                     for mid in markets for c in todo[mid]))
         raise
     finally:
         close = getattr(stream, "close", None)
