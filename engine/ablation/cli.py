@@ -66,12 +66,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             settings[name] = getattr(args, name)
     if args.grid:
         grid = Grid.from_toml(args.grid, specs=args.spec or (), benchmarks=args.benchmark or (),
-                              settings=settings)
+                              settings=settings, max_combinations=args.max_combinations)
         mopts = market_options_from_toml(args.grid)
     else:
         if not args.spec:
             raise ConfigError("give --spec (braces allowed) or --grid FILE")
-        grid = Grid.from_specs(args.spec, benchmarks=args.benchmark or (), settings=settings)
+        grid = Grid.from_specs(args.spec, benchmarks=args.benchmark or (), settings=settings,
+                               max_combinations=args.max_combinations)
         mopts = {}
     for name in ("synthetic", "resample", "replicas", "block_days"):
         if getattr(args, name) is not None:
@@ -185,6 +186,9 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
                    help="benchmark spec (repeatable), e.g. equal, hrp")
     g.add_argument("--dry-run", action="store_true",
                    help="list the combinations and exit")
+    g.add_argument("--max-combinations", type=_positive_int, metavar="N",
+                   help="refuse a grid of more than N combinations, counted before expanding "
+                        "(default: the grid file's max_combinations, else 10000)")
     d = p.add_argument_group("data")
     add_data_options(d, required=False)
     d.add_argument("--synthetic", metavar="SEEDS",

@@ -36,6 +36,8 @@ from ..stages import fingerprint
 from .runner import BacktestResult
 
 FORMAT_VERSION = 1
+RUN_MARKER = "run.json"
+"""The file that makes a folder a run folder (the only kind ``backtest``/``demo`` replace)."""
 
 
 def slug(label: str) -> str:
@@ -95,10 +97,14 @@ def write_run(result: BacktestResult, out: str | os.PathLike, *, overwrite: bool
               extra: dict[str, Any] | None = None) -> Path:
     """Write a backtest into the folder ``out`` (see module docstring); returns its path.
 
-    ``out`` must not exist (or be an empty folder) unless ``overwrite``. Written atomically.
+    ``out`` must not exist (or be an empty folder); with ``overwrite`` it may also be a run
+    folder (one holding ``run.json``), which is replaced. Anything else (a file, a folder
+    causalfolio did not write) raises :class:`~causalfolio.errors.ConfigError` whatever
+    ``overwrite`` says. ``out`` is locked while it is written (a concurrent writer gets
+    ``ConfigError`` "in use"); written atomically.
     """
     out = Path(out)
-    with atomic_folder(out, overwrite=overwrite) as tmp:
+    with atomic_folder(out, marker=RUN_MARKER, overwrite=overwrite) as tmp:
         _write_contents(result, tmp, extra)
     return out
 

@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import DataError
 from . import charts
 from . import evidence as evidence_section
-from .html import SCRIPT, STYLE, _fmt, _img
+from .html import GENERATOR, SCRIPT, STYLE, _fmt, _img, check_report_target
 
 TABLE_METRICS = ("total_return", "annual_volatility", "sharpe", "max_drawdown", "turnover")
 EFFECT_METRICS = ("sharpe", "total_return", "annual_volatility")
@@ -193,7 +193,7 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                     eff, f"{factor}: effect on {metric}", f"effect on {metric}{unit}")))
     body.append("<h2>Study</h2>")
     body.append(f"<pre>{html.escape(json.dumps(study.get('grid', study), indent=2))}</pre>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + GENERATOR +
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
 
@@ -201,10 +201,11 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
 def write_ablation_report(folder: str | os.PathLike, out: str | os.PathLike | None = None, *,
                           top: int = 8, title: str | None = None) -> Path:
     """Write the ablation report (default FOLDER/report.html); returns its path."""
-    text = render_ablation_report(folder, top=top, title=title)
     from ..data.io import atomic_write_bytes
 
     path = Path(out) if out is not None else Path(folder) / "report.html"
+    check_report_target(path)  # never overwrite a file that is not a causalfolio report
+    text = render_ablation_report(folder, top=top, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -11,15 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from ..errors import ParameterError
 from ..params import coerce, type_name
 from ..params import hints as _hints
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 STAGES: tuple[str, ...] = ("drivers", "dynamics", "sensitivities", "forecasting", "mapping")
 """The five stages, in pipeline order."""
@@ -136,6 +141,12 @@ class Component:
 
         return format_component(self.name, self.non_default_params())
 
+    @property
+    def key_spec(self) -> str:
+        """The spec plus the code version of the component (:func:`code_version`): what stage
+        keys are built from, so that a changed component never reuses cached outputs."""
+        return f"{self.spec}@{code_version(type(self))}"
+
     def with_params(self, **changes: Any) -> Component:
         """A copy with some parameters changed (validated like a new instance)."""
         unknown = set(changes) - {f.name for f in attrs.fields(type(self))}
@@ -164,6 +175,42 @@ def frozen_optional_array(value: Any) -> np.ndarray | None:
 
 
 # --- deterministic keys -----------------------------------------------------------------------
+
+_SOURCE_HASHES: dict[type, str] = {}
+
+
+def source_hash(cls: type) -> str:
+    """Hash of the source of the modules defining ``cls`` and its base classes (computed once
+    per class). A class without retrievable source (defined in an interactive session) hashes
+    its qualified name and the source lines of its methods where available."""
+    found = _SOURCE_HASHES.get(cls)
+    if found is not None:
+        return found
+    import inspect
+    import sys
+
+    h = hashlib.sha256()
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__ in ("builtins", "attr", "attrs"):
+            continue
+        h.update(f"{klass.__module__}:{klass.__qualname__}\n".encode())
+        module = sys.modules.get(klass.__module__)
+        for obj in (module, klass):
+            try:
+                h.update(inspect.getsource(obj).encode())
+                break
+            except (OSError, TypeError):
+                continue
+    found = _SOURCE_HASHES[cls] = h.hexdigest()[:16]
+    return found
+
+
+def code_version(cls: type) -> str:
+    """The code version of a component class: the causalfolio version and :func:`source_hash`."""
+    from .. import __version__
+
+    return f"{__version__}+{source_hash(cls)}"
+
 
 
 def fingerprint(*parts: Any) -> str:

@@ -12,7 +12,6 @@ from causalfolio.ablation import Grid, run_ablation, summarize
 from causalfolio.backtest import METRICS, BacktestConfig, run_backtest
 from causalfolio.data import synthetic_market
 from causalfolio.errors import ConfigError
-from causalfolio.pipeline import Windows
 
 SETTINGS = {"driver_window": 60, "train_window": 60, "cov_window": 30}
 
@@ -43,7 +42,8 @@ def test_serial_study_shares_stages_and_matches_plain_backtests(serial, market):
     # every combination ran on the same dates: check one against a plain backtest
     row = t.iloc[5]
     cfg = BacktestConfig(schedule=tuple(serial.dates), seed=0,
-                         windows=Windows(drivers=60, train=60, cov=int(row["cov_window"])))
+                         driver_window=60, train_window=60,
+                         cov_window=int(row["cov_window"]))
     plain = run_backtest(market, row["spec"], cfg)
     m = plain.strategies[row["spec"]].metrics
     assert plain.dates.equals(serial.dates)
@@ -175,8 +175,10 @@ def test_out_folder_of_another_study_is_protected(market, tmp_path):
     assert res.ran == 2
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match="not an ablation folder"):
-        run_ablation(market, g, tmp_path / "x", executor="serial")
+    for force in (False, True):  # a folder we did not write is refused whatever the flags
+        with pytest.raises(ConfigError, match="not an ablation folder"):
+            run_ablation(market, g, tmp_path / "x", executor="serial", force=force)
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["notes.txt"]
 
 
 def test_bad_execution_options(market):
