@@ -215,23 +215,22 @@ class _Store:
         weights = rec.pop("weights", None)
         rec = {**rec, "label": combo.label, "spec": combo.spec, "benchmark": combo.benchmark,
                "settings": dict(combo.settings), "market": self.market}
+        if self.rows is not None:  # files first: a row counts as finished once on disk
+            self.rows.mkdir(parents=True, exist_ok=True)
+            if nav is not None:
+                _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
+                              index=True)
+            if weights is not None:
+                w = weights.copy()
+                w.columns = [str(c) for c in w.columns]
+                _atomic_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
+            atomic_write_bytes(self.rows / f"{combo.id}.json",
+                               json.dumps(to_jsonable(rec), indent=1).encode())
         if nav is not None:
             self.navs[combo.id] = nav
         if weights is not None:
             self.weights[combo.id] = weights
         self.mem[combo.id] = rec
-        if self.rows is None:
-            return
-        self.rows.mkdir(parents=True, exist_ok=True)
-        if nav is not None:
-            _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
-                          index=True)
-        if weights is not None:
-            w = weights.copy()
-            w.columns = [str(c) for c in w.columns]
-            _atomic_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
-        atomic_write_bytes(self.rows / f"{combo.id}.json",
-                      json.dumps(to_jsonable(rec), indent=1).encode())
 
 
 STUDY_MARKER = "study.json"
@@ -463,8 +462,10 @@ def run_ablation(
                           "total": state["total"], "elapsed": elapsed,
                           "eta": elapsed / max(state["done"], 1) * left})
     except (KeyboardInterrupt, WorkerLost):
-        # counted from what was saved: an interrupt between a save and `ran += 1` must not
-        # count a saved combination as remaining
+        # the tables say what is on disk: a row written just before the interrupt reached
+        # memory is read back, and `remaining` is counted from the rows, not from `ran`
+        for mid, st in stores.items():
+            st.load({c.id for c in todo[mid] if c.id not in st.mem})
         finish(counts, remaining=sum(c.id not in stores[mid].mem
                                      for mid in markets for c in todo[mid]))
         raise
