@@ -20,6 +20,7 @@ from typing import Any
 
 from . import __version__
 from .cli_common import (
+    BACKTEST_WINDOWS_AND_BOUNDS,
     WINDOW_DEFAULTS,
     WINDOW_HELP,
     add_data_options,
@@ -28,7 +29,9 @@ from .cli_common import (
 )
 from .errors import CausalfolioError, Terminated
 
-DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
+DEMO_SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
+"""The recommended pipeline: best mean Sharpe on the claims study's development seeds
+(``examples/claims.py``, docs/claims.md), never tuned on the demo's market."""
 DEMO_BENCHMARKS = ("equal", "hrp")
 
 
@@ -153,15 +156,15 @@ def _date_list(text: str) -> list[str]:
 
 def _config(args: argparse.Namespace):
     from .backtest import BacktestConfig
-    from .pipeline import Windows
 
+    # the options are spelled as the BacktestConfig fields they set (--driver-window ->
+    # driver_window, --min-weight -> min_weight), as in ablation grids
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
         reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
-        windows=Windows(drivers=args.driver_window, train=args.train_window,
-                        cov=args.cov_window),
-        bounds=(args.min_weight, args.max_weight), bounds_policy=args.bounds_policy,
+        **{name: getattr(args, name) for name in BACKTEST_WINDOWS_AND_BOUNDS},
+        bounds_policy=args.bounds_policy,
         cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,
         turnover_cap=args.turnover_cap, drift_threshold=args.drift_threshold,
         risk_free=args.risk_free, delisting_returns=args.delisting_returns,

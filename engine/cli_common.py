@@ -25,6 +25,11 @@ WINDOW_HELP: dict[str, str] = {
 WINDOW_DEFAULTS: dict[str, int] = {"driver_window": DRIVER_WINDOW, "train_window": TRAIN_WINDOW,
                                    "cov_window": COV_WINDOW}
 
+#: Settings spelled the same in ``BacktestConfig``, ablation grids (TOML ``[backtest]``, ``--x``
+#: axes) and the command line (``--driver-window`` etc.).
+BACKTEST_WINDOWS_AND_BOUNDS = ("driver_window", "train_window", "cov_window", "min_weight",
+                               "max_weight")
+
 KINDS = ("prices", "returns")
 ALIGNS = ("inner", "assets")
 NAN_POLICIES = ("error", "ffill", "drop")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import pandas as pd
 
-from .defaults import COV_WINDOW, DRIVER_WINDOW, TRAIN_WINDOW
+from ._lazy import lazy_module
+from .defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from .diagnostics import mapping_diagnostics
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
 from .params import coerce
@@ -35,6 +36,11 @@ from .stages import (
     fingerprint,
 )
 from .weights import project_to_bounds, within_bounds, within_exposures
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
 
@@ -187,13 +193,18 @@ class Pipeline:
         candidates: pd.DataFrame | None,
         date: pd.Timestamp,
         *,
-        windows: Windows | None = None,
-        bounds: tuple[float, float] = (0.0, 1.0),
+        driver_window: int = DRIVER_WINDOW,
+        train_window: int = TRAIN_WINDOW,
+        cov_window: int = COV_WINDOW,
+        min_weight: float = MIN_WEIGHT,
+        max_weight: float = MAX_WEIGHT,
         horizon: int = 21,
         seed: int = 0,
         selection: DriverSelection | None = None,
         cache: MutableMapping[str, Any] | None = None,
         diagnostics: bool = True,
+        windows: Windows | None = None,
+        bounds: tuple[float, float] | None = None,
     ) -> RebalanceResult:
         """Weights at ``date`` from data strictly before it.
 
@@ -204,10 +215,12 @@ class Pipeline:
             dropped here, so passing the whole history is safe.
         date
             The rebalance date tau.
-        windows
-            Default lookback windows.
-        bounds
-            (min, max) weight per asset.
+        driver_window, train_window, cov_window
+            Default lookback windows, trading days (for components without their own
+            ``window``), named as in :class:`~causalfolio.backtest.BacktestConfig`, the command
+            line and ablation grids.
+        min_weight, max_weight
+            Weight bounds per asset.
         horizon
             Holding period in trading days (passed to the forecaster).
         seed
@@ -220,9 +233,23 @@ class Pipeline:
             work is done once.
         diagnostics
             Compute the Table 1 risk diagnostics of the weights (``RebalanceResult.risk``).
+        windows, bounds
+            Deprecated spellings of the windows and the bounds (a :class:`Windows`, a
+            ``(min, max)`` pair): still accepted, with a :class:`FutureWarning`.
         """
+        if windows is not None:
+            warnings.warn("Pipeline.run(windows=Windows(...)) is deprecated; write "
+                          "driver_window=, train_window=, cov_window=", FutureWarning,
+                          stacklevel=2)
+        else:
+            windows = Windows(drivers=driver_window, train=train_window, cov=cov_window)
+        if bounds is not None:
+            warnings.warn("Pipeline.run(bounds=(min, max)) is deprecated; write min_weight=, "
+                          "max_weight=", FutureWarning, stacklevel=2)
+        else:
+            bounds = (float(min_weight), float(max_weight))
         with use_registry(self.registry):
-            return self._run(assets, candidates, pd.Timestamp(date), windows or Windows(),
+            return self._run(assets, candidates, pd.Timestamp(date), windows,
                              bounds=bounds, horizon=horizon, seed=seed, selection=selection,
                              cache=cache, diagnostics=diagnostics)
 

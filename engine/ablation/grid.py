@@ -17,7 +17,7 @@ from ..backtest.config import BacktestConfig
 from ..checks import parse_date
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError, SpecError
-from ..pipeline import Pipeline, Windows, parse_spec
+from ..pipeline import Pipeline, parse_spec
 from ..registry import Registry
 from ..spec import count_spec, expand_spec
 from ..spec.expand import check_limit, resolve_limit
@@ -150,17 +150,11 @@ class Combination:
     def config(self, fixed: Mapping[str, Any], dates: pd.DatetimeIndex | None = None
                ) -> BacktestConfig:
         """The backtest settings of this combination (``dates``: the grid's common dates)."""
-        v = self.value
+        # every axis is spelled as the BacktestConfig field it sets (and as the CLI option)
         return BacktestConfig(
             start=fixed.get("start"), end=fixed.get("end"),
             schedule=tuple(dates) if dates is not None else fixed.get("schedule", "monthly"),
-            reselect_every=v("reselect_every"),
-            windows=Windows(drivers=v("driver_window"), train=v("train_window"),
-                            cov=v("cov_window")),
-            bounds=(v("min_weight"), v("max_weight")), cost_bps=v("cost_bps"),
-            fixed_cost=v("fixed_cost"), band=v("band"), turnover_cap=v("turnover_cap"),
-            risk_free=v("risk_free"), bounds_policy=v("bounds_policy"),
-            delisting_returns=v("delisting_returns"), drift=v("drift"), seed=v("seed"),
+            **{axis: self.value(axis) for axis in AXES},
         )
 
     def upstream_key(self, level: int) -> str:

@@ -51,7 +51,6 @@ from ..errors import (
     ConstantSensitivitiesWarning,
     DataError,
 )
-from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
 from .executors import (
@@ -139,14 +138,13 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
     pipes = grid.pipelines()
     by_windows: dict[Any, list[Any]] = {}
     for c in combos:
-        windows = Windows(drivers=c.value("driver_window"), train=c.value("train_window"),
-                          cov=c.value("cov_window"))
+        windows = tuple((w, c.value(w)) for w in ("driver_window", "train_window", "cov_window"))
         by_windows.setdefault(windows, []).append(pipes[c.spec])
     dates = rebalance_dates(market.dates, grid.fixed["schedule"], start=grid.fixed["start"],
                             end=grid.fixed["end"])
     for windows, ps in by_windows.items():
         cfg = BacktestConfig(start=grid.fixed["start"], end=grid.fixed["end"],
-                             schedule=grid.fixed["schedule"], windows=windows)
+                             schedule=grid.fixed["schedule"], **dict(windows))
         dates = dates.intersection(plan_dates(market, ps, cfg))
     if len(dates) == 0:
         raise DataError("no rebalance date has enough history for every combination; shorten "
@@ -558,20 +556,10 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
     else:
         nav = navs.get(first, pd.DataFrame())
     counts = {k: int(v) for k, v in sorted(counts.items())}
-    ev = None
-    if stats is not None and remaining == 0 and returns:
-        ev = _evidence(table, returns, reference, axes, stats)
-        if ev is not None:
-            ev.evidence["market_settings"] = dict(markets_json)
-    summary = ev.summary if ev is not None else choices
-    if out is not None:
-        frames = [("results", table), ("choices", choices)]
-        frames.append(("summary", summary))
-        for name, frame in frames:
+    if out is not None:  # the results first: they stay on disk whatever the statistics do
+        for name, frame in (("results", table), ("choices", choices)):
             _atomic_frame(frame, out / f"{name}.parquet", index=False)
             _atomic_frame(frame, out / f"{name}.csv", index=False)
-        if ev is not None:
-            ev.write(out)
         if not nav.empty:
             nav.index.name = "date"
             _atomic_frame(nav, out / "nav.parquet", index=True)
@@ -580,6 +568,18 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
                  if len(table) else 0, "remaining": remaining, "counts_last_run": counts}
         atomic_write_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
+    ev = None
+    if stats is not None and remaining == 0 and returns:
+        ev = _evidence(table, returns, reference, axes, stats)
+        if ev is not None:
+            ev.evidence["market_settings"] = dict(markets_json)
+    summary = ev.summary if ev is not None else choices
+    if out is not None:
+        if ev is not None:
+            ev.write(out)  # summary, comparisons, evidence.json
+        else:
+            _atomic_frame(summary, out / "summary.parquet", index=False)
+            _atomic_frame(summary, out / "summary.csv", index=False)
     return AblationResult(table=table, summary=summary, nav=nav, dates=dates_of[first],
                           counts=counts, ran=ran, skipped=skipped, remaining=remaining, out=out,
                           choices=choices, market_dates=dict(dates_of), reference=reference,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
+import numpy as np
 import pandas as pd
 
 from ..checks import parse_date
+from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError
 from ..pipeline import Windows
 from .inputs import asset_values, number_or_path, read_risk_free
@@ -21,12 +24,22 @@ drifted more than ``drift_threshold`` from its target)."""
 BOUNDS_POLICIES: tuple[str, ...] = ("error", "relax")
 
 
+def _deprecated(old: str, new: str, settings: dict[str, Any], clash: dict[str, Any]) -> None:
+    """Warn about a deprecated spelling; refuse it next to the canonical one it stands for."""
+    both = [k for k in clash if k in settings]
+    if both:
+        raise ConfigError(f"give either {old} or {new}, not both (got {old.split('=')[0]}= and "
+                          f"{', '.join(both)}=)")
+    warnings.warn(f"BacktestConfig({old}) is deprecated; write {new} (the names the command line "
+                  "and ablation grids use)", FutureWarning, stacklevel=4)
+
+
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, init=False)
 class BacktestConfig:
     """Walk-forward backtest settings.
 
@@ -48,11 +61,15 @@ class BacktestConfig:
         Re-run driver selection on explicit dates instead (e.g. the monograph's 2020-06-01,
         2021-01-01, 2021-07-01): at the first rebalance and at the first rebalance on or after
         each date; the selection is kept in between. Exclusive with ``reselect_every > 1``.
-    windows
-        Lookback windows (trading days) for driver selection, dynamics training and covariance.
-    bounds
-        (min, max) weight per asset, long-only, applied to the assets investable at each
-        rebalance (those with a full window of history and a price on the date).
+    driver_window, train_window, cov_window
+        Lookback windows in trading days for driver selection (126), dynamics training (125) and
+        the covariance of the risk mapping (63), used by components that do not set their own
+        ``window``. The same names as the command line's ``--driver-window``... and ablation
+        grids' ``driver_window``...; :attr:`windows` gives the three as a :class:`Windows`.
+    min_weight, max_weight
+        Weight bounds per asset, long-only (0 <= min_weight <= max_weight <= 1), applied to the
+        assets investable at each rebalance (those with a full window of history and a price on
+        the date). :attr:`bounds` gives the pair.
     bounds_policy
         What to do when the bounds cannot hold for the number of investable assets at a date:
         ``error`` (a :class:`ConfigError` naming the date) or ``relax`` (lower the minimum to
@@ -86,6 +103,9 @@ class BacktestConfig:
     diagnostics
         Compute the Table 1 risk diagnostics at every rebalance (kept in the results and the run
         folder). Ablations turn them off: they keep only metrics and NAV.
+
+    The spellings ``windows=Windows(drivers=, train=, cov=)`` and ``bounds=(min, max)`` are
+    deprecated aliases: still accepted, with a :class:`FutureWarning`.
     """
 
     start: pd.Timestamp | None = attrs.field(default=None,
@@ -94,8 +114,11 @@ class BacktestConfig:
     schedule: str | tuple = "monthly"
     reselect_every: int = 1
     reselect_dates: tuple[pd.Timestamp, ...] | None = None
-    windows: Windows = attrs.field(factory=Windows)
-    bounds: tuple[float, float] = (0.0, 1.0)
+    driver_window: int = DRIVER_WINDOW
+    train_window: int = TRAIN_WINDOW
+    cov_window: int = COV_WINDOW
+    min_weight: float = MIN_WEIGHT
+    max_weight: float = MAX_WEIGHT
     bounds_policy: str = "error"
     cost_bps: float | str | Mapping[str, float] = 0.0
     fixed_cost: float = 0.0
@@ -112,7 +135,48 @@ class BacktestConfig:
     _asset_costs: dict | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _delistings: dict | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
+    def __init__(self, *, windows: Windows | None = None,
+                 bounds: tuple[float, float] | None = None, **settings: Any) -> None:
+        if windows is not None:
+            _deprecated("windows=Windows(drivers=, train=, cov=)",
+                        "driver_window=, train_window=, cov_window=", settings,
+                        {"driver_window": "drivers", "train_window": "train", "cov_window": "cov"})
+            if not isinstance(windows, Windows):
+                raise ConfigError(f"windows must be a Windows, got {windows!r}; better: give "
+                                  "driver_window=, train_window=, cov_window=")
+            settings.update(driver_window=windows.drivers, train_window=windows.train,
+                            cov_window=windows.cov)
+        if bounds is not None:
+            _deprecated("bounds=(min, max)", "min_weight=, max_weight=", settings,
+                        {"min_weight": 0, "max_weight": 1})
+            try:
+                lo, hi = bounds
+            except (TypeError, ValueError):
+                raise ConfigError(f"bounds must be a (min, max) pair, got {bounds!r}; better: "
+                                  "give min_weight= and max_weight=") from None
+            settings.update(min_weight=lo, max_weight=hi)
+        unknown = sorted(set(settings) - {f.name for f in attrs.fields(type(self))})
+        if unknown:
+            raise ConfigError(f"unknown backtest setting(s) {', '.join(unknown)}; valid: "
+                              f"{', '.join(f.name for f in attrs.fields(type(self)))}")
+        self.__attrs_init__(**settings)  # type: ignore[attr-defined]
+
+    @property
+    def windows(self) -> Windows:
+        """The three lookback windows as a :class:`Windows` (what :meth:`Pipeline.run` takes)."""
+        return Windows(drivers=self.driver_window, train=self.train_window, cov=self.cov_window)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(min_weight, max_weight)``."""
+        return (self.min_weight, self.max_weight)
+
     def __attrs_post_init__(self) -> None:
+        for name in ("driver_window", "train_window", "cov_window"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
+                raise ConfigError(f"{name} must be an integer >= 2 (trading days), got {value!r}")
+            object.__setattr__(self, name, int(value))
         if isinstance(self.schedule, str):
             if self.schedule not in SCHEDULES:
                 raise ConfigError(f"unknown schedule {self.schedule!r}; use one of "
@@ -134,10 +198,16 @@ class BacktestConfig:
                 raise ConfigError(f"reselect_dates: {exc}; write dates as YYYY-MM-DD") from None
             object.__setattr__(self, "reselect_dates", when)
         _positive_int("seed", self.seed, minimum=0)
-        lo, hi = (float(b) for b in self.bounds)
-        object.__setattr__(self, "bounds", (lo, hi))
+        try:
+            lo, hi = float(self.min_weight), float(self.max_weight)
+        except (TypeError, ValueError):
+            raise ConfigError(f"min_weight and max_weight must be numbers, got "
+                              f"{self.min_weight!r} and {self.max_weight!r}") from None
+        object.__setattr__(self, "min_weight", lo)
+        object.__setattr__(self, "max_weight", hi)
         if not 0.0 <= lo <= hi <= 1.0:
-            raise ConfigError(f"bounds must satisfy 0 <= min <= max <= 1, got ({lo}, {hi})")
+            raise ConfigError(f"bounds must satisfy 0 <= min_weight <= max_weight <= 1, got "
+                              f"({lo}, {hi})")
         self._check_inputs()
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ConfigError(f"start {self.start.date()} is after end {self.end.date()}")

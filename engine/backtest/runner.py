@@ -344,9 +344,11 @@ def run_backtest(
                     c_win = market.candidates.iloc[pos - need:pos]
                     if pool is not None:
                         c_win = c_win.loc[:, pool]
-                res = pipe.run(a_win, c_win, day, windows=config.windows, bounds=bounds,
-                               horizon=horizon, seed=config.seed_for(day), selection=reuse,
-                               cache=cache, diagnostics=config.diagnostics)
+                res = pipe.run(a_win, c_win, day, driver_window=config.driver_window,
+                               train_window=config.train_window, cov_window=config.cov_window,
+                               min_weight=bounds[0], max_weight=bounds[1], horizon=horizon,
+                               seed=config.seed_for(day), selection=reuse, cache=cache,
+                               diagnostics=config.diagnostics)
                 selection = res.selection if reuse is None else reuse
                 target = np.zeros(len(names))
                 target[inv] = res.weights.to_numpy()

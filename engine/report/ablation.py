@@ -94,11 +94,14 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
     table = _read(p, "results")
     summary = _read(p, "summary")
     effects = "summary"
-    if (p / "choices.parquet").is_file() or (p / "choices.csv").is_file():
+    if "choice" not in summary.columns and (
+            (p / "choices.parquet").is_file() or (p / "choices.csv").is_file()):
         effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
         summary = _read(p, "choices")
+    # the evidence effects with intervals (``choice``) or the per-level means (``level``)
+    level = "choice" if "choice" in summary.columns else "level"
     need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
-            effects: ("factor", "metric", "level", "effect")}
+            effects: ("factor", "metric", level, "effect")}
     for name, frame in (("results", table), (effects, summary)):
         lacking = [c for c in need[name] if c not in frame.columns]
         if lacking and not (name == effects and frame.empty):

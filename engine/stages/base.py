@@ -11,15 +11,20 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from ..errors import ParameterError
 from ..params import coerce, type_name
 from ..params import hints as _hints
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 STAGES: tuple[str, ...] = ("drivers", "dynamics", "sensitivities", "forecasting", "mapping")
 """The five stages, in pipeline order."""

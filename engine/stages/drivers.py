@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import pandas as pd
 
+from .._lazy import lazy_module
 from .base import Component
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 
 @attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable

@@ -10,16 +10,21 @@ optimum is also computed and the gap reported (``exhaustive='auto'``), or return
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
-import pandas as pd
 
 from causalfolio import hookimpl
+from causalfolio._lazy import lazy_module
 from causalfolio.params import param, positive
 from causalfolio.plugins.drivers._common import check_inputs
 from causalfolio.plugins.drivers._gsearch import NUMERICAL_TIE, GSearchBase, dp_path, exhaustive
 from causalfolio.stages import DriverSelection
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 
 @attrs.define(frozen=True, kw_only=True)

@@ -9,14 +9,21 @@ replace a selected driver whenever another candidate gives a lower objective wit
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
-import pandas as pd
 
 from causalfolio import hookimpl
+from causalfolio._lazy import lazy_module
 from causalfolio.params import non_negative, param
 from causalfolio.plugins.drivers._common import check_inputs
 from causalfolio.plugins.drivers._gsearch import GSearchBase, greedy_path, swap_refine
 from causalfolio.stages import DriverSelection
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 
 @attrs.define(frozen=True, kw_only=True)

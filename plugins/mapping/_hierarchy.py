@@ -16,16 +16,21 @@ reference implementations (PyPortfolioOpt, skfolio) are compared.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
+from causalfolio._lazy import lazy_module
 from causalfolio.errors import DataError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import check_bounds
 
 from ._checks import SYMMETRY_TOL, checked_distance  # noqa: F401 - shared, re-exported
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: loading the registry and parsing specs need no pandas
+    pd = lazy_module("pandas")
 
 LINKAGES = ("single", "complete", "average", "ward")
 Linkage = Literal["single", "complete", "average", "ward"]

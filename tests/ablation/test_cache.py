@@ -13,9 +13,8 @@ import pytest
 from causalfolio.ablation import DiskCache, StageCache, decode, encode
 from causalfolio.ablation.cache import CacheIntegrityWarning, Unencodable, seal, stage_of
 from causalfolio.backtest import BacktestConfig, run_backtest
-from causalfolio.pipeline import Windows
 
-CFG = BacktestConfig(windows=Windows(drivers=60, train=60, cov=30))
+CFG = BacktestConfig(driver_window=60, train_window=60, cov_window=30)
 A = "rccp(k=3)|linear(lags=[0,1])|beta|static|hsp"
 B = "rccp(k=3)|linear(lags=[0,1])|beta|static|hrp"
 C = "rccp(k=3)|linear|beta|static|hsp"

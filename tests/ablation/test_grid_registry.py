@@ -10,7 +10,6 @@ import pytest
 from causalfolio.ablation import Grid, run_ablation
 from causalfolio.backtest import METRICS, BacktestConfig, run_backtest
 from causalfolio.errors import PluginError
-from causalfolio.pipeline import Windows
 from causalfolio.registry import build_registry
 from causalfolio.stages import Allocation, RiskMapping
 
@@ -44,7 +43,7 @@ def reg():
 
 
 def _expected(market, reg, spec):
-    cfg = BacktestConfig(windows=Windows(drivers=60, train=60, cov=30))
+    cfg = BacktestConfig(driver_window=60, train_window=60, cov_window=30)
     res = run_backtest(market, spec, cfg, registry=reg)
     return next(iter(res.strategies.values()))
 

@@ -12,7 +12,6 @@ from causalfolio.ablation import Grid, run_ablation, summarize
 from causalfolio.backtest import METRICS, BacktestConfig, run_backtest
 from causalfolio.data import synthetic_market
 from causalfolio.errors import ConfigError
-from causalfolio.pipeline import Windows
 
 SETTINGS = {"driver_window": 60, "train_window": 60, "cov_window": 30}
 
@@ -43,7 +42,8 @@ def test_serial_study_shares_stages_and_matches_plain_backtests(serial, market):
     # every combination ran on the same dates: check one against a plain backtest
     row = t.iloc[5]
     cfg = BacktestConfig(schedule=tuple(serial.dates), seed=0,
-                         windows=Windows(drivers=60, train=60, cov=int(row["cov_window"])))
+                         driver_window=60, train_window=60,
+                         cov_window=int(row["cov_window"]))
     plain = run_backtest(market, row["spec"], cfg)
     m = plain.strategies[row["spec"]].metrics
     assert plain.dates.equals(serial.dates)

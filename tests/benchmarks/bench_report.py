@@ -23,7 +23,7 @@ from causalfolio.report import render_report, write_report
 
 def main() -> None:
     market = synthetic_market(seed=0)
-    config = BacktestConfig(bounds=(0.03, 0.10))
+    config = BacktestConfig(min_weight=0.03, max_weight=0.10)
     t0 = time.perf_counter()
     result = run_backtest(market, [DEMO_SPEC], config, benchmarks=["equal", "hrp"])
     t_backtest = time.perf_counter() - t0

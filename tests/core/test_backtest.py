@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,10 +17,10 @@ from causalfolio.backtest import (
 )
 from causalfolio.data import Market
 from causalfolio.errors import ConfigError, DataError
-from causalfolio.pipeline import Windows
 
 SPEC = "rccp(k=3)|linear(lags=[0,1])|beta|static|hsp"
-SMALL = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40), bounds=(0.05, 0.4))
+SMALL = BacktestConfig(driver_window=60, train_window=60, cov_window=40, min_weight=0.05,
+                       max_weight=0.4)
 
 
 def test_no_look_ahead_weights_bit_identical_after_perturbing_the_future(small_market):
@@ -114,7 +115,7 @@ def test_monthly_schedule_is_first_trading_day():
 
 
 def test_driver_reselection_every_n(small_market):
-    cfg = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40), reselect_every=3)
+    cfg = BacktestConfig(driver_window=60, train_window=60, cov_window=40, reselect_every=3)
     s = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
     keys = [r.selection.key for r in s.rebalances]
     for k in range(len(keys)):
@@ -124,12 +125,12 @@ def test_driver_reselection_every_n(small_market):
 
 def test_driver_reselection_on_explicit_dates(small_market):
     """Selection runs at the first rebalance and at the first rebalance on/after each date."""
-    cfg0 = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40))
+    cfg0 = BacktestConfig(driver_window=60, train_window=60, cov_window=40)
     dates = run_backtest(small_market, SPEC, cfg0).dates
     # one date between two rebalances, one exactly on a rebalance, one after the last
     between = dates[2] + pd.Timedelta(days=1)
     when = [str(between.date()), str(dates[5].date()), "2099-01-01"]
-    cfg = BacktestConfig(windows=cfg0.windows, reselect_dates=when)
+    cfg = attrs.evolve(cfg0, reselect_dates=when)
     assert cfg.reselects(dates) == [k in (0, 3, 5) for k in range(len(dates))]
     s = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
     keys = [r.selection.key for r in s.rebalances]
@@ -140,11 +141,11 @@ def test_driver_reselection_on_explicit_dates(small_market):
 
 
 @pytest.mark.parametrize("config,error,fragment", [
-    (BacktestConfig(bounds=(0.2, 0.5)), ConfigError, "infeasible weight bounds"),
-    (BacktestConfig(bounds=(0.0, 0.1)), ConfigError, "infeasible weight bounds"),
+    (BacktestConfig(min_weight=0.2, max_weight=0.5), ConfigError, "infeasible weight bounds"),
+    (BacktestConfig(max_weight=0.1), ConfigError, "infeasible weight bounds"),
     (BacktestConfig(start="2015-02-01"), DataError, "not enough history before start"),
     (BacktestConfig(start="2020-01-01"), ConfigError, "after the last date of the data"),
-    (BacktestConfig(windows=Windows(drivers=900)), DataError, "the windows need 900"),
+    (BacktestConfig(driver_window=900), DataError, "the windows need 900"),
 ])
 def test_configuration_errors(small_market, config, error, fragment):
     with pytest.raises(error, match=fragment):
@@ -152,7 +153,8 @@ def test_configuration_errors(small_market, config, error, fragment):
 
 
 @pytest.mark.parametrize("kwargs,fragment", [
-    ({"bounds": (0.5, 0.2)}, "bounds must satisfy"), ({"reselect_every": 0}, "reselect_every"),
+    ({"min_weight": 0.5, "max_weight": 0.2}, "bounds must satisfy"),
+    ({"reselect_every": 0}, "reselect_every"),
     ({"schedule": "daily"}, "unknown schedule"), ({"cost_bps": -1}, "cost_bps"),
     ({"start": "2021-02-01", "end": "2021-01-01"}, "is after end"),
     ({"reselect_dates": "2021-01-01"}, "list of dates"),
@@ -166,7 +168,7 @@ def test_bad_config_values(kwargs, fragment):
 
 def test_costs_reduce_nav_by_turnover(small_market):
     free = run_backtest(small_market, "hrp", SMALL).strategies["hrp"]
-    cfg = BacktestConfig(windows=SMALL.windows, bounds=SMALL.bounds, cost_bps=25.0)
+    cfg = attrs.evolve(SMALL, cost_bps=25.0)
     paid = run_backtest(small_market, "hrp", cfg).strategies["hrp"]
     ratio = paid.nav.iloc[-1] / free.nav.iloc[-1]
     assert ratio < 1
@@ -176,7 +178,7 @@ def test_costs_reduce_nav_by_turnover(small_market):
 
 
 def test_diagnostics_can_be_turned_off(small_market):
-    cfg = BacktestConfig(windows=SMALL.windows, bounds=SMALL.bounds, diagnostics=False)
+    cfg = attrs.evolve(SMALL, diagnostics=False)
     on = run_backtest(small_market, SPEC, SMALL).strategies[cf.parse_spec(SPEC).spec]
     off = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
     assert off.rebalances[0].risk == {"available": False, "reason": "diagnostics turned off"}

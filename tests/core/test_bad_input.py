@@ -16,7 +16,6 @@ from causalfolio.backtest import BacktestConfig, run_backtest, write_run
 from causalfolio.cli import main
 from causalfolio.data import Market, prices_from_returns, synthetic_market, write_table
 from causalfolio.errors import ConfigError, DataError, ParameterError, SpecError
-from causalfolio.pipeline import Windows
 
 SPEC = "rccp(k=2)|linear|beta|static|hsp"
 SMALL = ["--driver-window", "30", "--train-window", "30", "--cov-window", "20", "--quiet"]
@@ -48,7 +47,7 @@ def ws(tmp_path_factory) -> Path:
     write_table(ret, root / "ret_minus1.csv")
     write_table(m.candidates, root / "ret_drivers.csv")
     # a finished run folder and a finished ablation folder to damage
-    cfg = BacktestConfig(windows=Windows(drivers=30, train=30, cov=20), start="2015-06-01",
+    cfg = BacktestConfig(driver_window=30, train_window=30, cov_window=20, start="2015-06-01",
                          diagnostics=False)
     market = Market.from_frames(assets, drivers)
     write_run(run_backtest(market, [SPEC], cfg, benchmarks=["equal"]), root / "run")

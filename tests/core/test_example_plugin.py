@@ -43,7 +43,7 @@ reg = cf.get_registry()
 print(reg.provider('mapping', 'isolation'))
 m = cf.synthetic_market(n_assets=6, n_days=300, n_noise=4, seed=3)
 spec = 'rccp(k=3)|linear|beta|static|isolation(power=2)'
-res = run_backtest(m, spec, BacktestConfig(bounds=(0.05, 0.5)))
+res = run_backtest(m, spec, BacktestConfig(min_weight=0.05, max_weight=0.5))
 s = res.strategies[cf.parse_spec(spec).spec]
 last = s.rebalances[-1]
 d = last.sensitivities.distance

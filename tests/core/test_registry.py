@@ -132,7 +132,7 @@ def test_every_hook_registers_a_working_component(small_market):
         assert reg.provider(stage, name) == "toy"
     p = cf.parse_spec("first_k(k=3)|sum_model|ones|doubled|first_asset", reg)
     m = small_market
-    res = p.run(m.assets, m.candidates, m.dates[200], bounds=(0.05, 0.5))
+    res = p.run(m.assets, m.candidates, m.dates[200], min_weight=0.05, max_weight=0.5)
     assert res.selection.names == tuple(m.candidates.columns[:3])
     assert np.allclose(res.sensitivities.aggregate, 1.0)
     assert np.allclose(res.forecast.distance, 0.0)

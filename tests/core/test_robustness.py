@@ -8,19 +8,18 @@ import pytest
 
 import causalfolio as cf
 from causalfolio.errors import DataError
-from causalfolio.pipeline import Windows
 
 SPEC = "rccp(k=3)|linear(lags=[0,1])|beta|static|hsp"
-WINDOWS = Windows(drivers=60, train=60, cov=40)
+WINDOWS = dict(driver_window=60, train_window=60, cov_window=40)
 
 
 def test_full_pipeline_without_candidates_raises_data_error(small_market):
     pipe = cf.parse_spec(SPEC)
     date = small_market.dates[200]
     with pytest.raises(DataError, match="candidate driver returns"):
-        pipe.run(small_market.assets, None, date, windows=WINDOWS)
+        pipe.run(small_market.assets, None, date, **WINDOWS)
     # the same call with candidates works (the error is about the missing argument only)
-    res = pipe.run(small_market.assets, small_market.candidates, date, windows=WINDOWS)
+    res = pipe.run(small_market.assets, small_market.candidates, date, **WINDOWS)
     assert res.weights.sum() == pytest.approx(1.0)
 
 
@@ -64,13 +63,13 @@ def test_value_classes_holding_arrays_compare_and_hash(small_market):
     _check_identity_semantics(m.truth, attrs.evolve(m.truth))
     pipe = cf.parse_spec(SPEC)
     date = m.dates[200]
-    a = pipe.run(m.assets, m.candidates, date, windows=WINDOWS)
-    b = pipe.run(m.assets, m.candidates, date, windows=WINDOWS)
+    a = pipe.run(m.assets, m.candidates, date, **WINDOWS)
+    b = pipe.run(m.assets, m.candidates, date, **WINDOWS)
     assert np.array_equal(a.weights, b.weights)  # the same values...
     for name in ("selection", "sensitivities", "forecast", "allocation"):
         _check_identity_semantics(getattr(a, name), getattr(b, name))  # ...distinct objects
     _check_identity_semantics(a, b)
-    cfg = BacktestConfig(windows=WINDOWS, bounds=(0.05, 0.4))
+    cfg = BacktestConfig(**WINDOWS, min_weight=0.05, max_weight=0.4)
     r1, r2 = run_backtest(m, SPEC, cfg), run_backtest(m, SPEC, cfg)
     _check_identity_semantics(r1, r2)
     s1, s2 = (next(iter(r.strategies.values())) for r in (r1, r2))

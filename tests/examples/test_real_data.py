@@ -114,12 +114,12 @@ def test_changing_pool_uses_every_series_while_it_exists():
 
 def test_changing_pool_backtest_drops_series_that_end():
     from causalfolio.backtest import BacktestConfig, run_backtest
-    from causalfolio.pipeline import Windows
 
     market, facts = real_market(None, start="2018-11-01", end="2019-03-01", pool="changing",
                                 history_days=130)
     spec = "rccp(k=3)|linear|beta|static|hsp"
-    cfg = BacktestConfig(start="2018-11-01", windows=Windows(drivers=60, train=60, cov=40))
+    cfg = BacktestConfig(start="2018-11-01", driver_window=60, train_window=60,
+                         cov_window=40)
     s = run_backtest(market, spec, cfg).strategies[spec]
     pools = [u["candidates"] for u in s.universe]
     assert pools[0] > pools[-1]  # NASDAQ (to 2018-12-31), VIX and WTI (to 2019-01-03) leave

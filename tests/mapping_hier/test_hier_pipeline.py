@@ -29,7 +29,8 @@ def test_every_mapping_in_a_full_spec(market):
     date = market.assets.index[400]
     for last in FULL:
         pipe = cf.parse_spec(f"rccp(k=4)|linear|beta|static|{last}")
-        res = pipe.run(market.assets, market.candidates, date, bounds=(0.03, 0.10), cache=cache)
+        res = pipe.run(market.assets, market.candidates, date, min_weight=0.03, max_weight=0.10,
+                       cache=cache)
         w = res.weights.to_numpy()
         assert abs(w.sum() - 1) < 1e-12 and w.min() >= 0.03 - 1e-12 and w.max() <= 0.1 + 1e-12
         assert "bounds_projection" not in res.allocation.diagnostics, last
@@ -38,7 +39,8 @@ def test_every_mapping_in_a_full_spec(market):
 def test_every_benchmark_alone(market):
     date = market.assets.index[400]
     for spec in ALONE:
-        res = cf.parse_spec(spec).run(market.assets, None, date, bounds=(0.03, 0.10))
+        res = cf.parse_spec(spec).run(market.assets, None, date, min_weight=0.03,
+                                                            max_weight=0.10)
         assert "bounds_projection" not in res.allocation.diagnostics, spec
         assert abs(res.weights.sum() - 1) < 1e-12
 

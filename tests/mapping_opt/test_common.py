@@ -45,8 +45,10 @@ def test_full_pipeline_weights_valid_and_deterministic(market, cache, mapping):
     date = market.dates[-20]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the literal distance variant warns by design
-        a = pipe.run(market.assets, market.candidates, date, bounds=BOUNDS, seed=3, cache=cache)
-        b = pipe.run(market.assets, market.candidates, date, bounds=BOUNDS, seed=3, cache=cache)
+        a = pipe.run(market.assets, market.candidates, date, min_weight=BOUNDS[0],
+                     max_weight=BOUNDS[1], seed=3, cache=cache)
+        b = pipe.run(market.assets, market.candidates, date, min_weight=BOUNDS[0],
+                     max_weight=BOUNDS[1], seed=3, cache=cache)
     w = a.weights.to_numpy()
     np.testing.assert_array_equal(w, b.weights.to_numpy())
     assert abs(w.sum() - 1) < 1e-9 and w.min() >= BOUNDS[0] - 1e-9 and w.max() <= BOUNDS[1] + 1e-9
@@ -59,7 +61,8 @@ def test_full_pipeline_weights_valid_and_deterministic(market, cache, mapping):
 
 @pytest.mark.parametrize("spec", ["mvo", "cvar", "mvo(objective='max_sharpe')"])
 def test_benchmarks_run_alone(market, spec):
-    res = cf.parse_spec(spec).run(market.assets, None, market.dates[-1], bounds=BOUNDS)
+    res = cf.parse_spec(spec).run(market.assets, None, market.dates[-1], min_weight=BOUNDS[0],
+                                  max_weight=BOUNDS[1])
     assert res.weights.sum() == pytest.approx(1.0)
 
 

@@ -120,9 +120,8 @@ def test_short_positions_in_the_accounting_by_hand():
 
 def test_backtest_long_short_reports_gross_exposure(small_market):
     from causalfolio.backtest import BacktestConfig, run_backtest
-    from causalfolio.pipeline import Windows
 
-    cfg = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40))
+    cfg = BacktestConfig(driver_window=60, train_window=60, cov_window=40)
     res = run_backtest(small_market, ["mvo(long_short=True,gross=1.6)", "mvo"], cfg)
     ls = res.strategies["mvo(long_short=True,gross=1.6)"]
     lo = res.strategies["mvo"]

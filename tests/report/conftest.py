@@ -12,7 +12,6 @@ import pytest
 
 from causalfolio.backtest import BacktestConfig, run_backtest, write_run
 from causalfolio.data import synthetic_market
-from causalfolio.pipeline import Windows
 
 SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|vasicek(n_paths=20)|hsp"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -31,7 +30,8 @@ def tiny_market():
 
 @pytest.fixture(scope="session")
 def tiny_result(tiny_market):
-    config = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40), bounds=(0.05, 0.4),
+    config = BacktestConfig(driver_window=60, train_window=60, cov_window=40, min_weight=0.05,
+                            max_weight=0.4,
                             reselect_every=2, start="2015-06-01")
     return run_backtest(tiny_market, [SPEC], config, benchmarks=["equal", "hrp"])
 
