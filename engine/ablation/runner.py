@@ -460,8 +460,10 @@ def run_ablation(
                           "total": state["total"], "elapsed": elapsed,
                           "eta": elapsed / max(state["done"], 1) * left})
     except (KeyboardInterrupt, WorkerLost):
-        # counted from what was saved: an interrupt between a save and `ran += 1` must not
-        # count a saved combination as remaining
+        # the tables say what is on disk: a row written just before the interrupt reached
+        # memory is read back, and `remaining` is counted from the rows, not from `ran`
+        for mid, st in stores.items():
+            st.load({c.id for c in todo[mid] if c.id not in st.mem})
         finish(counts, remaining=sum(c.id not in stores[mid].mem
                                      for mid in markets for c in todo[mid]))
         raise
