@@ -92,10 +92,19 @@ def after_last(index: pd.DatetimeIndex) -> pd.Timestamp:
 
 
 def run(pipeline: Pipeline, assets: pd.DataFrame, candidates: pd.DataFrame | None, *,
-        windows: Windows, bounds: tuple[float, float], horizon: int, seed: int
+        windows: Windows, bounds: tuple[float, float], horizon: int, seed: int, owner: str
         ) -> RebalanceResult:
     """One rebalance of ``pipeline`` on all of ``assets`` (its last ``need`` rows, as the
-    backtester at the date after the last row)."""
+    backtester at the date after the last row).
+
+    Raises :class:`DataError` when ``assets`` has fewer rows than the windows need.
+    """
+    need = max(2, pipeline.required_history(windows))
+    if len(assets) < need:
+        raise DataError(
+            f"{owner}: X has {len(assets)} rows but {pipeline.spec} needs {need} with "
+            f"driver_window={windows.drivers}, train_window={windows.train}, "
+            f"cov_window={windows.cov}; give more training rows or shorten the windows")
     return pipeline.run(assets, None if pipeline.is_benchmark else candidates,
                         after_last(assets.index), windows=windows, bounds=bounds,
                         horizon=horizon, seed=seed, diagnostics=False)

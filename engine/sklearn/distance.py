@@ -133,7 +133,7 @@ class SensitivityDistance(BaseDistance):
                                  min_assets=2, owner="SensitivityDistance")
         windows = Windows(drivers=self.driver_window, train=self.train_window, cov=2)
         res = run(pipe, assets, cand, windows=windows, bounds=(0.0, 1.0),
-                  horizon=int(self.horizon), seed=int(self.seed))
+                  horizon=int(self.horizon), seed=int(self.seed), owner="SensitivityDistance")
         d = np.asarray(res.forecast.distance, dtype=float)
         d = 0.5 * (d + d.T)  # as hsp: symmetrised, then (optionally) the nearest PSD matrix
         self.sensitivity_distance_ = d

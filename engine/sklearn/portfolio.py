@@ -139,7 +139,7 @@ class CausalPortfolio(BaseOptimization):
         windows = Windows(drivers=self.driver_window, train=self.train_window,
                           cov=self.cov_window)
         res = run(pipe, assets, cand, windows=windows, bounds=bounds, horizon=int(self.horizon),
-                  seed=int(self.seed))
+                  seed=int(self.seed), owner="CausalPortfolio")
         self.pipeline_ = pipe
         self.rebalance_ = res
         self.drivers_ = [] if res.selection is None else list(res.selection.names)

@@ -143,7 +143,7 @@ def test_distance_errors(xy):
         SensitivityDistance(spec=UPSTREAM).fit(X, y, drivers=y)
     with pytest.raises(DataError, match="rows"):
         SensitivityDistance(spec=UPSTREAM).fit(X, y.iloc[:-5].to_numpy())
-    with pytest.raises(DataError, match="300 trading days before .* need 400"):
+    with pytest.raises(DataError, match="X has 300 rows but .* needs 400 with driver_window=400"):
         SensitivityDistance(spec=UPSTREAM, driver_window=400).fit(X, y)
 
 
