@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import CausalfolioError, ConfigError
+from .cli_common import (
+    WINDOW_DEFAULTS,
+    WINDOW_HELP,
+    add_data_options,
+    backtest_progress,
+    market_from_args,
+)
+from .errors import CausalfolioError
 
 DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
 DEMO_BENCHMARKS = ("equal", "hrp")
@@ -24,25 +31,6 @@ DEMO_BENCHMARKS = ("equal", "hrp")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         self.exit(2, f"causalfolio: error: {message} (see '{self.prog} --help')\n")
-
-
-def _progress_printer(stream=sys.stderr):
-    tty = stream.isatty()
-    state = {"t0": time.perf_counter(), "last": -1}
-
-    def show(done: int, total: int, label: str) -> None:
-        pct = int(100 * done / total)
-        elapsed = time.perf_counter() - state["t0"]
-        eta = elapsed / done * (total - done)
-        text = f"rebalance {done}/{total} ({pct}%) {elapsed:.0f}s elapsed, ~{eta:.0f}s left"
-        if tty:
-            stream.write(f"\r{text:<70}" + ("\n" if done == total else ""))
-            stream.flush()
-        elif pct // 25 != state["last"] or done == total:
-            state["last"] = pct // 25
-            stream.write(text + "\n")
-
-    return show
 
 
 def _format_table(table) -> str:
@@ -96,6 +84,15 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date_list(text: str) -> list[str]:
+    from .errors import ConfigError
+
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise ConfigError(f"--reselect-dates: empty date in {text!r}; write YYYY-MM-DD,YYYY-MM-DD")
+    return items
+
+
 def _config(args: argparse.Namespace):
     from .backtest import BacktestConfig
     from .pipeline import Windows
@@ -103,6 +100,7 @@ def _config(args: argparse.Namespace):
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
+        reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
         bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
@@ -115,7 +113,7 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
     config = _config(args)
-    progress = None if args.quiet else _progress_printer()
+    progress = None if args.quiet else backtest_progress()
     t0 = time.perf_counter()
     result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
     elapsed = time.perf_counter() - t0
@@ -132,28 +130,8 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
     return 0
 
 
-def _transforms(items: Sequence[str] | None) -> dict[str, str] | str | None:
-    if not items:
-        return None
-    if len(items) == 1 and "=" not in items[0]:
-        return items[0]
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--transform expects NAME=pct|log|diff|none or one transform for "
-                              f"all, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k] = v
-    return out
-
-
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from .data import Market
-
-    market = Market.from_files(
-        args.assets, args.drivers, kind=args.kind, transforms=_transforms(args.transform),
-        align=args.align, nan_policy=args.nan_policy,
-    )
+    market = market_from_args(args)
     out = Path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     return _run(market, args, out, args.force,
                 {"data": {"assets": str(args.assets), "drivers": str(args.drivers),
@@ -201,9 +179,12 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
     b.add_argument("--reselect-every", type=int, default=1,
                    help="re-select drivers every n rebalances (default 1)")
-    b.add_argument("--driver-window", type=int, default=126, help="trading days (default 126)")
-    b.add_argument("--train-window", type=int, default=125, help="trading days (default 125)")
-    b.add_argument("--cov-window", type=int, default=63, help="trading days (default 63)")
+    b.add_argument("--reselect-dates", metavar="D[,D...]",
+                   help="re-select drivers at the first rebalance on or after each date "
+                        "(e.g. 2020-06-01,2021-01-01,2021-07-01) instead of every n")
+    for name, text in WINDOW_HELP.items():
+        b.add_argument(f"--{name.replace('_', '-')}", type=int, default=WINDOW_DEFAULTS[name],
+                       help=text)
     b.add_argument("--min-weight", type=float, default=0.0)
     b.add_argument("--max-weight", type=float, default=1.0)
     b.add_argument("--cost-bps", type=float, default=0.0, help="cost per unit traded, bps")
@@ -232,14 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_spec)
 
     p = sub.add_parser("backtest", help="walk-forward backtest on your data")
-    p.add_argument("--assets", required=True, help="wide CSV/Parquet of asset prices")
-    p.add_argument("--drivers", required=True, help="wide CSV/Parquet of candidate drivers")
-    p.add_argument("--kind", default="prices", choices=["prices", "returns"])
-    p.add_argument("--transform", action="append",
-                   help="candidate transform: one of pct|log|diff|none for all, or NAME=T "
-                        "(repeatable)")
-    p.add_argument("--align", default="inner", choices=["inner", "assets"])
-    p.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
+    add_data_options(p, required=True)
     p.add_argument("--out", help="run folder (default runs/backtest-<time>)")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     _add_backtest_options(p, spec_required=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
 import numpy as np
 import pandas as pd
 
+from .defaults import COV_WINDOW, DRIVER_WINDOW, TRAIN_WINDOW
 from .diagnostics import mapping_diagnostics
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
 from .params import coerce
@@ -51,9 +53,9 @@ class Windows:
         Covariance window for risk mapping (3 months).
     """
 
-    drivers: int = 126
-    train: int = 125
-    cov: int = 63
+    drivers: int = DRIVER_WINDOW
+    train: int = TRAIN_WINDOW
+    cov: int = COV_WINDOW
 
     def __attrs_post_init__(self) -> None:
         for name in ("drivers", "train", "cov"):
@@ -94,6 +96,36 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 def _window(component: Component | None, default: int) -> int:
     w = getattr(component, "window", None)
     return int(w) if w is not None else default
+
+
+def _cached(cache: MutableMapping[str, Any] | None, key: str, fn: Callable[[], Any]) -> Any:
+    """``cache[key]``, computing and storing ``fn()`` on a miss (no cache: just ``fn()``)."""
+    if cache is not None and key in cache:
+        return cache[key]
+    out = fn()
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Add the wall time of the ``with`` block to ``timings[stage]`` (seconds)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = time.perf_counter() - t0
+
+
+def _risk(inputs: MappingInputs, alloc: Allocation, diagnostics: bool) -> dict[str, Any]:
+    """5b. The Table 1 risk diagnostics of the chosen weights, or why they are missing."""
+    if not diagnostics:
+        return {"available": False, "reason": "diagnostics turned off"}
+    try:
+        return mapping_diagnostics(inputs, alloc.weights)
+    except CausalfolioError as exc:  # never stop a backtest; say why they are missing
+        return {"available": False, "reason": str(exc)}
 
 
 @attrs.frozen
@@ -160,8 +192,7 @@ class Pipeline:
         if self.is_benchmark:
             return _window(self.mapping, windows.cov)
         train = self.dynamics.history(_window(self.dynamics, windows.train))
-        oos = self.sensitivities.oos_days if self.sensitivities.sample == "out" else 0
-        return max(_window(self.drivers, windows.drivers), train + oos,
+        return max(_window(self.drivers, windows.drivers), train + self._oos_days(),
                    _window(self.mapping, windows.cov))
 
     def run(
@@ -207,6 +238,55 @@ class Pipeline:
         windows = windows or Windows()
         date = pd.Timestamp(date)
         cov_w = _window(self.mapping, windows.cov)
+        past, past_c = self._history(assets, candidates, date, windows, cov_w)
+        returns_cov = past.iloc[-cov_w:]
+        timings: dict[str, float] = {}
+        if self.is_benchmark:
+            inputs = MappingInputs(date=date, assets=tuple(past.columns), returns=returns_cov,
+                                   bounds=bounds, seed=seed)
+            t0 = time.perf_counter()
+            key = fingerprint(self.mapping.spec, returns_cov, bounds, seed)
+            alloc = self._allocate(inputs, key)
+            timings["mapping"] = time.perf_counter() - t0
+            return RebalanceResult(date=date, weights=alloc.weights, allocation=alloc,
+                                   timings=timings)
+        if past_c is None:
+            raise DataError(
+                f"{self.spec}: a five-stage pipeline needs the candidate driver returns; pass "
+                "them as `candidates` (or run a single benchmark mapping such as 'hrp')"
+            )
+        with _timed(timings, "drivers"):
+            if selection is None:
+                selection = self._select_step(past, past_c, windows, seed, cache)
+        names = list(selection.names)
+        with _timed(timings, "dynamics"):
+            model, dyn_key, train_d = self._dynamics_step(past, past_c, names, selection,
+                                                          windows, seed, cache)
+        with _timed(timings, "sensitivities"):
+            sens, sens_key = self._sensitivities_step(model, dyn_key, past_c, names, train_d,
+                                                      cache)
+        with _timed(timings, "forecasting"):
+            fc, fc_key = self._forecast_step(sens, sens_key, past.shape[1], horizon, seed,
+                                             cache)
+        with _timed(timings, "mapping"):
+            inputs = MappingInputs(
+                date=date, assets=tuple(past.columns), returns=returns_cov,
+                driver_returns=past_c[names].iloc[-cov_w:], distance=fc.distance,
+                sensitivities=sens, forecast=fc, bounds=bounds, seed=seed,
+            )
+            alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
+                                                       bounds, seed))
+        risk = _risk(inputs, alloc, diagnostics)
+        return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
+                               sensitivities=sens, forecast=fc, allocation=alloc, risk=risk,
+                               timings=timings)
+
+    # -- the steps of `run`, one per stage ------------------------------------------------------
+    def _history(
+        self, assets: pd.DataFrame, candidates: pd.DataFrame | None, date: pd.Timestamp,
+        windows: Windows, cov_w: int,
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The last rows strictly before ``date`` that the pipeline needs, as fresh copies."""
         need = max(2, cov_w if self.is_benchmark else self.required_history(windows))
         mask = assets.index < date
         if int(mask.sum()) < need:
@@ -220,58 +300,52 @@ class Pipeline:
         past = _canonical(assets.loc[mask].iloc[-need:])
         past_c = (_canonical(candidates.loc[candidates.index < date].iloc[-need:])
                   if candidates is not None else None)
-        n = past.shape[1]
-        timings: dict[str, float] = {}
-        returns_cov = past.iloc[-cov_w:]
+        return past, past_c
 
-        def cached(key: str, fn):
-            if cache is not None and key in cache:
-                return cache[key]
-            out = fn()
-            if cache is not None:
-                cache[key] = out
-            return out
+    def _oos_days(self) -> int:
+        """Rows held out for out-of-sample sensitivities (0 in sample)."""
+        return self.sensitivities.oos_days if self.sensitivities.sample == "out" else 0
 
-        if self.is_benchmark:
-            inputs = MappingInputs(date=date, assets=tuple(past.columns), returns=returns_cov,
-                                   bounds=bounds, seed=seed)
-            t0 = time.perf_counter()
-            key = fingerprint(self.mapping.spec, returns_cov, bounds, seed)
-            alloc = self._allocate(inputs, key)
-            timings["mapping"] = time.perf_counter() - t0
-            return RebalanceResult(date=date, weights=alloc.weights, allocation=alloc,
-                                   timings=timings)
+    def _select_step(
+        self, past: pd.DataFrame, past_c: pd.DataFrame, windows: Windows, seed: int,
+        cache: MutableMapping[str, Any] | None,
+    ) -> DriverSelection:
+        """1. Driver selection on the driver window."""
+        wd = _window(self.drivers, windows.drivers)
+        a_sel, c_sel = past.iloc[-wd:], past_c.iloc[-wd:]
+        key = fingerprint(self.drivers.spec, a_sel, c_sel, seed)
 
-        assert past_c is not None, "a full pipeline needs candidate drivers"
-        # 1. driver selection
-        t0 = time.perf_counter()
-        if selection is None:
-            wd = _window(self.drivers, windows.drivers)
-            a_sel, c_sel = past.iloc[-wd:], past_c.iloc[-wd:]
-            key = fingerprint(self.drivers.spec, a_sel, c_sel, seed)
+        def _select() -> DriverSelection:
+            out = self.drivers.select(a_sel, c_sel, seed=seed)
+            self._check_selection(out, c_sel)
+            return attrs.evolve(out, key=key)
 
-            def _select() -> DriverSelection:
-                out = self.drivers.select(a_sel, c_sel, seed=seed)
-                self._check_selection(out, c_sel)
-                return attrs.evolve(out, key=key)
+        return _cached(cache, key, _select)
 
-            selection = cached(key, _select)
-        timings["drivers"] = time.perf_counter() - t0
-        names = list(selection.names)
+    def _dynamics_step(
+        self, past: pd.DataFrame, past_c: pd.DataFrame, names: list[str],
+        selection: DriverSelection, windows: Windows, seed: int,
+        cache: MutableMapping[str, Any] | None,
+    ) -> tuple[Any, str, pd.DataFrame]:
+        """2. Dynamics, fitted on the data before the out-of-sample evaluation set.
 
-        # 2. dynamics, on data before the out-of-sample evaluation set when sample='out'
-        t0 = time.perf_counter()
-        oos = self.sensitivities.oos_days if self.sensitivities.sample == "out" else 0
+        Returns the fitted model, its cache key and the driver rows it was trained on.
+        """
+        oos = self._oos_days()
         train_a = past.iloc[: len(past) - oos] if oos else past
         train_d = past_c[names].iloc[: len(past) - oos] if oos else past_c[names]
         train_w = _window(self.dynamics, windows.train)
         dyn_key = fingerprint(self.dynamics.spec, selection.key, train_a, train_d, train_w, seed)
-        model = cached(dyn_key, lambda: self.dynamics.fit(train_a, train_d, window=train_w,
-                                                          seed=seed))
-        timings["dynamics"] = time.perf_counter() - t0
+        model = _cached(cache, dyn_key, lambda: self.dynamics.fit(train_a, train_d,
+                                                                 window=train_w, seed=seed))
+        return model, dyn_key, train_d
 
-        # 3. sensitivities on the in-sample or out-of-sample evaluation set
-        t0 = time.perf_counter()
+    def _sensitivities_step(
+        self, model: Any, dyn_key: str, past_c: pd.DataFrame, names: list[str],
+        train_d: pd.DataFrame, cache: MutableMapping[str, Any] | None,
+    ) -> tuple[Sensitivities, str]:
+        """3. Sensitivities on the in-sample or out-of-sample evaluation set, and their key."""
+        oos = self._oos_days()
         # The evaluation inputs are a function of the model (dyn_key covers its training data)
         # and, out of sample, of the last rows of the drivers: key on those, and build the
         # design matrix only when the sensitivities are not cached.
@@ -289,11 +363,13 @@ class Pipeline:
                 design = model.design(train_d).loc[model.train_index]
             return attrs.evolve(self.sensitivities.extract(model, design), key=sens_key)
 
-        sens = cached(sens_key, _extract)
-        timings["sensitivities"] = time.perf_counter() - t0
+        return _cached(cache, sens_key, _extract), sens_key
 
-        # 4. forecast
-        t0 = time.perf_counter()
+    def _forecast_step(
+        self, sens: Sensitivities, sens_key: str, n: int, horizon: int, seed: int,
+        cache: MutableMapping[str, Any] | None,
+    ) -> tuple[DistanceForecast, str]:
+        """4. Forecast of the (n, n) distance matrix over the holding period, and its key."""
         fc_key = fingerprint(self.forecasting.spec, sens_key, horizon, seed)
 
         def _forecast() -> DistanceForecast:
@@ -306,29 +382,7 @@ class Pipeline:
                 )
             return attrs.evolve(out, key=fc_key)
 
-        fc = cached(fc_key, _forecast)
-        timings["forecasting"] = time.perf_counter() - t0
-
-        # 5. mapping
-        t0 = time.perf_counter()
-        inputs = MappingInputs(
-            date=date, assets=tuple(past.columns), returns=returns_cov,
-            driver_returns=past_c[names].iloc[-cov_w:], distance=fc.distance,
-            sensitivities=sens, forecast=fc, bounds=bounds, seed=seed,
-        )
-        alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
-                                                   bounds, seed))
-        timings["mapping"] = time.perf_counter() - t0
-        if not diagnostics:
-            risk = {"available": False, "reason": "diagnostics turned off"}
-        else:
-            try:
-                risk = mapping_diagnostics(inputs, alloc.weights)
-            except CausalfolioError as exc:  # never stop a backtest; say why they are missing
-                risk = {"available": False, "reason": str(exc)}
-        return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
-                               sensitivities=sens, forecast=fc, allocation=alloc, risk=risk,
-                               timings=timings)
+        return _cached(cache, fc_key, _forecast), fc_key
 
     @staticmethod
     def _check_selection(sel: DriverSelection, candidates: pd.DataFrame) -> None:

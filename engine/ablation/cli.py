@@ -8,13 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..cli_common import WINDOW_HELP, ablation_progress, add_data_options, market_from_args
 from ..errors import ConfigError
-from .grid import AXES
 
 _AXIS_HELP = {
-    "driver_window": "driver-selection window(s), trading days (default 126)",
-    "train_window": "dynamics training window(s), trading days (default 125)",
-    "cov_window": "covariance window(s), trading days (default 63)",
+    **{name: text.replace(" window,", " window(s),") for name, text in WINDOW_HELP.items()},
     "reselect_every": "re-select drivers every n rebalances (default 1)",
     "min_weight": "minimum weight(s) per asset (default 0)",
     "max_weight": "maximum weight(s) per asset (default 1)",
@@ -34,32 +32,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def progress_printer(stream=None):
-    """A progress callback printing completed/failed/remaining counts and time left (stderr)."""
-    stream = stream or sys.stderr
-    tty = stream.isatty()
-    state = {"last": -1}
-
-    def show(p: dict[str, Any]) -> None:
-        done, total = p["done"], p["total"]
-        text = (f"ablation {done}/{total} done, {p['failed']} failed, {p['remaining']} "
-                f"remaining, {p['elapsed']:.0f}s elapsed, ~{p['eta']:.0f}s left")
-        if tty:
-            stream.write(f"\r{text:<90}" + ("\n" if done == total else ""))
-            stream.flush()
-        else:
-            q = int(10 * done / max(total, 1))
-            if q != state["last"] or done == total:
-                state["last"] = q
-                stream.write(text + "\n")
-
-    return show
-
-
 def cmd_ablate(args: argparse.Namespace) -> int:
     """Run an ablation from the command line; returns the exit status."""
-    from ..data import Market, synthetic_market
-    from .grid import Grid, parse_values
+    from ..data import synthetic_market
+    from .grid import AXES, Grid, parse_values
     from .runner import run_ablation
     from .summary import format_summary
 
@@ -84,11 +60,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.synthetic is not None:
         market = synthetic_market(seed=args.synthetic)
     elif args.assets and args.drivers:
-        from ..cli import _transforms
-
-        market = Market.from_files(args.assets, args.drivers, kind=args.kind,
-                                   transforms=_transforms(args.transform), align=args.align,
-                                   nan_policy=args.nan_policy)
+        market = market_from_args(args)
     else:
         raise ConfigError("give the data: --assets FILE --drivers FILE, or --synthetic SEED")
     if args.workers is not None and args.workers < 1:
@@ -109,7 +81,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     res = run_ablation(
         market, grid, out, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, cache_dir=cache_dir, retry_failed=args.retry_failed,
-        force=args.force, progress=None if args.quiet else progress_printer(),
+        force=args.force, progress=None if args.quiet else ablation_progress(),
     )
     elapsed = time.perf_counter() - t0
     table = res.table
@@ -151,15 +123,9 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--dry-run", action="store_true",
                    help="list the combinations and exit")
     d = p.add_argument_group("data")
-    d.add_argument("--assets", help="wide CSV/Parquet of asset prices")
-    d.add_argument("--drivers", help="wide CSV/Parquet of candidate drivers")
+    add_data_options(d, required=False)
     d.add_argument("--synthetic", type=int, metavar="SEED",
                    help="use the built-in synthetic market with this seed instead of files")
-    d.add_argument("--kind", default="prices", choices=["prices", "returns"])
-    d.add_argument("--transform", action="append",
-                   help="candidate transform: pct|log|diff|none for all, or NAME=T (repeatable)")
-    d.add_argument("--align", default="inner", choices=["inner", "assets"])
-    d.add_argument("--nan-policy", default="error", choices=["error", "ffill", "drop"])
     b = p.add_argument_group("backtest settings (comma-separated lists are grid axes)")
     b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
     b.add_argument("--end", help="last date (YYYY-MM-DD)")

@@ -13,6 +13,7 @@ import attrs
 import pandas as pd
 
 from ..backtest.config import BacktestConfig
+from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError, SpecError
 from ..pipeline import Pipeline, Windows, parse_spec
 from ..registry import Registry
@@ -21,12 +22,12 @@ from ..stages import STAGES, fingerprint
 
 # Backtest settings that may vary across a grid (axes), with their type and default.
 AXES: dict[str, tuple[type, Any]] = {
-    "driver_window": (int, Windows().drivers),
-    "train_window": (int, Windows().train),
-    "cov_window": (int, Windows().cov),
+    "driver_window": (int, DRIVER_WINDOW),
+    "train_window": (int, TRAIN_WINDOW),
+    "cov_window": (int, COV_WINDOW),
     "reselect_every": (int, 1),
-    "min_weight": (float, 0.0),
-    "max_weight": (float, 1.0),
+    "min_weight": (float, MIN_WEIGHT),
+    "max_weight": (float, MAX_WEIGHT),
     "cost_bps": (float, 0.0),
     "drift": (bool, True),
     "seed": (int, 0),
@@ -278,7 +279,7 @@ class Grid:
             cov_window = [42, 63]
             start = "2017-01-01"
         """
-        import tomllib
+        from .._toml import tomllib
 
         p = Path(path)
         if not p.is_file():

@@ -33,6 +33,10 @@ class BacktestConfig:
     reselect_every
         Re-run driver selection every n rebalances (1: at every rebalance; 6: semi-annually as in
         §9.2); other stages run at every rebalance.
+    reselect_dates
+        Re-run driver selection on explicit dates instead (e.g. the monograph's 2020-06-01,
+        2021-01-01, 2021-07-01): at the first rebalance and at the first rebalance on or after
+        each date; the selection is kept in between. Exclusive with ``reselect_every > 1``.
     windows
         Lookback windows (trading days) for driver selection, dynamics training and covariance.
     bounds
@@ -55,6 +59,7 @@ class BacktestConfig:
                                            else pd.Timestamp(v))
     schedule: str | tuple = "monthly"
     reselect_every: int = 1
+    reselect_dates: tuple[pd.Timestamp, ...] | None = None
     windows: Windows = attrs.field(factory=Windows)
     bounds: tuple[float, float] = (0.0, 1.0)
     cost_bps: float = 0.0
@@ -70,6 +75,18 @@ class BacktestConfig:
         elif isinstance(self.schedule, Sequence):
             object.__setattr__(self, "schedule", tuple(pd.Timestamp(d) for d in self.schedule))
         _positive_int("reselect_every", self.reselect_every)
+        if self.reselect_dates is not None:
+            if isinstance(self.reselect_dates, (str, pd.Timestamp)) or not isinstance(
+                    self.reselect_dates, Sequence):
+                raise ConfigError("reselect_dates must be a list of dates, got "
+                                  f"{self.reselect_dates!r}")
+            if self.reselect_every != 1:
+                raise ConfigError("give either reselect_every or reselect_dates, not both")
+            try:
+                when = tuple(sorted(pd.Timestamp(d) for d in self.reselect_dates))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"reselect_dates: {exc}; write dates as YYYY-MM-DD") from None
+            object.__setattr__(self, "reselect_dates", when)
         _positive_int("seed", self.seed, minimum=0)
         lo, hi = (float(b) for b in self.bounds)
         object.__setattr__(self, "bounds", (lo, hi))
@@ -79,6 +96,17 @@ class BacktestConfig:
             raise ConfigError(f"cost_bps must be in [0, 10000), got {self.cost_bps!r}")
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ConfigError(f"start {self.start.date()} is after end {self.end.date()}")
+
+    def reselects(self, dates: pd.DatetimeIndex) -> list[bool]:
+        """Whether driver selection runs at each rebalance date (the first always does)."""
+        if self.reselect_dates is None:
+            return [k % self.reselect_every == 0 for k in range(len(dates))]
+        flags = [k == 0 for k in range(len(dates))]
+        for when in self.reselect_dates:
+            pos = int(dates.searchsorted(when))
+            if pos < len(dates):
+                flags[pos] = True
+        return flags
 
     def seed_for(self, date: pd.Timestamp) -> int:
         """Deterministic seed of one rebalance: a function of the base seed and the date only."""
@@ -92,6 +120,8 @@ class BacktestConfig:
             "schedule": self.schedule if isinstance(self.schedule, str)
             else [str(d.date()) for d in self.schedule],
             "reselect_every": self.reselect_every,
+            "reselect_dates": None if self.reselect_dates is None
+            else [str(d.date()) for d in self.reselect_dates],
             "windows": attrs.asdict(self.windows),
             "bounds": list(self.bounds), "cost_bps": self.cost_bps, "drift": self.drift,
             "seed": self.seed, "diagnostics": self.diagnostics,

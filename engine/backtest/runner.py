@@ -264,11 +264,12 @@ def run_backtest(
     total = len(dates) * len(pipelines)
     done = 0
     out: dict[str, StrategyResult] = {}
+    reselect = config.reselects(dates)
     for label, pipe in pipelines.items():
         results: list[RebalanceResult] = []
         selection = None
         for k, tau in enumerate(dates):
-            reuse = selection if (k % config.reselect_every) else None
+            reuse = None if reselect[k] else selection
             res = pipe.run(
                 market.assets, None if pipe.is_benchmark else market.candidates, tau,
                 windows=config.windows, bounds=config.bounds, horizon=int(horizons[k]),

@@ -101,7 +101,8 @@ class Herc(RiskMapping):
     distance: DistanceKind = param("auto", doc="tree from: sensitivity distance, correlation "
                                                "distance, or auto (sensitivity when the spec "
                                                "has five stages, correlation alone)")
-    psd: bool = param(True, doc="sensitivity distance: nearest PSD matrix first (Higham)")
+    psd: bool = param(False, doc="sensitivity distance: nearest PSD matrix first (Higham; "
+                                  "the literal §9 reproduction, rank one, see SPEC §5)")
     distance_of_distances: bool | None = param(
         None, doc="cluster on distances between columns (eq. 22); default: True on "
                   "sensitivity distance, False on correlation")

@@ -58,8 +58,9 @@ class Hsp(RiskMapping):
 
     name = "hsp"
 
-    psd: bool = param(True, doc="replace the distance matrix by its nearest PSD matrix "
-                                "(Higham 1988), as in §9")
+    psd: bool = param(False, doc="replace the distance matrix by its nearest PSD matrix "
+                                 "(Higham 1988): the literal §9 reproduction (rank one on a "
+                                 "Euclidean distance matrix, see SPEC §5)")
     distance_of_distances: bool = param(
         True, doc="cluster on Euclidean distances between columns of the matrix (eq. 22)")
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")

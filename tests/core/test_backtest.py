@@ -122,6 +122,23 @@ def test_driver_reselection_every_n(small_market):
     assert len(set(keys)) == -(-len(keys) // 3)
 
 
+def test_driver_reselection_on_explicit_dates(small_market):
+    """Selection runs at the first rebalance and at the first rebalance on/after each date."""
+    cfg0 = BacktestConfig(windows=Windows(drivers=60, train=60, cov=40))
+    dates = run_backtest(small_market, SPEC, cfg0).dates
+    # one date between two rebalances, one exactly on a rebalance, one after the last
+    between = dates[2] + pd.Timedelta(days=1)
+    when = [str(between.date()), str(dates[5].date()), "2099-01-01"]
+    cfg = BacktestConfig(windows=cfg0.windows, reselect_dates=when)
+    assert cfg.reselects(dates) == [k in (0, 3, 5) for k in range(len(dates))]
+    s = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
+    keys = [r.selection.key for r in s.rebalances]
+    owner = [0, 0, 0, 3, 3] + [5] * (len(keys) - 5)
+    assert keys == [keys[o] for o in owner]
+    assert len(set(keys)) == 3
+    assert cfg.to_json()["reselect_dates"] == when[:1] + when[1:2] + ["2099-01-01"]
+
+
 @pytest.mark.parametrize("config,error,fragment", [
     (BacktestConfig(bounds=(0.2, 0.5)), ConfigError, "infeasible weight bounds"),
     (BacktestConfig(bounds=(0.0, 0.1)), ConfigError, "infeasible weight bounds"),
@@ -138,6 +155,9 @@ def test_configuration_errors(small_market, config, error, fragment):
     ({"bounds": (0.5, 0.2)}, "bounds must satisfy"), ({"reselect_every": 0}, "reselect_every"),
     ({"schedule": "daily"}, "unknown schedule"), ({"cost_bps": -1}, "cost_bps"),
     ({"start": "2021-02-01", "end": "2021-01-01"}, "is after end"),
+    ({"reselect_dates": "2021-01-01"}, "list of dates"),
+    ({"reselect_dates": ["2021-01-01"], "reselect_every": 6}, "not both"),
+    ({"reselect_dates": ["2021-13-01"]}, "reselect_dates"),
 ])
 def test_bad_config_values(kwargs, fragment):
     with pytest.raises(ConfigError, match=fragment):

@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import tomllib
+
+from causalfolio._toml import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPING = {"engine": "causalfolio", "plugins": "causalfolio/plugins"}

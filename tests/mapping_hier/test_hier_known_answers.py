@@ -92,10 +92,10 @@ def test_nearest_psd_of_a_distance_matrix_is_rank_one(make_inputs):
     p = nearest_psd(d)
     np.testing.assert_allclose(p, vals[-1] * np.outer(vecs[:, -1], vecs[:, -1]), atol=1e-13)
     x = returns_with_cov(_block_cov())
-    first = Hsp().allocate(make_inputs(x, d)).diagnostics["splits"][0]
+    first = Hsp(psd=True).allocate(make_inputs(x, d)).diagnostics["splits"][0]
     assert {frozenset(first["left"]), frozenset(first["right"])} != {
         frozenset({"A00", "A01"}), frozenset({"A02", "A03"})}
-    first = Hsp(psd=False).allocate(make_inputs(x, d)).diagnostics["splits"][0]
+    first = Hsp().allocate(make_inputs(x, d)).diagnostics["splits"][0]
     assert {frozenset(first["left"]), frozenset(first["right"])} == {
         frozenset({"A00", "A01"}), frozenset({"A02", "A03"})}
 

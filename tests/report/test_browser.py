@@ -1,6 +1,7 @@
 """The report opens in a real headless browser: every image decodes and the console is clean.
 
-Needs Chromium (``apt-get install -y chromium``); skipped with that message when it is absent.
+Needs Chromium (``apt-get install -y chromium``); skipped with that message when it is absent,
+except under CI (``CI=true``), where a missing browser fails the tests.
 """
 
 from __future__ import annotations
