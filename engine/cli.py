@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .cli_common import (
@@ -29,7 +29,7 @@ DEMO_BENCHMARKS = ("equal", "hrp")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"causalfolio: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -100,7 +100,7 @@ def _config(args: argparse.Namespace):
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
-        reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
+        reselect_dates=None if not args.reselect_dates else tuple(_date_list(args.reselect_dates)),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
         bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,

@@ -444,8 +444,8 @@ def _build(stage: str, call: ComponentCall, spec: str, registry: Registry) -> Co
         return cls(**kwargs)
     except CausalfolioError as exc:
         m = _PARAM_RE.search(str(exc))
-        span = call.param_spans.get(m.group(1)) if m else None
-        start, end = span if span else (call.start, call.end)
+        bad = call.param_spans.get(m.group(1)) if m else None
+        start, end = bad if bad else (call.start, call.end)
         raise SpecError(str(exc), spec, start, end) from None
     except (TypeError, ValueError) as exc:
         raise SpecError(f"{call.name}: {exc}", spec, call.start, call.end) from None

@@ -21,7 +21,7 @@ import pkgutil
 import re
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pluggy
@@ -82,7 +82,8 @@ def builtin_modules() -> list[str]:
 
 
 def _truthy(value: str | None) -> bool:
-    return bool(value) and value.strip() not in ("0", "false", "False", "no")
+    return value is not None and value != "" and value.strip() not in ("0", "false", "False",
+                                                                       "no")
 
 
 class Registry:
@@ -154,7 +155,7 @@ class Registry:
                 f"{existing.provider!r} and by plugin {provider!r}; block one with "
                 f"{ENV_BLOCK}={provider}"
             )
-        self._entries[stage][name] = Entry(stage, name, cls, provider)
+        self._entries[stage][name] = Entry(stage, name, cast("type[Component]", cls), provider)
 
     # -- queries ----------------------------------------------------------------------------
     def names(self, stage: str) -> list[str]:

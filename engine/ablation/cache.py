@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import types
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -129,7 +130,7 @@ def _resolve(where: str) -> type:
     if module.startswith("causalfolio.") or module == "causalfolio":
         import importlib
 
-        mod = importlib.import_module(module)
+        mod: types.ModuleType | None = importlib.import_module(module)
     else:  # a third-party plugin: only a module that is already imported (registered)
         mod = sys.modules.get(module)
         if mod is None:
@@ -187,7 +188,7 @@ def _dec(node: Any, arrays: Any) -> Any:  # noqa: PLR0911 - one branch per tag
         return cls(**init)
     if "__obj" in node:
         cls = _resolve(node["__obj"])
-        inst = cls.__new__(cls)
+        inst = cls.__new__(cls)  # type: ignore[call-overload]  # a class from the manifest
         inst.__dict__.update({k: _dec(v, arrays) for k, v in node["state"].items()})
         return inst
     raise Unencodable(f"unknown tag in cache manifest: {sorted(node)[:3]}")
@@ -205,7 +206,8 @@ def encode(obj: Any) -> bytes:
     enc = _Encoder()
     manifest = json.dumps({"format": CACHE_FORMAT, "root": enc.enc(obj)})
     buf = io.BytesIO()
-    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8), **enc.arrays)
+    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8),
+             **enc.arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
     return buf.getvalue()
 
 

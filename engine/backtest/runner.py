@@ -14,6 +14,7 @@ from ..data.market import Market
 from ..errors import CausalfolioError, ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
 from ..registry import Registry
+from ..stages import DriverSelection
 from ..weights import check_bounds
 from .config import BacktestConfig
 from .metrics import METRICS, performance
@@ -64,7 +65,8 @@ class Strategies(dict[str, StrategyResult]):
     :class:`Pipeline`) finds the same strategy: ``result.strategies["rccp(k=3)|linear(lags=[0])|
     beta|static|hsp"]`` is ``result.strategies["rccp(k=3)|linear|beta|static|hsp"]``."""
 
-    def _canonical(self, key: object) -> object:
+    @staticmethod
+    def _canonical(key: object) -> object:
         if isinstance(key, Pipeline):
             return key.spec
         if isinstance(key, str):
@@ -76,8 +78,8 @@ class Strategies(dict[str, StrategyResult]):
 
     def __missing__(self, key: object) -> StrategyResult:
         canon = self._canonical(key)
-        if canon != key and dict.__contains__(self, canon):
-            return dict.__getitem__(self, canon)  # type: ignore[arg-type]
+        if isinstance(canon, str) and canon != key and dict.__contains__(self, canon):
+            return dict.__getitem__(self, canon)
         spelled = f" (canonical form {canon!r})" if canon != key else ""
         raise KeyError(f"no strategy {key!r}{spelled} in this backtest; its strategies: "
                        f"{display.names(list(self), limit=10) or 'none'}")
@@ -87,7 +89,7 @@ class Strategies(dict[str, StrategyResult]):
 
     def get(self, key: object, default: Any = None) -> Any:  # type: ignore[override]
         """The strategy of ``key`` (any spelling), or ``default``."""
-        return self[key] if key in self else default  # type: ignore[index]
+        return self.__getitem__(key) if key in self else default  # type: ignore[index]
 
 
 @attrs.frozen(kw_only=True)
@@ -258,7 +260,8 @@ def run_backtest(
     end = config.end if config.end is not None else market.dates[-1]
     sim_days = market.dates[(market.dates >= dates[0]) & (market.dates <= end)]
     cal_pos = market.dates.get_indexer(dates)
-    horizons = np.diff(np.append(cal_pos, market.dates.get_indexer([sim_days[-1]])[0] + 1))
+    last = market.dates.get_indexer([sim_days[-1]])[0]
+    horizons: np.ndarray = np.diff(np.append(cal_pos, last + 1))
     prev_day = market.dates[market.dates.get_loc(sim_days[0]) - 1]
     cache = {} if cache is None else cache
     total = len(dates) * len(pipelines)
@@ -267,7 +270,7 @@ def run_backtest(
     reselect = config.reselects(dates)
     for label, pipe in pipelines.items():
         results: list[RebalanceResult] = []
-        selection = None
+        selection: DriverSelection | None = None
         for k, tau in enumerate(dates):
             reuse = None if reselect[k] else selection
             res = pipe.run(

@@ -8,7 +8,8 @@ import numpy as np
 from scipy.spatial.distance import pdist, squareform
 from skfolio.distance import BaseDistance
 
-from ..errors import DataError, SpecError
+from ..defaults import DRIVER_WINDOW, TRAIN_WINDOW
+from ..errors import DataError, NumericalError, SpecError
 from ..pipeline import STAGE_SYNTAX, Windows, parse_spec
 from ..spec.parser import parse_parts
 from ._common import as_frames, run
@@ -38,15 +39,15 @@ class SensitivityDistance(BaseDistance):
         takes precedence, as in causalfolio's backtests.
     train_window : int, default=125
         Dynamics training window in trading days.
-    psd : bool, default=True
-        Replace the forecast distance matrix by its nearest PSD matrix (Higham 1988), as ``hsp``
-        does by default.
+    psd : bool, default=False
+        Replace the forecast distance matrix by its nearest PSD matrix (Higham 1988), as
+        ``hsp(psd=True)`` does (the literal §9 reproduction; ``hsp``'s default is False).
     distance_of_distances : bool, default=True
         Return the Euclidean distance between the columns of the (PSD) sensitivity distance
         matrix (monograph eq. 22), which is what ``hsp`` clusters on. skfolio's clustering uses
-        ``distance_`` directly, so with the defaults skfolio's HRP clusters exactly as ``hsp``.
-        False: the sensitivity distance itself (zero diagonal, negatives from the PSD projection
-        clipped to 0).
+        ``distance_`` directly, so with the same ``psd`` and ``distance_of_distances`` as ``hsp``
+        skfolio's HRP clusters exactly as ``hsp``. False: the sensitivity distance itself (zero
+        diagonal, negatives from the PSD projection clipped to 0).
     horizon : int, default=21
         Forecast horizon in trading days (used by forecasters other than ``static``).
     seed : int, default=0
@@ -86,8 +87,9 @@ class SensitivityDistance(BaseDistance):
     rebalance the day after the last row.
     """
 
-    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static", driver_window: int = 126,
-                 train_window: int = 125, psd: bool = True, distance_of_distances: bool = True,
+    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static",
+                 driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
+                 psd: bool = False, distance_of_distances: bool = True,
                  horizon: int = 21, seed: int = 0) -> None:
         self.spec = spec
         self.driver_window = driver_window
@@ -134,6 +136,8 @@ class SensitivityDistance(BaseDistance):
         windows = Windows(drivers=self.driver_window, train=self.train_window, cov=2)
         res = run(pipe, assets, cand, windows=windows, bounds=(0.0, 1.0),
                   horizon=int(self.horizon), seed=int(self.seed), owner="SensitivityDistance")
+        if res.forecast is None or res.selection is None:  # a five-stage run always has both
+            raise NumericalError("SensitivityDistance: the pipeline produced no forecast")
         d = np.asarray(res.forecast.distance, dtype=float)
         d = 0.5 * (d + d.T)  # as hsp: symmetrised, then (optionally) the nearest PSD matrix
         self.sensitivity_distance_ = d

@@ -6,6 +6,7 @@ from typing import Any
 
 from skfolio.optimization import BaseOptimization
 
+from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..pipeline import Windows, parse_spec
 from ..stages import STAGES
 from ..weights import check_bounds
@@ -60,9 +61,10 @@ class CausalPortfolio(BaseOptimization):
         As in scikit-learn.
     """
 
-    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static|hsp", min_weight: float = 0.0,
-                 max_weight: float = 1.0, driver_window: int = 126, train_window: int = 125,
-                 cov_window: int = 63, horizon: int = 21, seed: int = 0,
+    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static|hsp",
+                 min_weight: float = MIN_WEIGHT, max_weight: float = MAX_WEIGHT,
+                 driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
+                 cov_window: int = COV_WINDOW, horizon: int = 21, seed: int = 0,
                  portfolio_params: dict | None = None, fallback: Any = None,
                  previous_weights: Any = None, raise_on_failure: bool = True) -> None:
         super().__init__(portfolio_params=portfolio_params, fallback=fallback,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import attrs
@@ -112,6 +113,11 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - values without a scalar equality
         return False
+
+
+def names_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """A tuple of names (an attrs converter typed for mypy, which misreads ``converter=tuple``)."""
+    return tuple(value)
 
 
 def frozen_array(value: Any) -> np.ndarray:

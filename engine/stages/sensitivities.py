@@ -12,7 +12,7 @@ from scipy.spatial.distance import cdist
 
 from ..errors import NumericalError
 from ..params import in_range, param, positive
-from .base import Component, frozen_array
+from .base import Component, frozen_array, names_tuple
 from .dynamics import FittedDynamics
 
 Aggregate = Literal["mean", "median", "trimmed", "last"]
@@ -46,8 +46,8 @@ class Sensitivities:
 
     series: np.ndarray = attrs.field(converter=frozen_array)
     dates: pd.DatetimeIndex
-    assets: tuple[str, ...] = attrs.field(converter=tuple)
-    inputs: tuple[str, ...] = attrs.field(converter=tuple)
+    assets: tuple[str, ...] = attrs.field(converter=names_tuple)
+    inputs: tuple[str, ...] = attrs.field(converter=names_tuple)
     aggregate: np.ndarray = attrs.field(converter=frozen_array)
     distance: np.ndarray = attrs.field(converter=frozen_array)
     metric: str = "euclidean"

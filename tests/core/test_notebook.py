@@ -67,7 +67,7 @@ def test_html_table_escapes_and_caps_rows():
 def test_strategies_accept_any_spelling_of_a_spec(result):
     s = result.strategies
     canonical = s[SPEC]
-    assert s["rccp(k=3)|linear(lags=[0])|beta()|static|hsp(psd=True)"] is canonical
+    assert s["rccp(k=3)|linear(lags=[0])|beta()|static|hsp(psd=False)"] is canonical
     assert s[cf.parse_spec(SPEC)] is canonical
     assert "hrp(linkage='single')" in s and s.get("hrp()") is s["hrp"]
     assert s.get("mvo") is None and "mvo" not in s
