@@ -45,19 +45,68 @@ def _format_table(table) -> str:
     return out.to_string()
 
 
+def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int = 0) -> str:
+    """Each strategy's Sharpe difference to the first benchmark, with interval and p-value."""
+    import pandas as pd
+
+    from .evidence import sharpe_diff
+    from .pipeline import parse_spec
+
+    ref = parse_spec(benchmark).spec
+    base = result.strategies[ref].returns
+    lines = [f"Sharpe ratio minus that of {ref} (Ledoit-Wolf 2008 block-bootstrap test, 95% "
+             f"interval, {n_boot} replicates, seed {seed}):"]
+    width = max(len(k) for k in result.strategies)
+    for label, strat in result.strategies.items():
+        if label == ref:
+            continue
+        both = pd.concat([strat.returns, base], axis=1, join="inner").dropna()
+        if len(both) < 10:
+            lines.append(f"  {label:<{width}}  n/a (fewer than 10 common days)")
+            continue
+        res = sharpe_diff(both.iloc[:, 0], both.iloc[:, 1], n_boot=n_boot, seed=seed)
+        if res.estimate != res.estimate:
+            lines.append(f"  {label:<{width}}  n/a ({res.info.get('note', 'undefined')})")
+            continue
+        b = res.info.get("block_size")
+        block = "" if b is None else f"  (block {b} day{'s' if b != 1 else ''})"
+        lines.append(f"  {label:<{width}}  {res.estimate:+.3f}  [{res.ci_low:+.3f}, "
+                     f"{res.ci_high:+.3f}]  p={res.p_value:.3f}{block}")
+    return "\n".join(lines)
+
+
+def _requires_note(cls: Any) -> str:
+    """`` (requires torch)``, or with the install command when it is missing; empty if none."""
+    if not cls.requires:
+        return ""
+    absent = cls.missing_requirements()
+    if not absent:
+        return f" (requires {', '.join(cls.requires)})"
+    from .optional import install_hint
+
+    return f" (requires {', '.join(cls.requires)}: not installed, {install_hint(absent)})"
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from .registry import STAGE_LABELS, get_registry
+    from .registry import STAGE_LABELS, build_registry
     from .stages import STAGES
 
-    reg = get_registry()
+    # lenient: a clash or an invalid component is listed (with its provider) instead of
+    # stopping the listing that helps to resolve it
+    reg = build_registry(strict=False)
     stages = [args.stage] if args.stage else list(STAGES)
     if args.json:
         data: dict[str, Any] = {s: [
             {"name": e.name, "provider": e.provider, "summary": e.cls.summary(),
+             "requires": list(e.cls.requires), "missing": list(e.cls.missing_requirements()),
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
                              "required": p.required, "doc": p.doc}
                             for p in e.cls.parameters()]}
             for e in reg.entries(s)] for s in stages}
+        if not args.stage:
+            data["estimators"] = [{"name": e.name, "provider": e.provider,
+                                   "defaults": dict(e.defaults)}
+                                  for e in reg.estimator_entries()]
         data["failures"] = [{"name": f.name, "error": f.error} for f in reg.failures]
         from .backtest.runfolder import to_jsonable
 
@@ -66,10 +115,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for s in stages:
         print(f"{s} ({STAGE_LABELS[s]}s)")
         for e in reg.entries(s):
-            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]")
+            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]{_requires_note(e.cls)}")
             for p in e.cls.parameters():
                 default = "required" if p.required else f"default {p.default!r}"
                 print(f"      {p.name} ({p.type}, {default}): {p.doc}")
+    if not args.stage:
+        print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
+              "name or public path)")
+        for e in reg.estimator_entries():
+            print(f"  {e.name:<18} [{e.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0
@@ -108,11 +162,12 @@ def _config(args: argparse.Namespace):
     )
 
 
-def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict) -> int:
+def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict,
+         config=None) -> int:
     from .backtest import run_backtest, write_run
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
-    config = _config(args)
+    config = config if config is not None else _config(args)
     progress = None if args.quiet else backtest_progress()
     t0 = time.perf_counter()
     result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
@@ -122,6 +177,8 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
     print(f"{len(d)} rebalances from {d[0].date()} to {d[-1].date()}, "
           f"{len(result.strategies)} strategies, {elapsed:.1f}s")
     print(_format_table(result.metrics_table()))
+    if args.benchmark:
+        print(_sharpe_vs_benchmark(result, args.benchmark[0]))
     print(f"run folder: {out}")
     if getattr(args, "report", False):
         from .report.cli import report_after_run
@@ -131,30 +188,38 @@ def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: di
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from .checks import check_out_path
+
+    # settings and the destination first: a bad one fails before the data is read
+    config = _config(args)
+    out = check_out_path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     market = market_from_args(args)
-    out = Path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     return _run(market, args, out, args.force,
                 {"data": {"assets": str(args.assets), "drivers": str(args.drivers),
-                          "kind": args.kind}})
+                          "kind": args.kind}}, config)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import synthetic_market
 
-    market = synthetic_market(seed=args.data_seed)
+    config = _config(args)
+    out = check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.data_seed, "--data-seed"))
     print(f"synthetic market: {market.assets.shape[1]} assets, {market.candidates.shape[1]} "
           f"candidate drivers, {len(market.dates)} days (true common drivers: "
           f"{', '.join(market.truth.common)})")
-    return _run(market, args, Path(args.out), True,
-                {"data": {"synthetic": market.truth.params}})
+    return _run(market, args, out, True, {"data": {"synthetic": market.truth.params}}, config)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from .checks import check_out_path, check_seed
     from .data import prices_from_returns, synthetic_market, write_table
     from .data.io import atomic_folder
 
-    market = synthetic_market(seed=args.seed, n_assets=args.n_assets, n_days=args.n_days,
-                              n_noise=args.n_noise)
+    check_out_path(args.out)
+    market = synthetic_market(seed=check_seed(args.seed, "--seed"), n_assets=args.n_assets,
+                              n_days=args.n_days, n_noise=args.n_noise)
     with atomic_folder(Path(args.out), overwrite=args.force) as tmp:
         write_table(prices_from_returns(market.assets), tmp / "assets.csv")
         write_table(prices_from_returns(market.candidates), tmp / "drivers.csv")

@@ -14,3 +14,11 @@ COV_WINDOW = 63
 #: Long-only weight bounds per asset.
 MIN_WEIGHT = 0.0
 MAX_WEIGHT = 1.0
+
+#: Where an ablation's combinations run: in-process, local processes (the default) or Dask.
+EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+#: Resampling schemes of real data in an ablation (``--resample``).
+RESAMPLERS: tuple[str, ...] = ("stationary",)
+#: Replicas of a resampled market when ``--replicas`` is not given (replica 0 is the data).
+DEFAULT_REPLICAS = 20

@@ -89,6 +89,25 @@ def driver_inputs(inputs: MappingInputs, owner: str = "diagnostics"
     return x, r, b, names
 
 
+def implied_covariance(inputs: MappingInputs, residual: Literal["diagonal", "full"] = "diagonal"
+                       ) -> np.ndarray:
+    """The sensitivity-implied covariance B Sigma_D B' + Sigma_res of §8.4 (N, N), daily units.
+
+    B (N, P) are the aggregate sensitivities, Sigma_D the sample covariance of the driver inputs
+    ``d@l`` over the trailing window and Sigma_res the covariance of the residuals r - B x:
+    ``diagonal`` (specific variances: a structured, driver-based estimate with N + P(P+1)/2
+    free numbers instead of N(N+1)/2) or ``full`` (the approximation is then exact up to the
+    cross terms between inputs and residuals). Raises :class:`DataError` without
+    sensitivities (a benchmark run) or with fewer than 2 usable dates.
+    """
+    x, r, b, _ = driver_inputs(inputs, owner="implied covariance")
+    cov_d = np.atleast_2d(np.cov(x, rowvar=False))
+    cov_res = np.atleast_2d(np.cov(r - x @ b.T, rowvar=False))
+    if residual == "diagonal":
+        cov_res = np.diag(np.diag(cov_res))
+    return b @ cov_d @ b.T + cov_res
+
+
 def _num(v: float) -> float | None:
     v = float(v)
     return v if np.isfinite(v) else None
@@ -151,11 +170,7 @@ def mapping_diagnostics(
     ex = np.array([float(forecast.get(n, m)) for n, m in zip(names, mean_x, strict=True)])
     cov_d = np.atleast_2d(np.cov(x, rowvar=False))
     sd_d = np.sqrt(np.clip(np.diag(cov_d), 0.0, None))
-    resid = r - x @ b.T
-    cov_res = np.atleast_2d(np.cov(resid, rowvar=False))
-    if residual == "diagonal":
-        cov_res = np.diag(np.diag(cov_res))
-    cov_model = b @ cov_d @ b.T + cov_res
+    cov_model = implied_covariance(inputs, residual)
     cov_sample = np.atleast_2d(np.cov(r, rowvar=False))
     factor_var = float(w @ b @ cov_d @ b.T @ w)
     model_var = float(w @ cov_model @ w)

@@ -81,3 +81,13 @@ class ConfigError(CausalfolioError, ValueError):
 
 class NumericalError(CausalfolioError, ArithmeticError):
     """A numerical procedure failed in a way no documented fallback covers."""
+
+
+class CausalfolioWarning(UserWarning):
+    """Base class of the warnings causalfolio emits on purpose (a result is valid but not what
+    the user probably meant)."""
+
+
+class ConstantSensitivitiesWarning(CausalfolioWarning):
+    """A sensitivity forecaster received series that are constant over the window (e.g. after
+    ``linear|beta``): its forecast equals ``static``, so such arms are identical."""

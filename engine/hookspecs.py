@@ -52,6 +52,18 @@ def register_mappings(register: Callable[[type], None]) -> None:
     """Register risk mappings (subclasses of :class:`causalfolio.stages.RiskMapping`)."""
 
 
+@hookspec
+def register_estimators(register: Callable[..., None]) -> None:
+    """Register regressors for the ``sklearn`` dynamics model's ``estimator=`` parameter.
+
+    Call ``register(name, factory, defaults=None)`` once per estimator: ``name`` is snake_case
+    (the spelling used in specs), ``factory`` a class or function taking keyword arguments and
+    returning an unfitted scikit-learn-style regressor (``fit``/``predict``), ``defaults`` the
+    keyword arguments used when the spec's ``options`` do not set them. Nothing is called while a
+    spec is parsed: the factory runs when the model is fitted.
+    """
+
+
 HOOK_STAGES: dict[str, str] = {
     "register_drivers": "drivers",
     "register_dynamics": "dynamics",
@@ -60,3 +72,6 @@ HOOK_STAGES: dict[str, str] = {
     "register_mappings": "mapping",
 }
 """Hook name -> the stage whose components it registers."""
+
+HOOK_OTHER: dict[str, str] = {"register_estimators": "estimators"}
+"""Hooks that register something other than a stage's components -> what they register."""

@@ -17,7 +17,7 @@ from .diagnostics import mapping_diagnostics
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
 from .params import coerce
 from .params import hints as _hints
-from .registry import Registry, get_registry
+from .registry import Registry, get_registry, use_registry
 from .spec.parser import ComponentCall, parse_parts
 from .stages import (
     STAGES,
@@ -64,7 +64,7 @@ class Windows:
                 raise ParameterError(f"window '{name}' must be an integer >= 2, got {v!r}")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class RebalanceResult:
     """Everything one rebalance produced (kept per date by the backtester).
 
@@ -140,6 +140,9 @@ class Pipeline:
     dynamics: DynamicsModel | None = None
     sensitivities: SensitivityExtractor | None = None
     forecasting: SensitivityForecaster | None = None
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+    """The registry the pipeline was built with (:func:`parse_spec`); components that look
+    names up while they run (the ``sklearn`` model's estimator) use it. ``None``: the default."""
 
     def __attrs_post_init__(self) -> None:
         upstream = (self.drivers, self.dynamics, self.sensitivities, self.forecasting)
@@ -235,8 +238,18 @@ class Pipeline:
         diagnostics
             Compute the Table 1 risk diagnostics of the weights (``RebalanceResult.risk``).
         """
-        windows = windows or Windows()
-        date = pd.Timestamp(date)
+        with use_registry(self.registry):
+            return self._run(assets, candidates, pd.Timestamp(date), windows or Windows(),
+                             bounds=bounds, horizon=horizon, seed=seed, selection=selection,
+                             cache=cache, diagnostics=diagnostics)
+
+    def _run(
+        self, assets: pd.DataFrame, candidates: pd.DataFrame | None, date: pd.Timestamp,
+        windows: Windows, *, bounds: tuple[float, float], horizon: int, seed: int,
+        selection: DriverSelection | None, cache: MutableMapping[str, Any] | None,
+        diagnostics: bool,
+    ) -> RebalanceResult:
+        """:meth:`run` with its arguments normalised: one line per stage."""
         cov_w = _window(self.mapping, windows.cov)
         past, past_c = self._history(assets, candidates, date, windows, cov_w)
         returns_cov = past.iloc[-cov_w:]
@@ -460,6 +473,11 @@ def parse_spec(spec: str, registry: Registry | None = None) -> Pipeline:
     """
     registry = registry or get_registry()
     calls = parse_parts(spec)
+    with use_registry(registry):
+        return _build_pipeline(spec, calls, registry)
+
+
+def _build_pipeline(spec: str, calls: list[ComponentCall], registry: Registry) -> Pipeline:
     if len(calls) == 1:
         mapping = _build("mapping", calls[0], spec, registry)
         if mapping.needs_sensitivities:  # type: ignore[attr-defined]
@@ -468,7 +486,7 @@ def parse_spec(spec: str, registry: Registry | None = None) -> Pipeline:
                 f"risk mapping {c.name!r} needs the sensitivity space and cannot run alone",
                 spec, c.start, c.end, f"give all five stages: {STAGE_SYNTAX}",
             )
-        return Pipeline(mapping=mapping)  # type: ignore[arg-type]
+        return Pipeline(mapping=mapping, registry=registry)  # type: ignore[arg-type]
     if len(calls) != len(STAGES):
         last = calls[-1]
         raise SpecError(
@@ -478,7 +496,8 @@ def parse_spec(spec: str, registry: Registry | None = None) -> Pipeline:
     comps = [_build(stage, call, spec, registry) for stage, call in zip(STAGES, calls,
                                                                          strict=True)]
     return Pipeline(drivers=comps[0], dynamics=comps[1], sensitivities=comps[2],  # type: ignore
-                    forecasting=comps[3], mapping=comps[4])  # type: ignore[arg-type]
+                    forecasting=comps[3], mapping=comps[4],  # type: ignore[arg-type]
+                    registry=registry)
 
 
 def canonical_spec(spec: str, registry: Registry | None = None) -> str:

@@ -12,6 +12,8 @@ Environment variables
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import importlib
 import importlib.metadata
@@ -19,8 +21,9 @@ import inspect
 import os
 import pkgutil
 import re
+import types
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import attrs
@@ -62,6 +65,20 @@ class Entry:
     provider: str
 
 
+@attrs.frozen(eq=False)
+class EstimatorEntry:
+    """A regressor the ``sklearn`` dynamics model may use: its spec name, factory and plugin.
+
+    ``factory`` (a class or function taking keyword arguments) is called only when a model is
+    fitted; ``defaults`` are keyword arguments the spec's ``options`` override.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    defaults: Mapping[str, Any]
+    provider: str
+
+
 @attrs.frozen
 class PluginFailure:
     """A plugin that could not be loaded, with the reason."""
@@ -81,6 +98,20 @@ def builtin_modules() -> list[str]:
     return sorted(names)
 
 
+def is_builtin(provider: str) -> bool:
+    """True for a plugin shipped with causalfolio (a module below ``causalfolio.plugins``)."""
+    return provider.startswith(BUILTIN_PACKAGE + ".")
+
+
+def _duplicate_hint(existing: str, new: str) -> str:
+    """How to resolve a name clash without ever making a third-party component the built-in."""
+    third = [p for p in (existing, new) if not is_builtin(p)]
+    if len(third) == 1:
+        return (f"the third-party plugin {third[0]!r} reuses a built-in name; uninstall it or "
+                f"block it with {ENV_BLOCK}={third[0]}")
+    return f"block the one you do not want with {ENV_BLOCK}={new} (or ={existing})"
+
+
 def _truthy(value: str | None) -> bool:
     return value is not None and value != "" and value.strip() not in ("0", "false", "False",
                                                                        "no")
@@ -92,37 +123,137 @@ class Registry:
     Build it with :func:`build_registry` (or get the process-wide one with :func:`get_registry`).
     """
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, *, strict: bool = True) -> None:
         self.pm = pm
         self._entries: dict[str, dict[str, Entry]] = {s: {} for s in STAGES}
+        self._estimators: dict[str, EstimatorEntry] = {}
         self.failures: list[PluginFailure] = []
         self.blocked: tuple[str, ...] = ()
+        self.strict = strict
+        # how to rebuild this registry in another process (see __reduce__)
+        self._recipe: dict[str, Any] = {"autoload": False, "block": (), "extra": ()}
+        self._added: list[tuple[str, tuple[Any, ...]]] = []
+        self._collecting = False
+
+    # -- travelling to worker processes ------------------------------------------------------
+    def __reduce__(self) -> tuple[Any, ...]:
+        extra = []
+        for name, obj in self._recipe["extra"]:
+            # a module travels by name (modules do not pickle); anything else by pickle
+            extra.append((name, ("module", obj.__name__) if isinstance(obj, types.ModuleType)
+                          else ("object", obj)))
+        return (_rebuild, (self._recipe["autoload"], tuple(self._recipe["block"]),
+                           tuple(extra), tuple(self._added), self.strict))
+
+    def check_portable(self) -> None:
+        """Raise :class:`PluginError` unless this registry can be rebuilt in a worker process.
+
+        A registry travels as the recipe that built it (entry points, blocked plugins, the extra
+        plugin objects and components added in code). Components defined in an interactive
+        session (a notebook's ``__main__``) or plugin objects that do not pickle cannot.
+        """
+        import pickle
+        import sys
+
+        main = sys.modules.get("__main__")
+        interactive = getattr(main, "__file__", None) is None
+        for _, obj in self._recipe["extra"]:
+            owner = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(
+                obj, "__module__", type(obj).__module__)
+            if isinstance(obj, types.ModuleType) and obj.__name__ not in sys.modules:
+                owner = "__main__"
+            if owner == "__main__" and interactive:
+                raise PluginError(self._not_portable("a plugin defined in this interactive "
+                                                     "session"))
+        for _, args in self._added:
+            cls = args[1] if len(args) > 1 else None
+            if getattr(cls, "__module__", "") == "__main__" and interactive:
+                raise PluginError(self._not_portable(f"{cls!r}, defined in this interactive "
+                                                     "session"))
+        try:
+            pickle.dumps(self)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means it cannot travel
+            raise PluginError(self._not_portable(f"{type(exc).__name__}: {exc}")) from None
+
+    @staticmethod
+    def _not_portable(why: str) -> str:
+        return (f"this registry cannot be sent to worker processes ({why}); run the ablation "
+                "with executor='serial', or put the plugin in an importable module (or a "
+                "package with a 'causalfolio' entry point)")
 
     # -- building ---------------------------------------------------------------------------
     def _collect(self) -> None:
-        for hook_name, stage in hookspecs.HOOK_STAGES.items():
-            caller = getattr(self.pm.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
-                provider = impl.plugin_name
-                kwargs = {"register": self._registrar(stage, provider)}
-                try:
-                    impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-                except PluginError:
+        self._collecting = True
+        try:
+            for hook_name, stage in {**hookspecs.HOOK_STAGES, **hookspecs.HOOK_OTHER}.items():
+                self._collect_hook(hook_name, stage)
+        finally:
+            self._collecting = False
+
+    def _collect_hook(self, hook_name: str, stage: str) -> None:
+        caller = getattr(self.pm.hook, hook_name)
+        # built-ins first, then the others in registration order, so that on a clash the
+        # built-in keeps its name and the third-party plugin is the one reported
+        # (get_hookimpls() is in registration order; pluggy *calls* them in reverse)
+        impls = sorted(caller.get_hookimpls(), key=lambda i: not is_builtin(i.plugin_name))
+        for impl in impls:
+            provider = impl.plugin_name
+            register = (self._estimator_registrar(provider) if stage == "estimators"
+                        else self._registrar(stage, provider))
+            kwargs = {"register": register}
+            try:
+                impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            except PluginError as exc:
+                if self.strict:
                     raise
-                except Exception as exc:  # noqa: BLE001 - report, keep the others
-                    self.failures.append(
-                        PluginFailure(provider, f"{hook_name} raised {type(exc).__name__}: {exc}")
-                    )
-                    warnings.warn(
-                        f"causalfolio plugin {provider!r} failed in {hook_name}: {exc}",
-                        stacklevel=2,
-                    )
+                self.failures.append(PluginFailure(provider, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - report, keep the others
+                self.failures.append(
+                    PluginFailure(provider, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                )
+                warnings.warn(
+                    f"causalfolio plugin {provider!r} failed in {hook_name}: {exc}",
+                    stacklevel=2,
+                )
 
     def _registrar(self, stage: str, provider: str):
         def register(cls: type) -> None:
             self.add(stage, cls, provider)
 
         return register
+
+    def _estimator_registrar(self, provider: str):
+        def register(name: str, factory: Callable[..., Any],
+                     defaults: Mapping[str, Any] | None = None) -> None:
+            self.add_estimator(name, factory, provider, defaults)
+
+        return register
+
+    def add_estimator(self, name: str, factory: Callable[..., Any], provider: str,
+                      defaults: Mapping[str, Any] | None = None) -> None:
+        """Register a regressor for ``sklearn(estimator=name)``; duplicates raise
+        :class:`PluginError`. ``factory`` is stored, never called here."""
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise PluginError(
+                f"plugin {provider!r}: estimator names are snake_case (letters, digits, "
+                f"underscores), got {name!r}"
+            )
+        if not callable(factory):
+            raise PluginError(f"plugin {provider!r}: estimator {name!r} needs a class or "
+                              f"function that builds the regressor, got {factory!r}")
+        if defaults is not None and not (isinstance(defaults, Mapping)
+                                         and all(isinstance(k, str) for k in defaults)):
+            raise PluginError(f"plugin {provider!r}: defaults of estimator {name!r} must be a "
+                              f"dict of keyword arguments, got {defaults!r}")
+        existing = self._estimators.get(name)
+        if existing is not None:
+            raise PluginError(
+                f"duplicate estimator name {name!r}: provided by plugin {existing.provider!r} "
+                f"and by plugin {provider!r}; {_duplicate_hint(existing.provider, provider)}"
+            )
+        if not self._collecting:
+            self._added.append(("estimator", (name, factory, provider, dict(defaults or {}))))
+        self._estimators[name] = EstimatorEntry(name, factory, dict(defaults or {}), provider)
 
     def add(self, stage: str, cls: type, provider: str) -> None:
         """Register one component class for a stage; duplicate names raise :class:`PluginError`."""
@@ -152,9 +283,11 @@ class Registry:
         if existing is not None:
             raise PluginError(
                 f"duplicate {STAGE_LABELS[stage]} name {name!r}: provided by plugin "
-                f"{existing.provider!r} and by plugin {provider!r}; block one with "
-                f"{ENV_BLOCK}={provider}"
+                f"{existing.provider!r} and by plugin {provider!r}; "
+                f"{_duplicate_hint(existing.provider, provider)}"
             )
+        if not self._collecting:
+            self._added.append(("component", (stage, cls, provider)))
         self._entries[stage][name] = Entry(stage, name, cast("type[Component]", cls), provider)
 
     # -- queries ----------------------------------------------------------------------------
@@ -195,6 +328,14 @@ class Registry:
                 f.name for f in self.failures) + ")"
         return hint
 
+    def estimator(self, name: str) -> EstimatorEntry | None:
+        """The estimator registered as ``name`` (by a plugin's ``register_estimators``)."""
+        return self._estimators.get(name)
+
+    def estimator_entries(self) -> list[EstimatorEntry]:
+        """Registered estimators, by name."""
+        return [self._estimators[n] for n in sorted(self._estimators)]
+
     def provider(self, stage: str, name: str) -> str:
         """The plugin that registered a component."""
         return self._entries[stage][name].provider
@@ -210,6 +351,7 @@ def build_registry(
     autoload: bool | None = None,
     block: Iterable[str] | None = None,
     extra_plugins: Iterable[tuple[str, Any]] = (),
+    strict: bool = True,
 ) -> Registry:
     """Build a registry from built-ins, entry points and extra plugin objects.
 
@@ -222,7 +364,12 @@ def build_registry(
         Plugin names not to register. Default: from ``CAUSALFOLIO_BLOCK_PLUGINS``.
     extra_plugins
         ``(name, module_or_object)`` pairs to register in addition (useful in tests and notebooks).
+    strict
+        Raise :class:`PluginError` for an invalid or clashing component (default). ``False``
+        records it in ``failures`` instead and keeps the first registration (``causalfolio
+        plugins`` uses this to list everything, with the clash and its providers).
     """
+    extra_plugins = list(extra_plugins)
     if autoload is None:
         autoload = not _truthy(os.environ.get(ENV_DISABLE_AUTOLOAD))
     if block is None:
@@ -232,8 +379,10 @@ def build_registry(
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
-    registry = Registry(pm)
+    registry = Registry(pm, strict=strict)
     registry.blocked = blocked
+    registry._recipe = {"autoload": autoload, "block": blocked,  # noqa: SLF001
+                        "extra": tuple(extra_plugins)}
 
     def _register(name: str, obj: Any) -> None:
         if pm.is_blocked(name):
@@ -274,7 +423,47 @@ def build_registry(
     return registry
 
 
+def _rebuild(autoload: bool, block: tuple[str, ...], extra: tuple[tuple[str, Any], ...],
+             added: tuple[tuple[str, tuple[Any, ...]], ...], strict: bool = True) -> Registry:
+    """Rebuild a pickled registry (in a worker process) from its recipe."""
+    plugins = [(name, importlib.import_module(ref) if kind == "module" else ref)
+               for name, (kind, ref) in extra]
+    reg = build_registry(autoload=autoload, block=block, extra_plugins=plugins, strict=strict)
+    for kind, args in added:
+        if kind == "component":
+            reg.add(*args)
+        else:
+            reg.add_estimator(*args)
+    return reg
+
+
 _DEFAULT: Registry | None = None
+_ACTIVE: contextvars.ContextVar[Registry | None] = contextvars.ContextVar(
+    "causalfolio_registry", default=None)
+
+
+@contextlib.contextmanager
+def use_registry(registry: Registry | None) -> Iterator[None]:
+    """Make ``registry`` the one :func:`active_registry` returns inside the ``with`` block
+    (``None`` leaves the current one)."""
+    if registry is None:
+        yield
+        return
+    token = _ACTIVE.set(registry)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def active_registry() -> Registry:
+    """The registry of the spec being parsed or pipeline being run, else the process-wide one.
+
+    Components that look something up by name while they are built or run (the ``sklearn``
+    model's ``estimator``) use this, so a registry given to :func:`~causalfolio.parse_spec`,
+    ``run_backtest`` or ``run_ablation`` is the one used everywhere.
+    """
+    return _ACTIVE.get() or get_registry()
 
 
 def get_registry() -> Registry:

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import sys
-import types
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -125,22 +124,29 @@ class _Encoder:
         raise Unencodable(f"{cls.__module__}.{cls.__qualname__}")
 
 
-def _resolve(where: str) -> type:
-    module, _, qual = where.partition(":")
-    if module.startswith("causalfolio.") or module == "causalfolio":
-        import importlib
+def _allowed_classes() -> dict[str, type]:
+    """``module:qualname`` -> class, for every class a cache entry may name.
 
-        mod: types.ModuleType | None = importlib.import_module(module)
-    else:  # a third-party plugin: only a module that is already imported (registered)
-        mod = sys.modules.get(module)
-        if mod is None:
-            raise Unencodable(f"module {module!r} is not loaded")
-    obj: Any = mod
-    for part in qual.split("."):
-        obj = getattr(obj, part, None)
-    if not isinstance(obj, type) or not _allowed(obj):
-        raise Unencodable(f"{where} is not an allowed stage-output class")
-    return obj
+    The stage outputs and every loaded subclass of ``FittedDynamics`` (their plugins are loaded
+    before anything is decoded: the registry imports them to parse the specs).
+    """
+    out: dict[str, type] = {}
+    todo: list[type] = [DriverSelection, Sensitivities, DistanceForecast, FittedDynamics]
+    while todo:
+        cls = todo.pop()
+        out[f"{cls.__module__}:{cls.__qualname__}"] = cls
+        if issubclass(cls, FittedDynamics):
+            todo.extend(cls.__subclasses__())
+    return out
+
+
+def _resolve(where: str) -> type:
+    # A cache file is data: the name it holds is looked up among the allowed classes, never
+    # imported and never walked attribute by attribute.
+    cls = _allowed_classes().get(where) if isinstance(where, str) else None
+    if cls is None or not _allowed(cls):
+        raise Unencodable(f"{where!r} is not an allowed stage-output class")
+    return cls
 
 
 def _dec(node: Any, arrays: Any) -> Any:  # noqa: PLR0911 - one branch per tag
@@ -188,7 +194,7 @@ def _dec(node: Any, arrays: Any) -> Any:  # noqa: PLR0911 - one branch per tag
         return cls(**init)
     if "__obj" in node:
         cls = _resolve(node["__obj"])
-        inst = cls.__new__(cls)  # type: ignore[call-overload]  # a class from the manifest
+        inst = cls.__new__(cls)
         inst.__dict__.update({k: _dec(v, arrays) for k, v in node["state"].items()})
         return inst
     raise Unencodable(f"unknown tag in cache manifest: {sorted(node)[:3]}")
@@ -206,8 +212,7 @@ def encode(obj: Any) -> bytes:
     enc = _Encoder()
     manifest = json.dumps({"format": CACHE_FORMAT, "root": enc.enc(obj)})
     buf = io.BytesIO()
-    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8),
-             **enc.arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
+    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8), **enc.arrays)
     return buf.getvalue()
 
 

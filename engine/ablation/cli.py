@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli_common import WINDOW_HELP, ablation_progress, add_data_options, market_from_args
+from ..defaults import DEFAULT_REPLICAS, EXECUTORS, RESAMPLERS
 from ..errors import ConfigError
 
 _AXIS_HELP = {
@@ -34,11 +35,19 @@ def _positive_int(text: str) -> int:
 
 def cmd_ablate(args: argparse.Namespace) -> int:
     """Run an ablation from the command line; returns the exit status."""
-    from ..data import synthetic_market
+    from ..checks import check_out_path
+    from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
-    from .runner import run_ablation
+    from .markets import MarketGrid, market_options_from_toml, parse_seeds
+    from .runner import resolve_reference, run_ablation
     from .summary import format_summary
 
+    # cheap checks first: a bad option fails before the grid is expanded or anything is created
+    check_scheduler(args.scheduler, args.executor)
+    if args.synthetic is not None:
+        parse_seeds(args.synthetic)
+    if args.out is not None and not args.dry_run:
+        check_out_path(args.out)
     settings: dict[str, Any] = {}
     for name in AXES:
         text = getattr(args, name)
@@ -51,18 +60,34 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.grid:
         grid = Grid.from_toml(args.grid, specs=args.spec or (), benchmarks=args.benchmark or (),
                               settings=settings)
+        mopts = market_options_from_toml(args.grid)
     else:
         if not args.spec:
             raise ConfigError("give --spec (braces allowed) or --grid FILE")
         grid = Grid.from_specs(args.spec, benchmarks=args.benchmark or (), settings=settings)
-    if args.synthetic is not None and args.assets:
+        mopts = {}
+    for name in ("synthetic", "resample", "replicas", "block_days"):
+        if getattr(args, name) is not None:
+            mopts[name] = getattr(args, name)
+    if args.synthetic_param:
+        mopts["synthetic_param"] = args.synthetic_param
+    if mopts.get("synthetic") is not None and args.assets:
         raise ConfigError("give either --assets/--drivers or --synthetic, not both")
-    if args.synthetic is not None:
-        market = synthetic_market(seed=args.synthetic)
-    elif args.assets and args.drivers:
-        market = market_from_args(args)
-    else:
-        raise ConfigError("give the data: --assets FILE --drivers FILE, or --synthetic SEED")
+    if mopts.get("synthetic") is not None and mopts.get("resample") is not None:
+        raise ConfigError("--resample replicates real data (--assets/--drivers); with "
+                          "--synthetic give more seeds instead (e.g. --synthetic 0:20)")
+    for name in ("replicas", "block_days"):
+        v = mopts.get(name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+    data = None
+    if mopts.get("synthetic") is None:
+        if not (args.assets and args.drivers):
+            raise ConfigError("give the data: --assets FILE --drivers FILE, or --synthetic "
+                              "SEEDS")
+        data = market_from_args(args)
+    market = MarketGrid.from_options(data=data, **mopts)
+    resolve_reference(grid.combinations(), args.reference)
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be an integer >= 1, got {args.workers}")
     combos = grid.combinations()
@@ -82,31 +107,62 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         market, grid, out, executor=args.executor, workers=args.workers,
         scheduler=args.scheduler, cache_dir=cache_dir, retry_failed=args.retry_failed,
         force=args.force, progress=None if args.quiet else ablation_progress(),
+        reference=args.reference,
     )
     elapsed = time.perf_counter() - t0
     table = res.table
     failed = table[table["status"] == "failed"] if len(table) else table
-    print(f"{len(res.dates)} rebalances from {res.dates[0].date()} to {res.dates[-1].date()}; "
-          f"{res.ran} combinations run, {res.skipped} already done, {len(failed)} failed; "
-          f"{res.stage_computations()} stage outputs computed; {elapsed:.1f}s")
+    n_m = len(res.market_dates)
+    where = f" on each of {n_m} markets" if n_m > 1 else ""
+    print(f"{len(res.dates)} rebalances from {res.dates[0].date()} to {res.dates[-1].date()}"
+          f"{where}; {res.ran} combinations run, {res.skipped} already done, {len(failed)} "
+          f"failed; {res.stage_computations()} stage outputs computed; {elapsed:.1f}s")
     for _, row in failed.head(5).iterrows():
         print(f"  failed: {row['label']}: {row['error']}")
     ok = table[table["status"] == "ok"] if len(table) else table
-    if len(ok):
+    cols = ["sharpe", "total_return", "annual_volatility", "max_drawdown"]
+    if len(ok) and n_m > 1:
+        mean = ok.groupby("label", sort=False)[cols].mean()
+        mean.insert(0, "markets", ok.groupby("label", sort=False).size())
+        best = mean.sort_values("sharpe", ascending=False).head(args.top).reset_index()
+        print(f"top {len(best)} by mean Sharpe over the {n_m} markets:")
+        print(best.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    elif len(ok):
         best = ok.sort_values("sharpe", ascending=False).head(args.top)
         print(f"top {len(best)} by Sharpe:")
-        print(best[["label", "sharpe", "total_return", "annual_volatility", "max_drawdown"]]
-              .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(best[["label", *cols]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("Sharpe ratio by choice (mean over the other factors; effect = mean - overall mean):")
-    print(format_summary(res.summary, "sharpe"))
-    print(f"results: {out}/results.csv (.parquet), summary: {out}/summary.csv")
+    print(format_summary(res.choices if res.choices is not None else res.summary, "sharpe"))
+    same = table[table["identical_to"].notna()] if "identical_to" in table else table.iloc[:0]
+    if len(same):
+        pairs = same.groupby(["label", "identical_to"], sort=False).size()
+        where = "" if n_m == 1 else " (on k of the markets)"
+        print(f"identical arms: same weights at every rebalance, counted once{where}: "
+              + "; ".join(f"{a} = {b}" + (f" ({k}/{n_m})" if n_m > 1 else "")
+                          for (a, b), k in list(pairs.items())[:8]))
+    if res.evidence is not None:
+        print(format_comparisons(res.evidence.comparisons, res.reference))
+        print(f"results: {out}/results.csv (.parquet), summary: {out}/summary.csv, "
+              f"comparisons: {out}/comparisons.csv, evidence: {out}/evidence.json")
+    else:
+        print(f"results: {out}/results.csv (.parquet), summary: {out}/summary.csv")
     return 0
+
+
+def format_comparisons(comparisons: Any, reference: str | None, metric: str = "sharpe") -> str:
+    """The console table of differences to the reference (one metric): diff, 95% interval,
+    p-value and the multiple-testing adjusted p-value."""
+    c = comparisons[comparisons["metric"] == metric]
+    cols = [k for k in ("label", "diff", "ci_low", "ci_high", "p_value", "p_adjusted",
+                        "identical_to") if k in c.columns]
+    head = f"{metric} difference to the reference {reference} (95% interval, adjusted p):"
+    if c.empty:
+        return head + "\n(no comparison)"
+    return head + "\n" + c[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
 def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to the CLI's sub-parsers (``parser_class`` is the CLI's)."""
-    from .executors import EXECUTORS
-
     p = sub.add_parser(
         "ablate", help="backtest a grid of pipelines and settings on identical dates",
         description="Backtest every combination of a grid (brace alternatives in --spec, or a "
@@ -124,14 +180,31 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
                    help="list the combinations and exit")
     d = p.add_argument_group("data")
     add_data_options(d, required=False)
-    d.add_argument("--synthetic", type=int, metavar="SEED",
-                   help="use the built-in synthetic market with this seed instead of files")
+    d.add_argument("--synthetic", metavar="SEEDS",
+                   help="use the built-in synthetic market with these seeds instead of files: "
+                        "5, a list 0,3,7 or a range 0:20 (seeds 0..19); each seed is a market")
+    d.add_argument("--synthetic-param", action="append", metavar="NAME=V[,V...]",
+                   help="a synthetic_market setting (repeatable), each list a market axis, "
+                        "e.g. n_assets=14,60")
+    d.add_argument("--resample", choices=list(RESAMPLERS),
+                   help="replicate the data by the stationary bootstrap (assets and candidates "
+                        "jointly, same days; replica 0 is the data)")
+    d.add_argument("--replicas", type=int, metavar="R",
+                   help=f"replicas with --resample, including the data (default "
+                        f"{DEFAULT_REPLICAS})")
+    d.add_argument("--block-days", type=int, metavar="L",
+                   help="mean block length of --resample, trading days (default: automatic, "
+                        "Politis-White)")
     b = p.add_argument_group("backtest settings (comma-separated lists are grid axes)")
     b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
     b.add_argument("--end", help="last date (YYYY-MM-DD)")
     b.add_argument("--schedule", choices=["monthly", "quarterly", "weekly"])
     for name, text in _AXIS_HELP.items():
         b.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V[,V...]", help=text)
+    s = p.add_argument_group("evidence")
+    s.add_argument("--reference", metavar="NAME",
+                   help="the combination every other is compared with: a benchmark, a label or "
+                        "a spec of the grid (default: the first benchmark)")
     e = p.add_argument_group("execution")
     e.add_argument("--executor", default="processes", choices=list(EXECUTORS),
                    help="serial (in-process), processes (local, default) or dask")

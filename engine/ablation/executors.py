@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -22,19 +24,39 @@ from typing import Any, Literal
 import attrs
 import pandas as pd
 
-from ..errors import CausalfolioError, ConfigError
+from ..defaults import EXECUTORS
+from ..errors import CausalfolioError, CausalfolioWarning, ConfigError
+from ..registry import Registry
 from .cache import StageCache
 from .grid import Combination
 
 Executor = Literal["serial", "processes", "dask"]
-EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
+
+
+_SCHEDULER = re.compile(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+                        r"(?::(\d{1,5}))?")
+
+
+def check_scheduler(address: str | None, executor: str) -> None:
+    """Check a Dask scheduler address (``tcp://host:8786``, ``tls://...``, ``host:port``) before
+    anything is created; only the ``dask`` executor takes one."""
+    if address is None:
+        return
+    if executor != "dask":
+        raise ConfigError(f"a scheduler address ({address!r}) needs the dask executor; add "
+                          "--executor dask (executor='dask') or drop the address")
+    m = _SCHEDULER.fullmatch(str(address).strip())
+    if m is None or (m.group(1) is not None and not 0 < int(m.group(1)) < 65536):
+        raise ConfigError(f"scheduler {address!r} is not a Dask scheduler address; write "
+                          "tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786 (or omit it for a local "
+                          "cluster)")
 
 
 class WorkerLost(CausalfolioError):
     """A worker process died (killed, out of memory); the combinations it held were not run."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Task:
     """Combinations run together on one worker, sharing its stage cache.
 
@@ -50,6 +72,12 @@ class Task:
         Study token: a worker keeps its cache while the token stays the same.
     cache_dir
         Disk cache folder shared by the workers, or ``None``.
+    registry
+        The grid's registry (rebuilt from its recipe in a worker process), or ``None`` for the
+        worker's process-wide one.
+    market
+        Id of the market the task runs on (a key of the markets given to the executor; ignored
+        when it is given a single market).
     """
 
     combos: tuple[Combination, ...]
@@ -57,39 +85,52 @@ class Task:
     fixed: Mapping[str, Any]
     token: str
     cache_dir: str | None = None
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    market: str = ""
 
 
 # --- the work ----------------------------------------------------------------------------------
 
 
 def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
-                    fixed: Mapping[str, Any], cache: StageCache) -> dict[str, Any]:
+                    fixed: Mapping[str, Any], cache: StageCache,
+                    registry: Registry | None = None) -> dict[str, Any]:
     """Backtest one combination; a failure is recorded in the returned record, never raised.
+
+    ``registry`` parses the combination's spec (default: the process-wide registry).
 
     Returns
     -------
     dict with ``id``, ``status`` (``ok``/``failed``), ``metrics``, ``nav`` (a Series),
-    ``error``, ``seconds`` and ``counts`` (stage cache counts of this combination).
+    ``weights`` (target weights, rebalance dates x assets), ``error``, ``seconds``, ``counts``
+    (stage cache counts of this combination) and ``warnings`` (distinct causalfolio warnings
+    raised, as ``[category name, message]``; the runner re-emits each once per study).
     """
     from ..backtest import run_backtest
 
     view = cache.view()
     t0 = time.perf_counter()
     rec: dict[str, Any] = {"id": combo.id, "status": "ok", "error": None, "metrics": None,
-                           "nav": None}
-    try:
-        # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
-        config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
-        result = run_backtest(market, combo.spec, config, cache=view)
-        strat = next(iter(result.strategies.values()))
-        rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
-        rec["nav"] = strat.nav
-        rec["rebalances"] = len(result.dates)
-    except Exception as exc:  # noqa: BLE001 - a failing combination must not stop the grid
-        rec["status"] = "failed"
-        rec["error"] = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, CausalfolioError):
-            rec["traceback"] = traceback.format_exc(limit=8)
+                           "nav": None, "weights": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CausalfolioWarning)
+        try:
+            # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
+            config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
+            result = run_backtest(market, combo.spec, config, cache=view,
+                                  registry=registry)
+            strat = next(iter(result.strategies.values()))
+            rec["metrics"] = {k: float(v) for k, v in strat.metrics.items()}
+            rec["nav"] = strat.nav
+            rec["weights"] = strat.weights
+            rec["rebalances"] = len(result.dates)
+        except Exception as exc:  # noqa: BLE001 - a failing combination must not stop the grid
+            rec["status"] = "failed"
+            rec["error"] = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, CausalfolioError):
+                rec["traceback"] = traceback.format_exc(limit=8)
+    seen = dict.fromkeys((w.category.__name__, str(w.message)) for w in caught)
+    rec["warnings"] = [list(k) for k in seen]
     rec["seconds"] = time.perf_counter() - t0
     rec["counts"] = view.snapshot()
     return rec
@@ -107,10 +148,21 @@ def _worker_cache(token: str, cache_dir: str | None) -> StageCache:
         return _WORKER["cache"]
 
 
+def _market_of(market: Any, task: Task) -> Any:
+    return market[task.market] if isinstance(market, Mapping) else market
+
+
 def run_task(market: Any, task: Task) -> list[dict[str, Any]]:
-    """Run a task's combinations in order on this worker's cache for the study."""
-    cache = _worker_cache(task.token, task.cache_dir)
-    return [run_combination(market, c, task.dates, task.fixed, cache) for c in task.combos]
+    """Run a task's combinations in order on this worker's cache for the study and market.
+
+    ``market`` is a Market or a mapping market id -> Market (``task.market`` picks one). The
+    worker keeps one in-memory cache per (study, market): tasks of one market share it, and a
+    study over many markets holds one market's stage outputs at a time (the disk cache has all).
+    """
+    cache = _worker_cache(f"{task.token}:{task.market}", task.cache_dir)
+    m = _market_of(market, task)
+    return [{**run_combination(m, c, task.dates, task.fixed, cache, task.registry),
+             "market": task.market} for c in task.combos]
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -143,8 +195,13 @@ Record = dict[str, Any]
 
 
 def _serial(market: Any, tasks: Sequence[Task], cache: StageCache) -> Iterator[list[Record]]:
+    current = tasks[0].market if tasks else ""
     for t in tasks:
-        yield [run_combination(market, c, t.dates, t.fixed, cache) for c in t.combos]
+        if t.market != current:  # a new market: its keys differ, start a fresh memory cache
+            current, cache = t.market, StageCache(cache.disk)
+        yield [{**run_combination(_market_of(market, t), c, t.dates, t.fixed, cache,
+                                 t.registry),
+                "market": t.market} for c in t.combos]
 
 
 _MARKET: dict[str, Any] = {}
@@ -156,7 +213,7 @@ def _init_process(market: Any) -> None:
 
 
 def _process_task(task: Task) -> list[Record]:
-    return run_task(_MARKET["m"], task)
+    return run_task(_MARKET["m"], task)  # the market, or every market of the study
 
 
 def _context() -> mp.context.BaseContext:
@@ -243,6 +300,8 @@ def execute(market: Any, tasks: Sequence[Task], *, executor: str, workers: int,
     """
     if executor == "serial":
         return _serial(market, tasks, cache)
+    for reg in {id(t.registry): t.registry for t in tasks if t.registry is not None}.values():
+        reg.check_portable()  # a clear error now rather than a worker dying on unpickling
     if executor == "processes":
         return _processes(market, tasks, workers)
     if executor == "dask":

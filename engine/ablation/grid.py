@@ -13,6 +13,7 @@ import attrs
 import pandas as pd
 
 from ..backtest.config import BacktestConfig
+from ..checks import parse_date
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError, SpecError
 from ..pipeline import Pipeline, Windows, parse_spec
@@ -163,6 +164,9 @@ class Grid:
     benchmarks: tuple[str, ...] = ()
     axes: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     fixed: Mapping[str, Any] = attrs.field(factory=lambda: dict(FIXED))
+    registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
+    """The registry the specs were parsed with; :func:`run_ablation` runs and summarises every
+    combination with it (``None``: the process-wide one)."""
 
     @classmethod
     def from_specs(
@@ -241,8 +245,7 @@ class Grid:
                 if name == "schedule" and not isinstance(value, str):
                     raise ConfigError("schedule must be one of monthly, quarterly, weekly for an "
                                       "ablation (it is shared by every combination)")
-                fixed[name] = None if value is None else (
-                    value if name == "schedule" else pd.Timestamp(value))
+                fixed[name] = value if name == "schedule" else parse_date(value, name)
                 continue
             if name not in AXES:
                 raise ConfigError(f"unknown backtest setting {name!r}; settings are "
@@ -258,7 +261,8 @@ class Grid:
             axes.append((name, tuple(coerced)))
         # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
         BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
-        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed)
+        return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed,
+                   registry=registry)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike, *, specs: Iterable[str] = (),
@@ -285,13 +289,15 @@ class Grid:
         if not p.is_file():
             raise ConfigError(f"grid file not found: {p}")
         try:
-            doc = tomllib.loads(p.read_text())
+            text = p.read_text()
+            _check_toml_nesting(text, p)
+            doc = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not a valid TOML grid file ({exc})") from None
-        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest"}
+        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest", "market"}
         if unknown:
             raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; a grid file has specs, "
-                              "stages, benchmarks and backtest")
+                              "stages, benchmarks, backtest and market")
         file_specs = doc.get("specs", doc.get("spec", []))
         file_specs = [file_specs] if isinstance(file_specs, str) else list(file_specs)
         file_bench = doc.get("benchmarks", [])
@@ -318,8 +324,10 @@ class Grid:
         return out
 
     def pipelines(self, registry: Registry | None = None) -> dict[str, Pipeline]:
-        """Canonical spec -> pipeline, for every spec and benchmark."""
-        return {s: parse_spec(s, registry) for s in (*self.specs, *self.benchmarks)}
+        """Canonical spec -> pipeline, for every spec and benchmark (parsed with ``registry``,
+        by default the grid's)."""
+        reg = registry or self.registry
+        return {s: parse_spec(s, reg) for s in (*self.specs, *self.benchmarks)}
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready description (written to ``study.json``)."""
@@ -329,6 +337,46 @@ class Grid:
             "fixed": {k: (None if v is None else str(v.date()) if isinstance(v, pd.Timestamp)
                           else v) for k, v in self.fixed.items()},
         }
+
+
+MAX_TOML_NESTING = 32
+"""Deepest nesting of arrays and inline tables a grid file may use (real grids use 2)."""
+
+
+def _check_toml_nesting(text: str, path: Path) -> None:
+    """Raise :class:`ConfigError` when arrays/inline tables nest deeper than
+    :data:`MAX_TOML_NESTING` (strings and comments skipped), before ``tomllib``'s recursive
+    parser can exhaust the stack."""
+    depth, i, n, line = 0, 0, len(text), 1
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        elif ch in "\"'":
+            triple = text.startswith(ch * 3, i)
+            close = ch * 3 if triple else ch
+            j = i + len(close)
+            while j < n and not text.startswith(close, j):
+                if ch == '"' and text[j] == "\\":
+                    j += 1
+                elif text[j] == "\n" and not triple:
+                    break
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(close)
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_TOML_NESTING:
+                raise ConfigError(f"{path}: arrays nested more than {MAX_TOML_NESTING} deep on "
+                                  f"line {line}; a grid file needs two levels at most")
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
 
 
 def parse_values(name: str, text: str) -> list[Any]:

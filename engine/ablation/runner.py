@@ -3,12 +3,16 @@
 Result folder layout::
 
     OUT/
-      study.json            grid, common dates, data fingerprint, counts, completion
-      results.parquet/.csv  one row per combination (see summary.results_table)
-      summary.parquet/.csv  mean and spread of every metric per level of every factor
-      nav.parquet           daily NAV of every successful combination (columns: ids)
-      rows/<id>.json        one finished combination (written atomically as it completes)
-      rows/<id>.nav.parquet its NAV
+      study.json            grid, markets, reference, common dates, data fingerprints, counts
+      results.parquet/.csv  one row per (market, combination) (see summary.results_table)
+      summary.parquet/.csv  the evidence summary (causalfolio.ablation.evidence)
+      choices.parquet/.csv  mean and spread of every metric per level of every factor
+      comparisons.*, evidence.json   differences to the reference, multiple-testing results
+      nav.parquet           daily NAV of every successful combination (columns: ids, or
+                            (market, id) with several markets)
+      rows/<id>.json        one finished combination (written atomically as it completes);
+                            rows/<market>-<hash>/<id>.json with several markets
+      rows/<id>.nav.parquet, rows/<id>.weights.parquet   its NAV and target weights
       stage-cache/          on-disk stage cache (safe to delete)
 
 Re-running into the same folder skips combinations whose ``rows/<id>.json`` exists (failed ones too,
@@ -17,12 +21,15 @@ unless ``retry_failed``), so an interrupted study resumes where it stopped.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -36,19 +43,35 @@ from ..backtest.runfolder import to_jsonable
 from ..backtest.runner import plan_dates
 from ..backtest.schedule import rebalance_dates
 from ..data.io import atomic_write_bytes
-from ..errors import ConfigError, DataError
+from ..errors import (
+    CausalfolioError,
+    CausalfolioWarning,
+    ConfigError,
+    ConstantSensitivitiesWarning,
+    DataError,
+)
 from ..pipeline import Windows
 from ..stages import fingerprint
 from .cache import StageCache
-from .executors import EXECUTORS, Task, WorkerLost, default_workers, execute, plan_tasks
+from .executors import (
+    EXECUTORS,
+    Task,
+    WorkerLost,
+    check_scheduler,
+    default_workers,
+    execute,
+    plan_tasks,
+)
 from .grid import Combination, Grid
-from .summary import results_table, summarize
+from .identical import identical_to
+from .markets import as_markets
+from .summary import factors, results_table, summarize
 
-STUDY_FORMAT = 1
+STUDY_FORMAT = 2
 Progress = Callable[[dict[str, Any]], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class AblationResult:
     """The outcome of :func:`run_ablation`.
 
@@ -58,11 +81,22 @@ class AblationResult:
         One row per finished combination (stage choices, varying parameters, settings, status,
         metrics, timings, stage counts).
     summary
-        Mean/spread/effect of each metric per level of each factor.
+        The evidence summary (``factor, choice, metric, effect, ci_low, ci_high, p_value,
+        p_holm, n_markets``); the per-choice mean/spread (``choices``) when the statistics were
+        not computed (interrupted study).
     nav
-        Daily NAV of each successful combination (columns: combination ids).
+        Daily NAV of each successful combination (columns: combination ids; with several
+        markets, columns ``(market, id)``).
     dates
-        The common rebalance dates.
+        The common rebalance dates of the first market (``market_dates``: of each).
+    choices
+        Mean/spread/effect of each metric per level of each factor, over all markets
+        (:func:`~causalfolio.ablation.summarize`).
+    reference
+        Label of the combination the others are compared with.
+    evidence
+        The study's statistics (:class:`~causalfolio.ablation.evidence.StudyEvidence`), or
+        ``None``.
     counts
         Stage-cache counts of the combinations run now, ``{"stage.event": n}``.
     ran, skipped, remaining
@@ -80,6 +114,15 @@ class AblationResult:
     skipped: int
     remaining: int
     out: Path | None = None
+    choices: pd.DataFrame | None = None
+    market_dates: dict[str, pd.DatetimeIndex] = attrs.field(factory=dict)
+    reference: str | None = None
+    evidence: Any = None
+
+    @property
+    def markets(self) -> list[str]:
+        """The market ids, in grid order."""
+        return list(self.market_dates)
 
     def _summary(self) -> str:
         from ..display import date_span
@@ -156,14 +199,26 @@ def _atomic_frame(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
         raise
 
 
-class _Store:
-    """The rows/ folder: one JSON per finished combination, NAV first, JSON last."""
+def _slug(mid: str) -> str:
+    """A folder name for a market id: readable part plus a short hash (ids may hold any text)."""
+    safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", mid)[:40]
+    return f"{safe}-{fingerprint(mid)[:8]}"
 
-    def __init__(self, out: Path | None) -> None:
+
+class _Store:
+    """The rows/ folder: one JSON per finished combination, NAV and weights first, JSON last.
+
+    One market: ``rows/<id>.json``; several: ``rows/<market>-<hash>/<id>.json``.
+    """
+
+    def __init__(self, out: Path | None, mid: str = "", *, nested: bool = False) -> None:
         self.out = out
-        self.rows = out / "rows" if out is not None else None
+        self.market = mid
+        self.rows = (None if out is None else
+                     out / "rows" / _slug(mid) if nested else out / "rows")
         self.mem: dict[str, dict[str, Any]] = {}
         self.navs: dict[str, pd.Series] = {}
+        self.weights: dict[str, pd.DataFrame] = {}
 
     def load(self, ids: set[str]) -> None:
         if self.rows is None or not self.rows.is_dir():
@@ -177,25 +232,34 @@ class _Store:
             except (OSError, json.JSONDecodeError):
                 continue  # unreadable: recomputed
             if rec.get("status") == "ok":
-                navp = self.rows / f"{cid}.nav.parquet"
                 try:
-                    self.navs[cid] = pd.read_parquet(navp)["nav"]
+                    self.navs[cid] = pd.read_parquet(self.rows / f"{cid}.nav.parquet")["nav"]
+                    self.weights[cid] = pd.read_parquet(self.rows / f"{cid}.weights.parquet")
                 except Exception:  # noqa: BLE001 - missing or damaged NAV: recompute the row
+                    self.navs.pop(cid, None)
                     continue
             self.mem[cid] = rec
 
     def save(self, combo: Combination, rec: dict[str, Any]) -> None:
         nav = rec.pop("nav", None)
+        weights = rec.pop("weights", None)
         rec = {**rec, "label": combo.label, "spec": combo.spec, "benchmark": combo.benchmark,
-               "settings": dict(combo.settings)}
+               "settings": dict(combo.settings), "market": self.market}
         if nav is not None:
             self.navs[combo.id] = nav
+        if weights is not None:
+            self.weights[combo.id] = weights
         self.mem[combo.id] = rec
         if self.rows is None:
             return
+        self.rows.mkdir(parents=True, exist_ok=True)
         if nav is not None:
             _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
                           index=True)
+        if weights is not None:
+            w = weights.copy()
+            w.columns = [str(c) for c in w.columns]
+            _atomic_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
         atomic_write_bytes(self.rows / f"{combo.id}.json",
                       json.dumps(to_jsonable(rec), indent=1).encode())
 
@@ -240,20 +304,29 @@ def run_ablation(
     dask_processes: bool = True,
     per_combination: bool = False,
     connect_timeout: float = 20.0,
+    reference: str | None = None,
+    evidence: bool = True,
+    stat_block_days: int | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> AblationResult:
-    """Backtest every combination of ``grid`` on identical dates and summarise.
+    """Backtest every combination of ``grid`` on identical dates of every market, and summarise.
 
     Parameters
     ----------
     market
-        Asset and candidate returns (:class:`causalfolio.data.Market`).
+        Asset and candidate returns: a :class:`causalfolio.data.Market`, a mapping market id ->
+        Market, or a :class:`~causalfolio.ablation.MarketGrid` (synthetic seeds and settings, or
+        stationary-bootstrap replicas of real data). Markets are a grid axis: every combination
+        runs on every market, on that market's common dates.
     grid
         The combinations (:class:`~causalfolio.ablation.Grid`).
     out
         Result folder (see the module docstring); ``None`` keeps everything in memory (no
         resume, no disk cache unless ``cache_dir`` is a path).
     executor
-        ``serial`` (in-process), ``processes`` (local processes, default) or ``dask``.
+        ``serial`` (in-process), ``processes`` (local processes, default) or ``dask``; one pool
+        of workers serves all markets.
     workers
         Worker processes for ``processes`` and a local Dask cluster (default: all cores).
     scheduler
@@ -277,6 +350,15 @@ def run_ablation(
         resume and load balance, less sharing between processes).
     connect_timeout
         Seconds to wait for the Dask scheduler at ``scheduler``.
+    reference
+        The combination every other is compared with: a benchmark spec, a combination label or
+        a pipeline spec of the grid (default: the first benchmark, else the first combination).
+    evidence
+        Compute the study's statistics (:func:`causalfolio.ablation.evidence.analyse_study`)
+        when every combination has run.
+    stat_block_days, n_boot, seed
+        Block length (trading days; default automatic), bootstrap draws and seed of the
+        statistics (not of the markets: see :class:`~causalfolio.ablation.MarketGrid`).
 
     Returns
     -------
@@ -286,17 +368,35 @@ def run_ablation(
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    check_scheduler(scheduler, executor)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
     n_workers = workers or default_workers()
     combos = grid.combinations()
-    dates = common_dates(market, grid, combos)
+    ref_label = resolve_reference(combos, reference, grid.registry)
+    markets, mparams, mjson = as_markets(market)
+    dates_of: dict[str, pd.DatetimeIndex] = {}
+    for mid, m in markets.items():
+        try:
+            dates_of[mid] = common_dates(m, grid, combos)
+        except DataError as exc:
+            if len(markets) == 1:
+                raise
+            raise DataError(f"market {mid}: {exc}") from None
     axes = [a for a, _ in grid.axes]
-    context = {"format": STUDY_FORMAT,
-               "data": fingerprint(market.assets, market.candidates),
-               "fixed": grid.to_json()["fixed"],
-               "dates": [str(d.date()) for d in dates]}
+    first = next(iter(markets))
+    if len(markets) == 1:
+        context = {"format": STUDY_FORMAT,
+                   "data": fingerprint(markets[first].assets, markets[first].candidates),
+                   "fixed": grid.to_json()["fixed"],
+                   "dates": [str(d.date()) for d in dates_of[first]]}
+    else:
+        context = {"format": STUDY_FORMAT, "fixed": grid.to_json()["fixed"],
+                   "markets": {mid: {"data": fingerprint(m.assets, m.candidates),
+                                     "params": mparams[mid],
+                                     "dates": [str(d.date()) for d in dates_of[mid]]}
+                               for mid, m in markets.items()}}
     out_p = Path(out) if out is not None else None
     if out_p is not None:
         _prepare_out(out_p, context, force)
@@ -306,30 +406,48 @@ def run_ablation(
         cdir = None
     else:
         cdir = str(cache_dir)
-    store = _Store(out_p)
-    store.load({c.id for c in combos})
-    if retry_failed:
-        store.mem = {k: v for k, v in store.mem.items() if v.get("status") == "ok"}
-    todo = [c for c in combos if c.id not in store.mem]
-    skipped = len(combos) - len(todo)
+    nested = len(markets) > 1
+    stores = {mid: _Store(out_p, mid, nested=nested) for mid in markets}
+    ids = {c.id for c in combos}
+    todo: dict[str, list[Combination]] = {}
+    for mid, st in stores.items():
+        st.load(ids)
+        if retry_failed:
+            st.mem = {k: v for k, v in st.mem.items() if v.get("status") == "ok"}
+        todo[mid] = [c for c in combos if c.id not in st.mem]
+    n_todo = sum(len(v) for v in todo.values())
+    skipped = len(combos) * len(markets) - n_todo
     by_id = {c.id: c for c in combos}
     token = uuid.uuid4().hex
-    groups = plan_tasks(todo, 1 if executor == "serial" else n_workers,
-                        per_combination=per_combination or executor == "serial")
-    tasks = [Task(combos=g, dates=dates, fixed=grid.fixed, token=token, cache_dir=cdir)
-             for g in groups]
+    tasks = []
+    for mid in markets:  # market after market: a worker's memory cache serves one at a time
+        groups = plan_tasks(todo[mid], 1 if executor == "serial" else n_workers,
+                            per_combination=per_combination or executor == "serial")
+        tasks += [Task(combos=g, dates=dates_of[mid], fixed=grid.fixed, token=token,
+                       cache_dir=cdir, market=mid, registry=grid.registry) for g in groups]
     shared = StageCache(cdir)
     counts: Counter = Counter()
-    state = {"done": 0, "failed": 0, "total": len(todo), "t0": time.perf_counter()}
+    seen_warnings: dict[tuple[str, str], None] = {}
+    state = {"done": 0, "failed": 0, "total": n_todo, "t0": time.perf_counter()}
     ran = 0
-    stream = execute(market, tasks, executor=executor, workers=n_workers, cache=shared,
+    payload = markets if nested else markets[first]
+    stream = execute(payload, tasks, executor=executor, workers=n_workers, cache=shared,
                      scheduler=scheduler, dask_processes=dask_processes,
-                     connect_timeout=connect_timeout)
+                     connect_timeout=connect_timeout) if tasks else iter(())
+    finish = functools.partial(
+        _finish, grid, combos, stores, mparams, dates_of, axes, out_p, context,
+        reference=ref_label, markets_json=mjson,
+        stats=dict(block_days=stat_block_days, n_boot=n_boot, seed=seed) if evidence else None)
     try:
         for recs in stream:
             for rec in recs:
                 counts.update(rec.get("counts") or {})
-                store.save(by_id[rec["id"]], rec)
+                for w in rec.get("warnings") or ():
+                    key = (str(w[0]), str(w[1]))
+                    if key not in seen_warnings:
+                        seen_warnings[key] = None
+                        _reemit(*key)
+                stores[rec.get("market") or first].save(by_id[rec["id"]], rec)
                 ran += 1
                 state["done"] += 1
                 state["failed"] += rec["status"] != "ok"
@@ -340,36 +458,138 @@ def run_ablation(
                           "total": state["total"], "elapsed": elapsed,
                           "eta": elapsed / max(state["done"], 1) * left})
     except (KeyboardInterrupt, WorkerLost):
-        _finish(grid, combos, store, dates, axes, counts, out_p, context,
-                remaining=len(todo) - ran)
+        finish(counts, remaining=n_todo - ran)
         raise
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-    return _finish(grid, combos, store, dates, axes, counts, out_p, context, ran=ran,
-                   skipped=skipped, remaining=len(todo) - ran)
+    return finish(counts, ran=ran, skipped=skipped, remaining=n_todo - ran)
 
 
-def _finish(grid: Grid, combos: list[Combination], store: _Store, dates: pd.DatetimeIndex,
-            axes: list[str], counts: Mapping[str, int], out: Path | None,
-            context: dict[str, Any], *, ran: int = 0, skipped: int = 0,
+_CATEGORIES: dict[str, type[Warning]] = {
+    c.__name__: c for c in (UserWarning, RuntimeWarning, FutureWarning, DeprecationWarning,
+                            CausalfolioWarning, ConstantSensitivitiesWarning)}
+
+
+def _reemit(category: str, message: str) -> None:
+    """Show a warning raised in a worker once per study (its category when known)."""
+    warnings.warn(message, _CATEGORIES.get(category, UserWarning), stacklevel=3)
+
+
+def resolve_reference(combos: list[Combination], reference: str | None,
+                      registry: Any = None) -> str:
+    """The label of the reference combination.
+
+    ``reference`` is a combination label, or a spec (canonicalised) matching exactly one
+    combination; ``None`` picks the first benchmark, else the first combination. Anything else is
+    a :class:`ConfigError` listing the choices. ``registry`` parses a spec (default: the
+    process-wide one; give the grid's).
+    """
+    if not combos:
+        raise ConfigError("the grid has no combination")
+    if reference is None:
+        bench = [c for c in combos if c.benchmark]
+        return (bench or combos)[0].label
+    ref = str(reference).strip()
+    labels = [c.label for c in combos]
+    if ref in labels:
+        return ref
+    try:
+        from ..pipeline import parse_spec
+
+        canon = parse_spec(ref, registry).spec
+    except CausalfolioError:
+        canon = None
+    hits = [c.label for c in combos if c.spec in (ref, canon)]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise ConfigError(f"--reference {ref!r} matches {len(hits)} combinations (the settings "
+                          f"axes vary); give one label: {'; '.join(hits[:6])}")
+    shown = "; ".join(labels[:12]) + (f"; ... ({len(labels)} in all)" if len(labels) > 12
+                                      else "")
+    raise ConfigError(f"--reference {ref!r} is not in the grid; choose a benchmark or a "
+                      f"combination: {shown}")
+
+
+def _market_columns(table: pd.DataFrame, mid: str, params: Mapping[str, Any],
+                    names: list[str]) -> pd.DataFrame:
+    table = table.copy()
+    table.insert(0, "market", mid)
+    for k, name in enumerate(names):
+        table.insert(1 + k, f"market.{name}", params.get(name))
+    return table
+
+
+def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
+            mparams: Mapping[str, Mapping[str, Any]], dates_of: Mapping[str, pd.DatetimeIndex],
+            axes: list[str], out: Path | None, context: dict[str, Any],
+            counts: Mapping[str, int], *, reference: str, markets_json: Mapping[str, Any],
+            stats: Mapping[str, Any] | None, ran: int = 0, skipped: int = 0,
             remaining: int = 0) -> AblationResult:
-    table = results_table(combos, store.mem, axes)
-    summary = summarize(table, axes)
-    ids = [c.id for c in combos if c.id in store.navs]
-    nav = pd.DataFrame({i: store.navs[i] for i in ids}) if ids else pd.DataFrame()
+    names = list(dict.fromkeys(k for p in mparams.values() for k in p))
+    parts, navs, returns = [], {}, {}
+    for mid, st in stores.items():
+        t = results_table(combos, st.mem, axes, registry=grid.registry)
+        same = identical_to(combos, st.weights)
+        pos = t.columns.get_loc("status")
+        t.insert(pos + 1, "identical_to", [same.get(i) for i in t["id"]])
+        parts.append(_market_columns(t, mid, mparams[mid], names))
+        ids = [c.id for c in combos if c.id in st.navs]
+        if ids:
+            nav = pd.DataFrame({i: st.navs[i] for i in ids})
+            navs[mid] = nav
+            returns[mid] = nav.pct_change().iloc[1:]
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    choices = summarize(table, axes)
+    first = next(iter(stores))
+    if len(navs) > 1:
+        nav = pd.concat(navs, axis=1)
+    else:
+        nav = navs.get(first, pd.DataFrame())
     counts = {k: int(v) for k, v in sorted(counts.items())}
+    ev = None
+    if stats is not None and remaining == 0 and returns:
+        ev = _evidence(table, returns, reference, axes, stats)
+        if ev is not None:
+            ev.evidence["market_settings"] = dict(markets_json)
+    summary = ev.summary if ev is not None else choices
     if out is not None:
-        for name, frame in (("results", table), ("summary", summary)):
+        frames = [("results", table), ("choices", choices)]
+        frames.append(("summary", summary))
+        for name, frame in frames:
             _atomic_frame(frame, out / f"{name}.parquet", index=False)
             _atomic_frame(frame, out / f"{name}.csv", index=False)
+        if ev is not None:
+            ev.write(out)
         if not nav.empty:
             nav.index.name = "date"
             _atomic_frame(nav, out / "nav.parquet", index=True)
-        study = {"context": context, "grid": grid.to_json(), "combinations": len(combos),
+        study = {"context": context, "grid": grid.to_json(), "markets": markets_json,
+                 "reference": reference, "combinations": len(combos) * len(stores),
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
                  if len(table) else 0, "remaining": remaining, "counts_last_run": counts}
         atomic_write_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
-    return AblationResult(table=table, summary=summary, nav=nav, dates=dates, counts=counts,
-                          ran=ran, skipped=skipped, remaining=remaining, out=out)
+    return AblationResult(table=table, summary=summary, nav=nav, dates=dates_of[first],
+                          counts=counts, ran=ran, skipped=skipped, remaining=remaining, out=out,
+                          choices=choices, market_dates=dict(dates_of), reference=reference,
+                          evidence=ev)
+
+
+def _evidence(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], reference: str,
+              axes: list[str], stats: Mapping[str, Any]) -> Any:
+    """The study's statistics (``causalfolio.ablation.evidence``), or ``None`` when the reference
+    did not run successfully anywhere."""
+    ok = table[(table["status"] == "ok") & (table["label"] == reference)]
+    if ok.empty:
+        warnings.warn(f"the reference {reference!r} failed on every market; no comparisons "
+                      "written", CausalfolioWarning, stacklevel=3)
+        return None
+    from .evidence import analyse_study
+
+    pipes = table[~table["benchmark"].astype(bool)]
+    fcts = factors(pipes, axes) if len(pipes) else []
+    return analyse_study(table, returns, reference=reference, factors=fcts,
+                         block_days=stats["block_days"], n_boot=stats["n_boot"],
+                         seed=stats["seed"])

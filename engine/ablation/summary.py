@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..backtest.metrics import METRICS
 from ..pipeline import parse_spec
+from ..registry import Registry
 from ..spec import format_value
 from ..stages import STAGES
 from .grid import Combination
@@ -28,9 +29,10 @@ def _plain(v: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _params_of(spec: str, benchmark: bool) -> tuple[tuple[str, Any], ...]:
+def _params_of(spec: str, benchmark: bool, registry: Registry | None = None
+               ) -> tuple[tuple[str, Any], ...]:
     """``(stage.param, value)`` for every parameter of every component of a canonical spec."""
-    comps = parse_spec(spec).components
+    comps = parse_spec(spec, registry).components
     stages = ("mapping",) if benchmark else STAGES
     return tuple((f"{s}.{f.name}", _plain(getattr(comp, f.name)))
                  for s, comp in zip(stages, comps, strict=True)
@@ -48,13 +50,14 @@ def _uniform(values: list[Any]) -> Any:
 
 
 def results_table(combos: Sequence[Combination], records: Mapping[str, Mapping[str, Any]],
-                  axes: Sequence[str]) -> pd.DataFrame:
+                  axes: Sequence[str], registry: Registry | None = None) -> pd.DataFrame:
     """One row per finished combination, in grid order.
 
     Columns: ``id``, ``label``, ``spec``, ``benchmark``, one column per stage (its component spec),
     ``<stage>.<param>`` for every component parameter that varies across the grid, the settings
     axes, ``status``, ``error``, every metric of :data:`~causalfolio.backtest.METRICS`,
     ``seconds`` and the stage counts ``stage_computed`` / ``stage_reused`` (stages 1-4).
+    ``registry`` parses the specs (default: the process-wide one; give the grid's).
     """
     rows: list[dict[str, Any]] = []
     params: list[dict[str, Any]] = []
@@ -65,7 +68,7 @@ def results_table(combos: Sequence[Combination], records: Mapping[str, Mapping[s
         row: dict[str, Any] = {"id": c.id, "label": c.label, "spec": c.spec,
                                "benchmark": c.benchmark}
         row.update(c.stages)
-        params.append(dict(_params_of(c.spec, c.benchmark)))
+        params.append(dict(_params_of(c.spec, c.benchmark, registry)))
         for a in axes:
             row[a] = c.value(a)
         row["status"] = rec["status"]

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import pandas as pd
 
+from ..checks import parse_date
 from ..errors import ConfigError
 from ..pipeline import Windows
 from .schedule import FREQUENCIES
@@ -53,10 +54,9 @@ class BacktestConfig:
         folder). Ablations turn them off: they keep only metrics and NAV.
     """
 
-    start: pd.Timestamp | None = attrs.field(default=None, converter=lambda v: None if v is None
-                                             else pd.Timestamp(v))
-    end: pd.Timestamp | None = attrs.field(default=None, converter=lambda v: None if v is None
-                                           else pd.Timestamp(v))
+    start: pd.Timestamp | None = attrs.field(default=None,
+                                             converter=lambda v: parse_date(v, "start"))
+    end: pd.Timestamp | None = attrs.field(default=None, converter=lambda v: parse_date(v, "end"))
     schedule: str | tuple = "monthly"
     reselect_every: int = 1
     reselect_dates: tuple[pd.Timestamp, ...] | None = None
@@ -73,7 +73,8 @@ class BacktestConfig:
                 raise ConfigError(f"unknown schedule {self.schedule!r}; use one of "
                                   f"{', '.join(FREQUENCIES)} or a list of dates")
         elif isinstance(self.schedule, Sequence):
-            object.__setattr__(self, "schedule", tuple(pd.Timestamp(d) for d in self.schedule))
+            dates = tuple(parse_date(d, "schedule") for d in self.schedule)
+            object.__setattr__(self, "schedule", dates)
         _positive_int("reselect_every", self.reselect_every)
         if self.reselect_dates is not None:
             if isinstance(self.reselect_dates, (str, pd.Timestamp)) or not isinstance(

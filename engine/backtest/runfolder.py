@@ -129,16 +129,87 @@ def _write_contents(result: BacktestResult, tmp: Path, extra: dict[str, Any] | N
             json.dumps({"label": label, "rebalances": recs}))
 
 
+def damaged(folder: Path, name: str, why: Any, *, command: str = "the backtest") -> DataError:
+    """The error for an unreadable or altered file ``name`` of a result folder."""
+    if isinstance(why, BaseException):
+        why = f"{type(why).__name__}: {why}"
+    why = " ".join(str(why).split())[:200]
+    return DataError(f"{folder}: {name} is damaged ({why}); rerun {command} to rewrite the "
+                     "folder")
+
+
+def read_json(folder: Path, name: str, *, command: str = "the backtest") -> Any:
+    """``folder/name`` parsed as JSON; a missing or malformed file is a :class:`DataError`
+    naming it."""
+    f = folder / name
+    if not f.is_file():
+        raise DataError(f"{folder}: {name} is missing; the folder is incomplete, rerun "
+                        f"{command} to rewrite it")
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise damaged(folder, name, exc, command=command) from None
+
+
+def read_frame(folder: Path, name: str, reader: Any, *, command: str = "the backtest",
+               **kwargs: Any) -> pd.DataFrame:
+    """``reader(folder/name, **kwargs)`` (a pandas reader); missing or unreadable is a
+    :class:`DataError` naming the file."""
+    f = folder / name
+    if not f.is_file():
+        raise DataError(f"{folder}: {name} is missing; the folder is incomplete, rerun "
+                        f"{command} to rewrite it")
+    try:
+        return reader(f, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for bad files
+        raise damaged(folder, name, exc, command=command) from None
+
+
+def _check_meta(p: Path, meta: Any) -> None:
+    if not isinstance(meta, dict):
+        raise damaged(p, "run.json", "not a JSON object")
+    strategies = meta.get("strategies")
+    if not (isinstance(strategies, dict) and strategies
+            and all(isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"[\w.-]+", v)
+                    for k, v in strategies.items())):
+        raise damaged(p, "run.json", "'strategies' must map labels to file names")
+    dates = meta.get("rebalance_dates")
+    if not (isinstance(dates, list) and dates and all(isinstance(d, str) for d in dates)):
+        raise damaged(p, "run.json", "'rebalance_dates' must be a non-empty list of dates")
+    if not isinstance(meta.get("config", {}), dict):
+        raise damaged(p, "run.json", "'config' must be an object")
+
+
+def _numeric(p: Path, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        return frame.apply(pd.to_numeric)
+    except (ValueError, TypeError) as exc:
+        raise damaged(p, name, exc) from None
+
+
 def load_run(path: str | os.PathLike) -> dict[str, Any]:
     """Read a run folder back: ``run`` (run.json), ``metrics``, ``nav`` frames and ``weights``
-    (label -> frame)."""
+    (label -> frame).
+
+    Raises :class:`DataError` naming the file when one is missing or damaged.
+    """
     p = Path(path)
     if not (p / "run.json").is_file():
         raise DataError(f"{p} is not a causalfolio run folder (no run.json)")
-    meta = json.loads((p / "run.json").read_text())
-    metrics = pd.read_csv(p / "metrics.csv", index_col="strategy")
-    nav = pd.read_parquet(p / "nav.parquet")
-    weights = {label: pd.read_csv(p / "weights" / f"{s}.csv", index_col="date",
-                                  parse_dates=["date"])
-               for label, s in meta["strategies"].items()}
+    meta = read_json(p, "run.json")
+    _check_meta(p, meta)
+    metrics = _numeric(p, "metrics.csv",
+                       read_frame(p, "metrics.csv", pd.read_csv, index_col="strategy"))
+    nav = _numeric(p, "nav.parquet", read_frame(p, "nav.parquet", pd.read_parquet))
+    missing = [k for k in meta["strategies"] if k not in metrics.index or k not in nav.columns]
+    if missing:
+        raise damaged(p, "metrics.csv" if missing[0] not in metrics.index else "nav.parquet",
+                      f"no row for strategy {missing[0]!r}")
+    weights = {}
+    for label, s in meta["strategies"].items():
+        name = f"weights/{s}.csv"
+        w = read_frame(p, name, pd.read_csv, index_col="date", parse_dates=["date"])
+        if not isinstance(w.index, pd.DatetimeIndex):
+            raise damaged(p, name, "the date column does not hold dates")
+        weights[label] = _numeric(p, name, w)
     return {"run": meta, "metrics": metrics, "nav": nav, "weights": weights}

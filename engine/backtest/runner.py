@@ -23,7 +23,7 @@ from .schedule import rebalance_dates
 Progress = Callable[[int, int, str], None]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class StrategyResult:
     """One strategy's backtest.
 
@@ -92,7 +92,7 @@ class Strategies(dict[str, StrategyResult]):
         return self.__getitem__(key) if key in self else default  # type: ignore[index]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class BacktestResult:
     """All strategies of one backtest, run on the same rebalance dates."""
 
@@ -141,6 +141,14 @@ def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestCo
     need = max(p.required_history(config.windows) for p in pipelines)
     cal = market.dates
     dates = rebalance_dates(cal, config.schedule, start=config.start, end=config.end)
+    lo = config.start.date() if config.start is not None else cal[0].date()
+    hi = config.end.date() if config.end is not None else cal[-1].date()
+    if len(dates) == 0:
+        sched = (f"the {config.schedule} schedule" if isinstance(config.schedule, str)
+                 else "the listed schedule dates")
+        raise ConfigError(f"no rebalance date of {sched} falls between {lo} and {hi} (the "
+                          f"data's dates run from {cal[0].date()} to {cal[-1].date()}); widen "
+                          "--start/--end or choose a more frequent --schedule")
     if len(cal) <= need:
         raise DataError(f"the data has {len(cal)} trading days but the windows need {need} "
                         "before the first rebalance; give more history or shorten the windows")
@@ -153,8 +161,9 @@ def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestCo
         )
     dates = dates[dates >= earliest]
     if len(dates) == 0:
-        raise DataError(f"no rebalance date between {cal[0].date()} and {cal[-1].date()} has "
-                        f"the {need} trading days of history the windows need")
+        raise DataError(f"no rebalance date between {lo} and {hi} has the {need} trading days "
+                        f"of history the windows need (the first date with enough is "
+                        f"{earliest.date()}); move --end later or shorten the windows")
     return dates
 
 

@@ -6,12 +6,14 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import DataError
+from .validation import check_column_names
 
 
 def read_table(path: str | os.PathLike, *, date_column: str | None = None) -> pd.DataFrame:
@@ -33,6 +35,7 @@ def read_table(path: str | os.PathLike, *, date_column: str | None = None) -> pd
     if not p.exists():
         raise DataError(f"file not found: {p}")
     suffixes = "".join(p.suffixes).lower()
+    header: list[str] | None = None
     try:
         if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
             raw = pd.read_parquet(p)
@@ -40,6 +43,10 @@ def read_table(path: str | os.PathLike, *, date_column: str | None = None) -> pd
                 raw = raw.reset_index()
         elif ".csv" in suffixes or ".txt" in suffixes:
             raw = pd.read_csv(p)
+            # the header as written: pandas renames repeated names (A04.1) and fills empty ones
+            # (Unnamed: 4), which would hide both mistakes
+            first = pd.read_csv(p, header=None, nrows=1, dtype=str, keep_default_na=False)
+            header = [str(v) for v in first.iloc[0]] if len(first) else None
         else:
             raise DataError(f"{p}: unsupported file type {suffixes or '(none)'}; use .csv or "
                             ".parquet")
@@ -49,26 +56,56 @@ def read_table(path: str | os.PathLike, *, date_column: str | None = None) -> pd
         raise DataError(f"{p}: cannot read the file ({type(exc).__name__}: {exc})") from None
     if raw.empty or raw.shape[1] < 2:
         raise DataError(f"{p}: no data; expected a date column and at least one series column")
+    check_column_names(header if header is not None else list(raw.columns), source=str(p))
+    guessed = False
     if date_column is None:
         matches = [c for c in raw.columns if str(c).lower() == "date"]
+        guessed = not matches
         date_column = matches[0] if matches else raw.columns[0]
     elif date_column not in raw.columns:
         raise DataError(f"{p}: no column {date_column!r}; columns are {list(raw.columns)[:10]}")
     frame = raw.drop(columns=[date_column])
-    frame.index = parse_dates(raw[date_column], source=str(p))
+    try:
+        frame.index = parse_dates(raw[date_column], source=f"{p} column {date_column!r}")
+    except DataError as exc:
+        if not guessed:
+            raise
+        raise DataError(f"{p}: no date column: no column is named 'date' and the first column "
+                        f"{str(date_column)!r} does not hold dates (row 1: "
+                        f"{str(raw[date_column].iloc[0])!r}); add a column 'date' with dates like "
+                        "2021-03-31") from exc
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
 
 def parse_dates(values: pd.Series, *, source: str = "data") -> pd.DatetimeIndex:
-    """Parse a column of dates; the first unparseable value is reported with its row."""
+    """Parse a column of dates; the first unparseable value is reported with its row.
+
+    Time-zone offsets are dropped (dates are calendar days), but they must be the same on every
+    row: a column that mixes offsets (``+00:00`` and ``+05:00``, or offsets and none) is a
+    :class:`DataError`, as are numbers (which pandas would read as nanoseconds since 1970).
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values)
+    elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise DataError(f"{source}: the date column holds numbers ({str(values.iloc[0])!r} in "
+                        "row 1), not dates; write dates like 2021-03-31")
     else:
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # pandas' mixed-offset notice
+                parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        except (ValueError, TypeError):
+            parsed = None
+        if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
+            _mixed_offsets(values, source)
+            raise DataError(f"{source}: cannot read the date column (row 1: "
+                            f"{values.iloc[0]!r}); use ISO dates like 2021-03-31")
     bad = parsed.isna()
     if bad.any():
         i = int(bad.to_numpy().nonzero()[0][0])
+        if pd.notna(values.iloc[i]) and _offset_text(values.iloc[i]) != "unparseable":
+            _mixed_offsets(values, source)  # it parses alone: pandas dropped it for its offset
         raise DataError(
             f"{source}: unparseable date {values.iloc[i]!r} in row {i + 1}; use ISO dates "
             "like 2021-03-31"
@@ -77,6 +114,31 @@ def parse_dates(values: pd.Series, *, source: str = "data") -> pd.DatetimeIndex:
     if idx.tz is not None:
         idx = idx.tz_localize(None)
     return idx
+
+
+def _offset_text(value: object) -> str:
+    try:
+        off = pd.Timestamp(str(value)).utcoffset()
+    except (ValueError, TypeError):
+        return "unparseable"
+    if off is None:
+        return "no offset"
+    minutes = int(off.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"offset {sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _mixed_offsets(values: pd.Series, source: str) -> None:
+    """Raise the error for a date column whose rows carry different time-zone offsets (returns
+    when they do not)."""
+    first = _offset_text(values.iloc[0])
+    for i in range(1, len(values)):
+        other = _offset_text(values.iloc[i])
+        if other != first:
+            raise DataError(f"{source}: dates mix time-zone offsets ({first} in row 1 "
+                            f"{values.iloc[0]!r}, {other} in row {i + 1} {values.iloc[i]!r}); "
+                            "write every date with the same offset, or as plain dates like "
+                            "2021-03-31")
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

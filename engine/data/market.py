@@ -12,12 +12,18 @@ import pandas as pd
 from ..errors import DataError
 from .io import read_table
 from .transforms import apply_transforms
-from .validation import NanPolicy, apply_nan_policy, check_not_constant, validate_frame
+from .validation import (
+    NanPolicy,
+    apply_nan_policy,
+    check_not_constant,
+    check_returns,
+    validate_frame,
+)
 
 Align = Literal["inner", "assets"]
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)  # holds arrays/frames: identity equality, hashable
 class Market:
     """Asset returns and candidate-driver returns on one calendar.
 
@@ -138,6 +144,8 @@ class Market:
         a, c = a.loc[idx], c.loc[idx]
         if len(a) < 2:
             raise DataError(f"only {len(a)} aligned dates of returns; need a longer history")
+        check_returns(a, what="assets", kind=kind, levels=asset_transform is None)
+        check_returns(c, what="candidates", kind=kind, levels=transforms is None)
         check_not_constant(a, what="assets")
         check_not_constant(c, what="candidates")
         return cls(a, c)

@@ -27,13 +27,14 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from ..checks import check_seed
 from ..errors import ParameterError
 from .market import Market
 
 LABELS = ("common", "proxy", "collider", "specific", "noise")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class SyntheticTruth:
     """What generated a synthetic market.
 
@@ -164,6 +165,7 @@ def synthetic_market(
     seed
         Seed: the same arguments give the same market.
     """
+    check_seed(seed, "synthetic market: seed")
     if n_assets < 2 or n_days < 30 or n_common < 1:
         raise ParameterError("synthetic market needs n_assets >= 2, n_days >= 30, n_common >= 1")
     if not 0 <= beta_persistence < 1:

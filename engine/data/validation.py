@@ -56,6 +56,28 @@ def validate_frame(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def check_column_names(names: list, *, source: str) -> None:
+    """Every column of a data file needs a name of its own.
+
+    Parameters
+    ----------
+    names
+        The column names as written in the file's header (date column included).
+    source
+        The file, for the message.
+    """
+    seen: dict[str, int] = {}
+    for k, raw in enumerate(names, 1):
+        name = "" if raw is None or (isinstance(raw, float) and np.isnan(raw)) else str(raw)
+        if not name.strip():
+            raise DataError(f"{source}: column {k} has no name in the header; name it or delete "
+                            "the column")
+        if name in seen:
+            raise DataError(f"{source}: column name {name!r} appears twice (columns {seen[name]} "
+                            f"and {k}); give every column a unique name")
+        seen[name] = k
+
+
 def apply_nan_policy(frame: pd.DataFrame, policy: NanPolicy, *, what: str) -> pd.DataFrame:
     """Handle NaNs in levels: ``error`` (default) reports the first, ``ffill`` carries the last
     value forward (leading NaNs are dropped), ``drop`` removes dates with any NaN."""
@@ -73,6 +95,42 @@ def apply_nan_policy(frame: pd.DataFrame, policy: NanPolicy, *, what: str) -> pd
     if policy == "ffill":
         frame = frame.ffill()
     return frame.dropna(how="any")
+
+
+def check_returns(returns: pd.DataFrame, *, what: str, kind: str, levels: bool = False) -> None:
+    """Returns given as data (``kind='returns'``) must be > -1 (a fall of 100% or more ends the
+    NAV), and series that look like prices (all positive, median above 1, i.e. a typical day of
+    +100%) are refused with a hint to use ``kind='prices'``.
+
+    Parameters
+    ----------
+    returns
+        (T, N) returns, after transforms.
+    what
+        ``assets`` or ``candidates``, for the message.
+    kind
+        How the data was given (``prices`` or ``returns``).
+    levels
+        Also apply the prices-look check (``kind='returns'`` data used without a transform).
+    """
+    if kind == "returns" and levels:
+        pos = (returns > 0).all()
+        med = returns.median()
+        looks = pos & (med > 1.0)
+        if looks.any():
+            col = looks.idxmax()
+            raise DataError(f"{what} series {col!r} looks like prices, not returns (all "
+                            f"positive, median {med[col]:.4g}); use --kind prices "
+                            "(kind='prices'), or give returns as fractions (0.01 = 1%)")
+    if what != "assets" or kind != "returns":
+        return  # price levels are checked positive by the pct/log transforms
+    low = returns <= -1.0
+    if low.to_numpy().any():
+        col = low.any().idxmax()
+        d = returns.index[low[col].to_numpy()][0]
+        raise DataError(f"{what} series {col!r} has a return of {returns.loc[d, col]:.4g} on "
+                        f"{d.date()}; returns must be > -1 (a loss of 100% or more); give "
+                        "returns as fractions (0.01 = 1%) or use --kind prices for price files")
 
 
 def check_not_constant(returns: pd.DataFrame, *, what: str) -> None:

@@ -1,7 +1,29 @@
 """Self-contained HTML reports of run folders and ablation folders (charts as inline PNG)."""
 
-from .ablation import is_ablation_folder, render_ablation_report, write_ablation_report
-from .html import render_report, write_report
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Loaded on first use: the command line builds the ``report`` parser without pandas/matplotlib.
+_LAZY = {
+    "is_ablation_folder": "ablation", "render_ablation_report": "ablation",
+    "write_ablation_report": "ablation", "render_report": "html", "write_report": "html",
+}
 
 __all__ = ["is_ablation_folder", "render_ablation_report", "render_report",
            "write_ablation_report", "write_report"]
+
+if TYPE_CHECKING:
+    from .ablation import is_ablation_folder, render_ablation_report, write_ablation_report
+    from .html import render_report, write_report
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

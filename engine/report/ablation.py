@@ -18,10 +18,14 @@ import pandas as pd
 
 from ..errors import DataError
 from . import charts
+from . import evidence as evidence_section
 from .html import SCRIPT, STYLE, _fmt, _img
 
 TABLE_METRICS = ("total_return", "annual_volatility", "sharpe", "max_drawdown", "turnover")
 EFFECT_METRICS = ("sharpe", "total_return", "annual_volatility")
+
+
+ABLATE = "'causalfolio ablate' with the same --out"
 
 
 def is_ablation_folder(path: str | os.PathLike) -> bool:
@@ -32,12 +36,37 @@ def is_ablation_folder(path: str | os.PathLike) -> bool:
 
 
 def _read(p: Path, name: str) -> pd.DataFrame:
+    from ..backtest.runfolder import read_frame
+
     if (p / f"{name}.parquet").is_file():
-        return pd.read_parquet(p / f"{name}.parquet")
+        return read_frame(p, f"{name}.parquet", pd.read_parquet, command=ABLATE)
     if (p / f"{name}.csv").is_file():
-        return pd.read_csv(p / f"{name}.csv")
+        return read_frame(p, f"{name}.csv", pd.read_csv, command=ABLATE)
     raise DataError(f"{p}: no {name}.parquet or {name}.csv; the ablation has not finished "
                     "(rerun 'causalfolio ablate' with the same --out to complete it)")
+
+
+def _one_row_per_combination(table: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
+    """With several markets: one row per combination (metrics averaged over the markets where it
+    succeeded), the market whose NAVs are drawn, and a note saying so."""
+    if "market" not in table or table["market"].nunique() < 2:
+        first = str(table["market"].iloc[0]) if "market" in table and len(table) else None
+        return table, first, ""
+    markets = list(dict.fromkeys(table["market"].astype(str)))
+    ok = table[table["status"] == "ok"]
+    metrics = [m for m in TABLE_METRICS if m in table]
+    means = ok.groupby("id", sort=False)[metrics].mean()
+    rows = table.drop_duplicates("id").set_index("id")
+    failed = table[table["status"] != "ok"].groupby("id").size()
+    rows["status"] = ["ok" if i in means.index else "failed" for i in rows.index]
+    rows.loc[means.index, metrics] = means
+    if "error" in rows:
+        rows["error"] = [f"failed on {failed.get(i, 0)} of {len(markets)} markets"
+                         if i in failed.index else rows.at[i, "error"] for i in rows.index]
+    note = (f"{len(markets)} markets ({', '.join(markets[:5])}{', ...' if len(markets) > 5 else ''}"
+            f"): metrics are means over the markets where a combination succeeded; the NAV "
+            f"chart shows market {markets[0]}.")
+    return rows.reset_index(), markets[0], note
 
 
 def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
@@ -56,9 +85,25 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
     p = Path(folder)
     if not is_ablation_folder(p):
         raise DataError(f"{p} is not an ablation result folder (no study.json and results)")
-    study = json.loads((p / "study.json").read_text())
+    from ..backtest.runfolder import damaged, read_json
+
+    study = read_json(p, "study.json", command=ABLATE)
+    if not isinstance(study, dict) or not isinstance(study.get("context") or {}, dict):
+        raise damaged(p, "study.json", "not a JSON object with a 'context'", command=ABLATE)
     table = _read(p, "results")
     summary = _read(p, "summary")
+    effects = "summary"
+    if (p / "choices.parquet").is_file() or (p / "choices.csv").is_file():
+        effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
+        summary = _read(p, "choices")
+    need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
+            effects: ("factor", "metric", "level", "effect")}
+    for name, frame in (("results", table), (effects, summary)):
+        lacking = [c for c in need[name] if c not in frame.columns]
+        if lacking and not (name == effects and frame.empty):
+            file = f"{name}.parquet" if (p / f"{name}.parquet").is_file() else f"{name}.csv"
+            raise damaged(p, file, f"no column {lacking[0]!r}", command=ABLATE)
+    table, nav_market, note = _one_row_per_combination(table)
     title = title or f"causalfolio ablation: {p.name}"
     ok = table[table["status"] == "ok"]
     failed = table[table["status"] != "ok"]
@@ -69,6 +114,7 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
             + (f", {len(dates)} common rebalance dates from {html.escape(dates[0])} to "
                f"{html.escape(dates[-1])}" if dates else "") + "</p>",
             '<p id="report-status">images not checked (scripts disabled)</p>',
+            *([f'<p class="note">{html.escape(note)}</p>'] if note else []),
             "<h2>Results</h2>"]
     if len(ok):
         ranked = ok.sort_values("sharpe", ascending=False)
@@ -89,6 +135,8 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                     "</table>")
         if (p / "nav.parquet").is_file():
             nav = pd.read_parquet(p / "nav.parquet")
+            if isinstance(nav.columns, pd.MultiIndex):  # several markets: draw the first one
+                nav = nav[nav_market] if nav_market in nav.columns.levels[0] else nav.iloc[:, :0]
             best = [i for i in ranked.loc[~bench.loc[ranked.index], "id"].head(top)
                     if i in nav.columns]
             pick = best + [i for i in ok.loc[bench, "id"] if i in nav.columns]
@@ -101,9 +149,29 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         items = "".join(f"<li><code>{html.escape(str(r['label']))}</code>: "
                         f"{html.escape(str(r.get('error')))}</li>" for _, r in failed.iterrows())
         body.append(f"<h3>Failed combinations</h3><ul>{items}</ul>")
+    body += evidence_section.section(p)
     body.append("<h2>Effect of each choice</h2>")
     if summary.empty:
         body.append("<p>No factor varies among the successful pipeline combinations.</p>")
+    elif {"choice", "ci_low", "ci_high"} <= set(summary.columns):
+        body.append('<p class="note">Effect = mean of the metric with that choice minus the mean '
+                    "of the other choices of the factor, paired within each market and setting "
+                    "of the other factors; 95% interval across markets (or, with one market, "
+                    "across the settings of the other factors); p_holm adjusts for the number "
+                    "of choices.</p>")
+        for factor, rows in summary.groupby("factor", sort=False):
+            body.append(f"<h3>{html.escape(str(factor))}</h3>")
+            for metric in EFFECT_METRICS:
+                s = rows[rows["metric"] == metric]
+                if s.empty:
+                    continue
+                shown = pd.DataFrame({"label": s["choice"].astype(str),
+                                      "diff": s["effect"].astype(float),
+                                      "ci_low": s["ci_low"].astype(float),
+                                      "ci_high": s["ci_high"].astype(float)})
+                body.append(_img(charts.forest_chart(
+                    shown, f"{factor}: effect on {metric} (95% intervals)",
+                    f"effect on {metric}")))
     else:
         body.append('<p class="note">Effect = mean of the metric over the combinations with that '
                     "choice minus the mean over all pipeline combinations (benchmarks and failures "
@@ -130,9 +198,9 @@ def write_ablation_report(folder: str | os.PathLike, out: str | os.PathLike | No
                           top: int = 8, title: str | None = None) -> Path:
     """Write the ablation report (default FOLDER/report.html); returns its path."""
     text = render_ablation_report(folder, top=top, title=title)
+    from ..data.io import atomic_write_bytes
+
     path = Path(out) if out is not None else Path(folder) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -383,3 +383,51 @@ def bar_chart(values: pd.Series, title: str, xlabel: str, *,
         handles = [Patch(color="C0", label="pipeline"), Patch(color="C3", label="benchmark")]
     ax.legend(handles=handles, fontsize=8, loc="best")
     return _render(fig, title)
+
+
+def forest_chart(frame: pd.DataFrame, title: str, xlabel: str, *,
+                 marked: Collection[str] = ()) -> Chart:
+    """Differences with their intervals, one row per label (a forest plot).
+
+    Parameters
+    ----------
+    frame
+        Columns ``label``, ``diff``, ``ci_low``, ``ci_high``; rows drawn top to bottom. Rows
+        without an interval show the point only.
+    marked
+        Labels drawn as filled squares (e.g. members of the model confidence set); the others
+        as open circles.
+    """
+    from matplotlib.lines import Line2D
+
+    n = len(frame)
+    fig = _figure(8.0, max(2.4, 0.32 * n + 1.4))
+    ax = fig.add_subplot()
+    y = np.arange(n)
+    d = frame["diff"].to_numpy(float)
+    lo, hi = frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float)
+    has = np.isfinite(lo) & np.isfinite(hi)
+    sig = has & ((lo > 0) | (hi < 0))
+    for i in np.flatnonzero(has):
+        ax.plot([lo[i], hi[i]], [y[i], y[i]], color="C3" if sig[i] else "C0", lw=2)
+    names = [str(v) for v in frame["label"]]
+    inset = np.array([nm in set(marked) for nm in names], dtype=bool)
+    ax.scatter(d[inset], y[inset], marker="s", color="k", zorder=3, s=28)
+    ax.scatter(d[~inset], y[~inset], marker="o", facecolors="white", edgecolors="k", zorder=3,
+               s=28)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([_short(nm, 60) for nm in names], fontsize=7)
+    ax.categorical = True
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], color="C0", lw=2, label="95% interval includes 0"),
+               Line2D([], [], color="C3", lw=2, label="95% interval excludes 0")]
+    if len(marked):
+        handles += [Line2D([], [], marker="s", color="k", ls="", label="in the confidence set"),
+                    Line2D([], [], marker="o", markerfacecolor="white", color="k", ls="",
+                           label="not in the set")]
+    ax.legend(handles=handles, fontsize=7, loc="best")
+    return _render(fig, title)

@@ -9,20 +9,30 @@ from typing import Any
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``causalfolio report RUN_DIR [--out FILE] [--date D ...]`` (a run or an ablation folder)."""
+    from ..checks import check_out_path
     from ..errors import DataError
     from .ablation import is_ablation_folder, write_ablation_report
     from .html import write_report
 
     run = Path(args.run_dir)
-    if is_ablation_folder(run):
-        path = write_ablation_report(run, args.out)
-        print(f"report: {path}")
-        return 0
-    if not (run / "run.json").is_file():
+    if args.out is not None:
+        check_out_path(args.out, kind="file")
+    ablation = is_ablation_folder(run)
+    if not ablation and not (run / "run.json").is_file():
         raise DataError(f"{run} is not a causalfolio run folder (no run.json) nor an ablation "
                         "folder (no study.json); give the folder written by 'causalfolio "
                         "backtest/demo/ablate --out'")
-    path = write_report(run, args.out, dates=args.date)
+    try:
+        if ablation:
+            path = write_ablation_report(run, args.out)
+        else:
+            path = write_report(run, args.out, dates=args.date)
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        # the files parse but their content is not what causalfolio writes (edited by hand)
+        what = "study.json or the result tables" if ablation else "run.json or rebalances/"
+        raise DataError(f"{run}: {what} is damaged ({type(exc).__name__}: {exc}); rerun the "
+                        f"{'ablation' if ablation else 'backtest'} to rewrite the folder"
+                        ) from None
     print(f"report: {path}")
     return 0
 

@@ -65,15 +65,25 @@ SCRIPT = """
 
 def load_rebalances(run_dir: str | os.PathLike) -> dict[str, list[dict[str, Any]]]:
     """Per-rebalance records of every strategy: label -> list of records (see runfolder)."""
+    from ..backtest.runfolder import damaged, read_json
+
     p = Path(run_dir)
-    meta = json.loads((p / "run.json").read_text())
+    meta = read_json(p, "run.json")
+    strategies = meta.get("strategies") if isinstance(meta, dict) else None
+    if not isinstance(strategies, dict):
+        raise damaged(p, "run.json", "'strategies' must map labels to file names")
     out: dict[str, list[dict[str, Any]]] = {}
-    for label, slug in meta["strategies"].items():
-        f = p / "rebalances" / f"{slug}.json"
-        if not f.is_file():
-            raise DataError(f"{p}: missing rebalances/{slug}.json for strategy {label!r}; the run "
+    for label, slug in strategies.items():
+        name = f"rebalances/{slug}.json"
+        if not (p / name).is_file():
+            raise DataError(f"{p}: missing {name} for strategy {label!r}; the run "
                             "folder is incomplete, rerun the backtest")
-        out[label] = json.loads(f.read_text())["rebalances"]
+        doc = read_json(p, name)
+        recs = doc.get("rebalances") if isinstance(doc, dict) else None
+        if not (isinstance(recs, list) and recs and all(
+                isinstance(r, dict) and isinstance(r.get("date"), str) for r in recs)):
+            raise damaged(p, name, "'rebalances' must be a non-empty list of records with dates")
+        out[label] = recs
     return out
 
 
@@ -418,10 +428,10 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
 
     Written to a temporary file and renamed into place. See :func:`render_report`.
     """
+    from ..data.io import atomic_write_bytes
+
     text = render_report(run_dir, dates=dates, market=market, result=result, title=title)
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path

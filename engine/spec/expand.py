@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import SpecError
-from .parser import split_parts
+from .parser import check_nesting, split_parts
 
 
 def _find_group(spec: str) -> tuple[int, int] | None:
@@ -37,6 +37,13 @@ def expand_spec(spec: str) -> list[str]:
     Groups may appear anywhere (whole stages or parameter values, e.g. ``rccp(k={5,10})``) and may
     nest. Duplicates are kept in order of first appearance only once.
     """
+    if not isinstance(spec, str):
+        raise SpecError(f"a spec must be a string, got {type(spec).__name__}")
+    check_nesting(spec)
+    return _expand(spec)
+
+
+def _expand(spec: str) -> list[str]:
     group = _find_group(spec)
     if group is None:
         return [spec]
@@ -46,7 +53,7 @@ def expand_spec(spec: str) -> list[str]:
         raise SpecError("empty alternative in braces", spec, start, end + 1)
     out: list[str] = []
     for alt in alts:
-        for s in expand_spec(spec[:start] + alt.strip() + spec[end + 1:]):
+        for s in _expand(spec[:start] + alt.strip() + spec[end + 1:]):
             if s not in out:
                 out.append(s)
     return out

@@ -20,6 +20,9 @@ import attrs
 
 from ..errors import SpecError
 
+MAX_NESTING = 32
+"""Deepest nesting of brackets, parentheses and braces a spec may use (real specs use 3 or 4)."""
+
 
 @attrs.frozen
 class ComponentCall:
@@ -55,6 +58,27 @@ def split_parts(spec: str, sep: str = "|") -> list[tuple[str, int]]:
             start = i + 1
     parts.append((spec[start:], start))
     return parts
+
+
+def check_nesting(spec: str, *, what: str = "spec") -> None:
+    """Raise :class:`SpecError` when brackets nest deeper than :data:`MAX_NESTING` (outside
+    quotes), before any recursive step (expansion, parsing) can exhaust the stack."""
+    depth, quote = 0, None
+    for i, ch in enumerate(spec):
+        if quote:
+            if ch == quote and spec[i - 1] != "\\":
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                cut = max(0, i - 40)
+                raise SpecError(f"brackets nested more than {MAX_NESTING} deep in the {what}; "
+                                "flatten it (a spec needs a few levels at most)",
+                                spec[cut: i + 40], i - cut, i - cut + 1)
+        elif ch in ")]}":
+            depth -= 1
 
 
 def _literal(node: ast.AST, spec: str, base: int) -> Any:
@@ -119,6 +143,9 @@ def parse_call(text: str, offset: int, spec: str) -> ComponentCall:
         kend = base + (kw.end_col_offset or kw.col_offset + 1)
         if kw.arg is None:
             raise SpecError("'**' is not allowed in a spec", spec, kstart, kend)
+        if kw.arg in params:
+            raise SpecError(f"parameter {kw.arg} given twice", spec, kstart, kend,
+                            f"keep one {kw.arg}=...")
         params[kw.arg] = _literal(kw.value, spec, base)
         spans[kw.arg] = (kstart, kend)
     return ComponentCall(name, params, base, base + len(stripped),
@@ -133,8 +160,41 @@ def parse_parts(spec: str) -> list[ComponentCall]:
     if not spec.strip():
         raise SpecError("empty spec", spec, None, None,
                         "e.g. 'rccp(k=3)|linear|beta|static|hsp'")
+    check_nesting(spec)
     if "{" in spec or "}" in spec:
         pos = min(i for i in (spec.find("{"), spec.find("}")) if i >= 0)
         raise SpecError("braces give alternatives; expand the spec first (expand_spec) or use "
                         "the ablation runner", spec, pos, pos + 1)
     return [parse_call(text, off, spec) for text, off in split_parts(spec)]
+
+
+def parse_keywords(text: str) -> dict[str, Any]:
+    """``"a=1, b='x'"`` -> ``{"a": 1, "b": "x"}`` with the spec's literal values only.
+
+    For parameters that hold keyword arguments as text (the ``sklearn`` model's ``options``).
+    Raises :class:`SpecError` (positions relative to ``text``) for anything that is not
+    ``key=literal`` pairs: calls, names, operators, ``**``, positional or repeated keys.
+    """
+    if not isinstance(text, str):
+        raise SpecError(f"expected key=value text, got {type(text).__name__}")
+    if not text.strip():
+        return {}
+    if "\n" in text:
+        raise SpecError("key=value pairs must be on one line", text, 0, len(text))
+    wrapped = f"f({text})"
+    try:
+        node = ast.parse(wrapped, mode="eval").body
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
+        msg = getattr(exc, "msg", None) or type(exc).__name__
+        raise SpecError(f"cannot parse {text!r}: {msg}", text, 0, len(text)) from None
+    if not isinstance(node, ast.Call) or node.args:
+        raise SpecError("expected key=value pairs", text, 0, len(text), "write key=value")
+    out: dict[str, Any] = {}
+    for kw in node.keywords:
+        start, end = kw.col_offset - 2, (kw.end_col_offset or kw.col_offset + 1) - 2
+        if kw.arg is None:
+            raise SpecError("'**' is not allowed", text, start, end)
+        if kw.arg in out:
+            raise SpecError(f"{kw.arg!r} is given twice", text, start, end)
+        out[kw.arg] = _literal(kw.value, text, -2)
+    return out

@@ -42,10 +42,17 @@ class Component:
 
     name: ClassVar[str] = ""
     stage: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Optional libraries the component needs (import names, e.g. ``("torch",)``): building it
+    without them raises :class:`~causalfolio.errors.ConfigError` naming the extra to install."""
 
     def __attrs_post_init__(self) -> None:
-        hints = _hints(type(self))
         owner = type(self).name or type(self).__name__
+        if self.requires:
+            from ..optional import require
+
+            require(owner, self.requires)
+        hints = _hints(type(self))
         for field in attrs.fields(type(self)):
             tp = hints.get(field.name, Any)
             value = getattr(self, field.name)
@@ -75,6 +82,13 @@ class Component:
                 )
             )
         return out
+
+    @classmethod
+    def missing_requirements(cls) -> tuple[str, ...]:
+        """The libraries of :attr:`requires` that are not installed here."""
+        from ..optional import missing
+
+        return missing(cls.requires)
 
     @classmethod
     def summary(cls) -> str:

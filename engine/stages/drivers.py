@@ -12,7 +12,7 @@ import pandas as pd
 from .base import Component
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class DriverSelection:
     """The output of a driver selector.
 

@@ -12,7 +12,7 @@ from .base import Component, frozen_array, frozen_optional_array
 from .sensitivities import Sensitivities
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class DistanceForecast:
     """The distance matrix handed to risk mapping, static or path-wide.
 

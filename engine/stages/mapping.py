@@ -14,7 +14,7 @@ from .forecasting import DistanceForecast
 from .sensitivities import Sensitivities
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class MappingInputs:
     """Everything a risk mapping may use at one rebalance date.
 
@@ -55,7 +55,7 @@ class MappingInputs:
         return np.atleast_2d(np.cov(self.returns.to_numpy(dtype=float), rowvar=False))
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Allocation:
     """Weights chosen by a risk mapping.
 

@@ -8,18 +8,22 @@ from typing import Any, ClassVar, Literal
 import attrs
 import numpy as np
 import pandas as pd
-from scipy.spatial.distance import cdist
 
 from ..errors import NumericalError
 from ..params import in_range, param, positive
 from .base import Component, frozen_array, names_tuple
 from .dynamics import FittedDynamics
 
+# cdist metrics of every supported scipy version, checked without importing scipy; other names are
+# checked against scipy's own list.
+_COMMON_METRICS = frozenset({"euclidean", "sqeuclidean", "cityblock", "chebyshev", "cosine",
+                             "correlation", "canberra", "braycurtis", "minkowski"})
+
 Aggregate = Literal["mean", "median", "trimmed", "last"]
 Sample = Literal["in", "out"]
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class Sensitivities:
     """Per-sample sensitivities, their per-asset aggregate and the sensitivity distance matrix.
 
@@ -86,6 +90,8 @@ def aggregate_series(series: np.ndarray, how: str, trim: float = 0.1) -> np.ndar
 
 def distance_matrix(points: np.ndarray, metric: str = "euclidean") -> np.ndarray:
     """Pairwise distances between rows of ``points`` (N, P): (N, N), symmetric, zero diagonal."""
+    from scipy.spatial.distance import cdist
+
     d = cdist(points, points, metric=metric)
     d = 0.5 * (d + d.T)
     np.fill_diagonal(d, 0.0)
@@ -120,6 +126,8 @@ class SensitivityExtractor(Component):
     metric: str = param("euclidean", doc="scipy cdist metric for the sensitivity distance matrix")
 
     def validate(self) -> None:
+        if self.metric in _COMMON_METRICS:  # no scipy import when parsing a spec
+            return
         from scipy.spatial import distance as _d
 
         if self.metric not in _d._METRICS_NAMES:  # noqa: SLF001 - scipy has no public list

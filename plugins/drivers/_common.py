@@ -19,7 +19,6 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from causalfolio.errors import DataError
 
@@ -310,6 +309,8 @@ def specific_by_regression(y: np.ndarray, x: np.ndarray, alpha: float) -> np.nda
     """(k, N) mask: driver j is specific to constituent i when its OLS coefficient in the
     regression of Y_i on all selected drivers (with intercept) is significant at level ``alpha``
     (two-sided t-test). Drivers collinear with the others get no constituent."""
+    from scipy import stats
+
     t, k = x.shape
     dof = t - k - 1
     if k == 0 or dof <= 0:
@@ -332,6 +333,8 @@ def dependent_pairs(y: np.ndarray, x: np.ndarray, alpha: float) -> tuple[int, in
     """Constituent pairs still dependent given x: Fisher-z test of the partial correlation of
     Y_i and Y_j given the columns of x (centred), at level ``alpha``. Returns (dependent, pairs).
     """
+    from scipy import stats
+
     t, k = x.shape
     c = residual_cross(y, x)
     d = np.sqrt(np.clip(np.diag(c), 1e-300, None))

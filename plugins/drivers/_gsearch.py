@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from causalfolio.errors import DataError
+from causalfolio.errors import DataError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.plugins.drivers._common import (
     Pool,
@@ -76,7 +76,8 @@ def greedy_path(pool: Pool, k: int, measure: str, penalty: np.ndarray, stop: str
         pen += float(penalty[b])
         cur = float(j[b])
         g_path.append(float(g[b]))
-    assert single is not None
+    if single is None:
+        raise ParameterError(f"greedy driver search: k must be >= 1 (drivers to select), got {k}")
     return {"path": path, "g_path": g_path, "g0": g0, "single": single, "objective": cur,
             "reason": reason}
 

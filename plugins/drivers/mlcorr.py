@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from causalfolio import hookimpl
-from causalfolio.errors import DataError
+from causalfolio.errors import DataError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.plugins.drivers._common import (
     Pool,
@@ -188,7 +188,8 @@ class Mlcorr(DriverSelector):
             res.add(b)
             cur = float(ll[b])
             by_size[len(res.chosen)] = (cur, list(res.chosen))
-        assert single is not None
+        if single is None:
+            raise ParameterError(f"{self.name}: parameter 'k' must be >= 1, got {self.k}")
         return by_size, single, reason
 
     def _exhaustive(self, pool: Pool, sy: np.ndarray) -> dict[int, tuple[float, list[int]]]:

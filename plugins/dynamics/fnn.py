@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +28,53 @@ MIN_TRAIN = 10
 """Fewest training samples (window minus validation block) a candidate window may leave."""
 MIN_VAL = 5
 """Fewest validation samples."""
+
+
+def memory_estimate(hidden: tuple[int, ...], n_inputs: int, n_rows: int, n_members: int,
+                    dtype: str, *, batched: bool = True) -> tuple[int, int]:
+    """Bytes that training one architecture needs at least, and its parameters per net.
+
+    Counts the float64 initial weights (built, then stacked), the training copies (weights, best
+    state, gradient, Adam's two moments) of the members trained together (all ``n_members`` when
+    ``batched``, else one), the standardised inputs and the activations kept for the backward
+    pass; the real peak is higher (temporaries), so this only refuses what cannot fit.
+
+    Parameters
+    ----------
+    hidden
+        Hidden-layer widths of the architecture.
+    n_inputs, n_rows
+        Inputs P (lagged drivers) and rows T (the longest window) of the design.
+    n_members
+        Nets of this architecture: assets x lag sets x windows.
+    dtype
+        Training precision (``float32`` or ``float64``).
+    batched
+        Members trained as one ensemble (True) or one at a time.
+
+    Returns
+    -------
+    (bytes, parameters per net)
+    """
+    sizes = [int(n_inputs), *(int(h) for h in hidden), 1]
+    n_par = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    b = 4 if dtype == "float32" else 8
+    together = n_members if batched else 1
+    weights = n_members * n_par * 2 * 8 + together * n_par * 5 * b
+    acts = together * n_rows * (n_inputs * (8 + b) + sum(int(h) for h in hidden) * 3 * b)
+    return weights + acts, n_par
+
+
+def memory_limit() -> int:
+    """This machine's physical memory in bytes (16 GiB when the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
 
 
 class FittedFNN(FittedDynamics):
@@ -104,6 +152,7 @@ class FNN(DynamicsModel):
     """Feed-forward nets per asset; the best (architecture, lag set, window) by held-out RMSE."""
 
     name = "fnn"
+    requires = ("torch",)
 
     hidden: tuple[tuple[int, ...], ...] = param(
         ((8,), (16,), (32,), (8, 8), (16, 16), (32, 32)),
@@ -157,6 +206,20 @@ class FNN(DynamicsModel):
                                  f"not exceed 'epochs' ({self.epochs})")
         if self.windows is not None:
             self._check_windows(self.windows, ParameterError)
+        # the smallest problem these settings can meet (one asset, one input, the shortest
+        # window): an architecture that cannot fit even then is refused before any data is read
+        wins = self.windows or (MIN_TRAIN + MIN_VAL,)
+        members = len(self.candidate_lag_sets) * len(wins)
+        limit = memory_limit()
+        for h in self.hidden:
+            need, n_par = memory_estimate(h, 1, min(wins), members, self.dtype,
+                                          batched=self.batched)
+            if need > limit:
+                raise ParameterError(
+                    f"{self.name}: architecture hidden={list(h)} needs at least {_gib(need)} "
+                    f"({n_par:,} parameters per net, {members} nets per asset), more than this "
+                    f"machine's {_gib(limit)} of memory; use narrower layers, e.g. "
+                    "hidden=[[16],[16,16]]")
 
     def _n_val(self, windows: tuple[int, ...]) -> int:
         return max(MIN_VAL, int(round(self.val_frac * min(windows))))
@@ -215,6 +278,16 @@ class FNN(DynamicsModel):
                         epochs=self.epochs, patience=self.patience,
                         min_epochs=self.min_epochs, device=self.device,
                         dtype=self.dtype)
+        limit = memory_limit()
+        for hidden in self.hidden:
+            need, n_par = memory_estimate(hidden, P, T, N * C, self.dtype, batched=self.batched)
+            if need > limit:
+                raise ConfigError(
+                    f"{self.name}: training hidden={list(hidden)} as {N * C} nets ({N} assets x "
+                    f"{C} lag-set/window candidates, {n_par:,} parameters each) on {T} days x "
+                    f"{P} inputs needs at least {_gib(need)}, more than this machine's "
+                    f"{_gib(limit)} of memory; use narrower layers, fewer lag sets or windows, "
+                    "or batched=False")
         results = []
         for a, hidden in enumerate(self.hidden):
             seeds = [member_seed(seed, a, int(m_asset[e]), *configs[m_cfg[e]])

@@ -13,7 +13,9 @@ Documented numerical choices shared by all models
   ``info['fallback']`` says so.
 * constant series (sample sd <= 1e-12 x max(1, |mean|), e.g. the ``linear|beta`` pipeline whose
   sensitivities are the betas repeated): held at their last value; when every series is constant
-  the result is the static matrix of the last values, reported in ``info['fallback']``.
+  the result is the static matrix of the last values, reported in ``info['fallback']`` and by a
+  :class:`~causalfolio.errors.ConstantSensitivitiesWarning` (shown once per message by Python's
+  default filter; an ablation re-emits it once per study).
 * degenerate fits of one series (non-mean-reverting or explosive persistence, non-stationary AR
   part, non-finite parameters, non-finite simulated values): that series is simulated as a
   driftless random walk with the sd of its daily changes (the kappa -> 0 limit of the OU); the
@@ -23,13 +25,13 @@ Documented numerical choices shared by all models
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any, ClassVar, Literal
 
 import attrs
 import numpy as np
-from scipy.spatial.distance import cdist
 
-from causalfolio.errors import ConfigError, DataError
+from causalfolio.errors import ConfigError, ConstantSensitivitiesWarning, DataError
 from causalfolio.params import non_negative, param, positive
 from causalfolio.stages import DistanceForecast, Sensitivities, SensitivityForecaster
 
@@ -218,6 +220,8 @@ def step_distances(points: np.ndarray, metric: str) -> np.ndarray:
     Euclidean uses a batched Gram computation on centred points (rounding ~1e-8 relative to the
     point norms); other metrics call ``scipy.spatial.distance.cdist`` per set.
     """
+    from scipy.spatial.distance import cdist
+
     b, n, _ = points.shape
     if metric == "euclidean":
         c = points - points.mean(axis=1, keepdims=True)
@@ -351,6 +355,9 @@ class MonteCarloForecaster(SensitivityForecaster):
         const = ~(sd > CONST_TOL * np.maximum(1.0, np.abs(x.mean(axis=0))))
         info["n_constant"] = int(const.sum())
         if const.all():
+            warnings.warn(ConstantSensitivitiesWarning(
+                f"{self.name}: the sensitivities are constant over the window (linear|beta?); "
+                "the forecast equals static"), stacklevel=2)
             last = x[-1].reshape(n, p)
             d = step_distances(last[None], sens.metric)[0]
             info["fallback"] = ("constant series (e.g. linear|beta): every series held at its "

@@ -173,6 +173,7 @@ class _NetParams(MonteCarloForecaster):
                                      "net; all are simulated", validator=positive)
 
     min_samples: ClassVar[int] = 20
+    requires: ClassVar[tuple[str, ...]] = ("torch",)
 
 
 @attrs.define(frozen=True, kw_only=True)

@@ -20,8 +20,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
-from scipy.spatial.distance import pdist, squareform
 
 from causalfolio.errors import ConfigError, DataError
 from causalfolio.stages import MappingInputs
@@ -30,6 +28,9 @@ from causalfolio.weights import check_bounds
 LINKAGES = ("single", "complete", "average", "ward")
 Linkage = Literal["single", "complete", "average", "ward"]
 Shrinkage = Literal["none", "ledoit_wolf"]
+SensitivityCovariance = Literal["none", "ledoit_wolf", "implied"]
+"""Covariance estimators of the mappings that have sensitivities: ``implied`` is
+B Sigma_D B' + diag(Sigma_res) (:func:`causalfolio.diagnostics.implied_covariance`)."""
 DistanceKind = Literal["auto", "sensitivity", "correlation"]
 SYMMETRY_TOL = 1e-8
 
@@ -82,6 +83,8 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
         ``"none"``: sample covariance (ddof = 1, as ``np.cov`` and ``pandas.DataFrame.cov``).
         ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards ``mu I`` (scikit-learn's
         estimator, which uses the 1/T maximum-likelihood covariance).
+        ``"implied"``: the sensitivity-implied B Sigma_D B' + diag(Sigma_res) of §8.4 on the
+        same window (needs a five-stage spec: sensitivities and driver returns).
 
     Raises
     ------
@@ -103,6 +106,13 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
         from sklearn.covariance import ledoit_wolf
 
         cov, _ = ledoit_wolf(r)
+    elif shrinkage == "implied":
+        from causalfolio.diagnostics import implied_covariance
+
+        if inputs.sensitivities is None:
+            raise DataError("the implied covariance needs sensitivities: use it in a "
+                            "five-stage spec (drivers|dynamics|sensitivities|forecast|mapping)")
+        cov = implied_covariance(inputs)
     else:
         cov = np.atleast_2d(np.cov(r, rowvar=False))
     var = np.diag(cov)
@@ -152,6 +162,8 @@ def condensed(dist: np.ndarray, distance_of_distances: bool = False) -> np.ndarr
     itself, with its diagonal set to 0 and negative entries (possible after the PSD
     projection) clipped to 0.
     """
+    from scipy.spatial.distance import pdist, squareform
+
     if distance_of_distances:
         return pdist(dist.T, metric="euclidean")
     sym = 0.5 * (dist + dist.T)
@@ -167,6 +179,8 @@ def linkage_matrix(dist: np.ndarray, method: str = "single", *,
     (scipy ``optimal_leaf_ordering``, Bar-Joseph et al. 2001), as skfolio's default seriation;
     otherwise the raw dendrogram order, as PyPortfolioOpt and de Prado's code.
     """
+    from scipy.cluster.hierarchy import linkage, optimal_leaf_ordering
+
     c = condensed(dist, distance_of_distances)
     z = linkage(c, method=method)
     if optimal and len(dist) > 2:
@@ -176,6 +190,8 @@ def linkage_matrix(dist: np.ndarray, method: str = "single", *,
 
 def leaf_order(z: np.ndarray) -> np.ndarray:
     """Quasi-diagonal order: the leaves of the dendrogram from left to right (N,)."""
+    from scipy.cluster.hierarchy import leaves_list
+
     return leaves_list(z)
 
 

@@ -7,15 +7,17 @@ and a local solver for the non-convex quadratic forms of the literal monograph v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 
 from causalfolio.diagnostics import driver_inputs
 from causalfolio.errors import ConfigError, DataError, NumericalError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import project_to_bounds
+
+if TYPE_CHECKING:  # cvxpy is imported where a problem is built or solved, not on registry load
+    import cvxpy as cp
 
 PREFERRED = ("CLARABEL", "OSQP", "ECOS", "SCS", "HIGHS", "SCIPY")
 """Solvers tried, in this order, by ``solver='auto'`` (those installed)."""
@@ -32,6 +34,8 @@ class InfeasibleProblemError(ConfigError):
 
 def installed() -> tuple[str, ...]:
     """The cvxpy solvers installed here."""
+    import cvxpy as cp
+
     return tuple(cp.installed_solvers())
 
 
@@ -51,10 +55,15 @@ def solver_chain(solver: str, *, lp: bool = False) -> list[str]:
 
 
 def check_solver_name(owner: str, solver: str) -> None:
-    """Raise :class:`ParameterError` for a solver name cvxpy does not know (checked on build)."""
+    """Raise :class:`ParameterError` for a solver name cvxpy does not know (checked on build;
+    cvxpy is imported only for a name other than 'auto')."""
+    if solver.lower() == "auto":
+        return
+    import cvxpy as cp
+
     from causalfolio.errors import ParameterError
 
-    if solver.lower() != "auto" and solver.upper() not in cp.settings.SOLVERS:
+    if solver.upper() not in cp.settings.SOLVERS:
         raise ParameterError(
             f"{owner}: parameter 'solver' must be 'auto' or a cvxpy solver name "
             f"({', '.join(cp.settings.SOLVERS)}), got {solver!r}"
@@ -70,6 +79,8 @@ def solve(problem: cp.Problem, *, solver: str, what: str, lp: bool = False) -> d
 
     Returns facts for the diagnostics: the solver used, its status and the failures before it.
     """
+    import cvxpy as cp
+
     failures: list[str] = []
     infeasible = completed = 0
     for name in solver_chain(solver, lp=lp):
@@ -110,6 +121,8 @@ def finalize(w: np.ndarray, bounds: tuple[float, float]) -> tuple[np.ndarray, fl
 
 def weight_variable(n: int, bounds: tuple[float, float]) -> tuple[cp.Variable, list]:
     """A weight variable (n,) and the long-only budget and bound constraints."""
+    import cvxpy as cp
+
     lo, hi = bounds
     w = cp.Variable(n)
     return w, [cp.sum(w) == 1, w >= lo, w <= hi]
@@ -223,6 +236,8 @@ def min_cvar(scenarios: np.ndarray, alpha: float, bounds: tuple[float, float], *
     ``min_return`` (per scenario period). ``scenarios`` is (S, N) of asset returns.
     Returns the weights and facts (CVaR, VaR zeta, solver).
     """
+    import cvxpy as cp
+
     s, n = scenarios.shape
     w, cons = weight_variable(n, bounds)
     zeta = cp.Variable()

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
-import cvxpy as cp
 import numpy as np
 import pandas as pd
 
@@ -89,6 +88,8 @@ class ClosedForm(RiskMapping):
         return d.copy(), {"rcond": self.rcond}
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
+        import cvxpy as cp
+
         d = require_distance(inputs, self.name)
         n = len(d)
         m, diag = self._matrix(d)

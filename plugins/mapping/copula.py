@@ -20,10 +20,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import attrs
-import cvxpy as cp
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from causalfolio import hookimpl
 from causalfolio.errors import NumericalError
@@ -49,11 +47,15 @@ THETA_MIN = {"clayton": 1e-6, "gumbel": 1.0}
 
 def pseudo_observations(x: np.ndarray) -> np.ndarray:
     """Column ranks / (T + 1), in (0, 1); ties get their average rank."""
+    from scipy import stats
+
     return stats.rankdata(x, axis=0) / (x.shape[0] + 1.0)
 
 
 def mean_kendall_tau(u: np.ndarray) -> float:
     """Mean pairwise Kendall tau of the columns of ``u`` (T, P), P >= 2."""
+    from scipy import stats
+
     p = u.shape[1]
     taus = [stats.kendalltau(u[:, i], u[:, j])[0] for i in range(p) for j in range(i + 1, p)]
     taus = [t for t in taus if np.isfinite(t)]
@@ -77,6 +79,8 @@ def fit_copula(u: np.ndarray, family: str) -> dict[str, Any]:
     one theta from the mean pairwise tau; a tau <= 0 (no positive dependence, which these
     families cannot express) gives the independence copula (theta at its lower limit), flagged.
     """
+    from scipy import stats
+
     p = u.shape[1]
     if family == "gaussian":
         z = stats.norm.ppf(u)
@@ -104,6 +108,8 @@ def fit_copula(u: np.ndarray, family: str) -> dict[str, Any]:
 
 def t_copula_loglik(u: np.ndarray, corr: np.ndarray, df: float) -> float:
     """Log-likelihood of the t copula with correlation ``corr`` and ``df`` at u (T, P)."""
+    from scipy import stats
+
     x = stats.t.ppf(u, df)
     joint = stats.multivariate_t.logpdf(x, shape=corr, df=df)
     return float(np.sum(joint) - np.sum(stats.t.logpdf(x, df)))
@@ -133,6 +139,8 @@ def _positive_stable(alpha: float, size: int, rng: np.random.Generator) -> np.nd
 def sample_copula(family: str, params: dict[str, Any], p: int, size: int,
                   rng: np.random.Generator) -> np.ndarray:
     """``size`` draws (size, p) of the fitted copula, values in (0, 1)."""
+    from scipy import stats
+
     if family in ("gaussian", "t"):
         corr = np.asarray(params["corr"], dtype=float)
         z = rng.standard_normal((size, p)) @ np.linalg.cholesky(corr).T
@@ -157,6 +165,8 @@ def sample_copula(family: str, params: dict[str, Any], p: int, size: int,
 
 def to_marginals(u: np.ndarray, x: np.ndarray, marginals: str) -> tuple[np.ndarray, list]:
     """Turn uniforms u (M, P) into inputs with the marginals of the data x (T, P)."""
+    from scipy import stats
+
     out = np.empty_like(u)
     fitted: list = []
     for j in range(x.shape[1]):
@@ -227,6 +237,8 @@ class Copula(RiskMapping):
                       "n_fit": int(x.shape[0])}
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
+        import cvxpy as cp
+
         scen, facts = self.scenarios(inputs)
         if self.objective == "cvar":
             w, info = min_cvar(scen, self.alpha, inputs.bounds, solver=self.solver,

@@ -15,10 +15,9 @@ r*^-power, projected onto the bounds.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
-import networkx as nx
 import numpy as np
 
 from causalfolio import hookimpl
@@ -28,9 +27,14 @@ from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 from ._optim import bandwidth, gaussian_kernel, require_distance
 from ._optim_geometry import asset_risk, risk_weights
 
+if TYPE_CHECKING:  # networkx is imported where a graph is built, not on registry load
+    import networkx as nx
+
 
 def build_graph(d: np.ndarray, kind: str, k: int) -> nx.Graph:
     """kNN (symmetrised, ties by index) or minimum-spanning-tree graph on distances ``d``."""
+    import networkx as nx
+
     n = len(d)
     g = nx.Graph()
     g.add_nodes_from(range(n))

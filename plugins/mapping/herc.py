@@ -17,8 +17,6 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
-from scipy.cluster.hierarchy import cut_tree, fcluster, to_tree
-from scipy.spatial.distance import squareform
 
 from causalfolio import hookimpl
 from causalfolio.errors import NumericalError, ParameterError
@@ -66,6 +64,9 @@ def optimal_n_clusters(dist: np.ndarray, z: np.ndarray) -> int:
     (at most N); the rule picks argmax_k disp(k) + disp(k+2) - 2 disp(k+1) over k >= 1, plus 1
     (skfolio's ``compute_optimal_n_clusters``). Two assets give 2.
     """
+    from scipy.cluster.hierarchy import cut_tree
+    from scipy.spatial.distance import squareform
+
     n = len(dist)
     if n <= 2:
         return n
@@ -133,6 +134,9 @@ class Herc(RiskMapping):
 
     def _run(self, inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
              ) -> tuple[np.ndarray, dict[str, Any]]:
+        from scipy.cluster.hierarchy import fcluster, to_tree
+        from scipy.spatial.distance import squareform
+
         assets = inp.assets
         n = len(assets)
         dist, kind, dod = tree_distance(self, inp)

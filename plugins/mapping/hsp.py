@@ -13,7 +13,7 @@ from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
     Linkage,
-    Shrinkage,
+    SensitivityCovariance,
     checked_distance,
     covariance,
     in_canonical_order,
@@ -66,8 +66,9 @@ class Hsp(RiskMapping):
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
     optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram "
                                               "(False: raw dendrogram order)")
-    shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
-                                             "ledoit_wolf")
+    shrinkage: SensitivityCovariance = param(
+        "none", doc="covariance estimator of the bisection: none (sample), ledoit_wolf, or "
+                    "implied (B Sigma_D B' + diag(Sigma_res) from the sensitivities, §8.4)")
     merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
                                          "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days (default: the "

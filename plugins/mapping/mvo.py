@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
-import cvxpy as cp
 import numpy as np
 import pandas as pd
 
@@ -52,6 +51,8 @@ def min_variance(f: np.ndarray, bounds: tuple[float, float], *, solver: str,
                  mu: np.ndarray | None = None, floor: float | None = None,
                  what: str = "the minimum-variance problem") -> tuple[np.ndarray, dict]:
     """min ||F'w||^2 (= w'Sigma w) over the bounded simplex, optionally with mu'w >= floor."""
+    import cvxpy as cp
+
     w, cons = weight_variable(f.shape[0], bounds)
     if floor is not None and mu is not None:
         m = float(np.abs(mu).max()) or 1.0  # scaled so the constraint is O(1)
@@ -70,6 +71,8 @@ def max_sharpe(mu: np.ndarray, f: np.ndarray, rf: float, bounds: tuple[float, fl
     min ||F'y||^2 s.t. (mu - rf)'y = 1, sum y = kappa, lo kappa <= y <= hi kappa, kappa >= 0;
     w = y / kappa. Needs a feasible portfolio with positive excess return.
     """
+    import cvxpy as cp
+
     n = len(mu)
     lo, hi = bounds
     y, kappa = cp.Variable(n), cp.Variable(nonneg=True)
@@ -122,6 +125,8 @@ class Mvo(RiskMapping):
         check_solver_name(self.name, self.solver)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
+        import cvxpy as cp
+
         r = returns_matrix(inputs)
         mu = r.mean(axis=0)
         cov = covariance(r, self.covariance)

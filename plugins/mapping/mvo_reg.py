@@ -17,7 +17,6 @@ import warnings
 from typing import Literal
 
 import attrs
-import cvxpy as cp
 import numpy as np
 import pandas as pd
 
@@ -72,6 +71,8 @@ class MvoReg(RiskMapping):
         check_solver_name(self.name, self.solver)
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
+        import cvxpy as cp
+
         r = returns_matrix(inputs)
         cov = covariance(r, self.covariance)
         n = cov.shape[0]

@@ -183,7 +183,9 @@ def monotonic_gamma(cov: np.ndarray, order: np.ndarray, gamma: float,
         return (np.inf if w is None else float(w @ cov @ w)), w, rec
 
     v0, w0, r0 = objective(0.0)
-    assert w0 is not None  # gamma = 0 never augments, so never fails
+    if w0 is None:  # gamma = 0 never augments, so this means the covariance itself is bad
+        raise NumericalError("schur: the plain hierarchical bisection (gamma = 0) failed; the "
+                             "covariance matrix is not positive definite")
     if gamma == 0:
         return 0.0, w0, r0
     gammas = np.linspace(0.0, gamma, int(np.ceil(gamma / step)) + 1)
@@ -200,7 +202,8 @@ def monotonic_gamma(cov: np.ndarray, order: np.ndarray, gamma: float,
     v_h = variances[0] if gamma <= tol else objective(gamma - tol)[0]
     if variances[-1] <= v_h:
         w, r = points[-1]
-        assert w is not None
+        if w is None:  # points after the first are kept only when finite (v < previous)
+            raise NumericalError(f"schur: no weights at gamma = {gamma}")
         return float(gamma), w, r
     return _binary_search(objective, float(gammas[-2]), float(gamma), variances[-2],
                           points[-2], tol)

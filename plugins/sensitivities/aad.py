@@ -37,6 +37,7 @@ class AAD(SensitivityExtractor):
     """Per-sample input gradients d f_i(x_t) / d x_t,j of torch models, by reverse-mode AD."""
 
     name = "aad"
+    requires = ("torch",)
 
     def per_sample(self, model: FittedDynamics, x: np.ndarray) -> np.ndarray:
         forward = model.torch_forward()

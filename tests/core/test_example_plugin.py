@@ -23,9 +23,14 @@ def plugin_site(tmp_path_factory) -> Path:
     return target
 
 
+PLUGIN_ENV = ("CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD", "CAUSALFOLIO_BLOCK_PLUGINS")
+
+
 def _run(code: str, site: Path, **env) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(site), **env}
-    full_env.pop("CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD", None) if not env else None
+    """Run ``code`` with the plugin on the path and exactly the plugin settings in ``env``
+    (never the ones of the environment running the tests)."""
+    inherited = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV}
+    full_env = {**inherited, "PYTHONPATH": str(site), **env}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=full_env, timeout=300)
 
@@ -60,12 +65,22 @@ def test_pipeline_uses_the_third_party_component_by_name(plugin_site):
     assert float(corr) > 0.99
 
 
-def test_autoload_off_hides_the_plugin(plugin_site):
+def test_autoload_off_hides_the_plugin(plugin_site, monkeypatch):
+    # the checks must hold for the reason they test, whatever the outer environment says
+    monkeypatch.setenv("CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("CAUSALFOLIO_BLOCK_PLUGINS", "isolation")
     code = ("import causalfolio as cf\ntry:\n    cf.parse_spec('rccp|linear|beta|static|isolation')"
-            "\nexcept cf.SpecError as e:\n    print('error:', e)")
+            "\n    print('found')\nexcept cf.SpecError as e:\n    print('error:', e)")
+    proc = _run(code, plugin_site)  # positive control: visible by default
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "found"
     proc = _run(code, plugin_site, CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD="1")
     assert proc.returncode == 0, proc.stderr
     assert "unknown risk mapping 'isolation'" in proc.stdout
     proc = _run(code.replace("isolation'", "isolation(power=3)'"), plugin_site,
                 CAUSALFOLIO_BLOCK_PLUGINS="isolation")
+    assert proc.returncode == 0, proc.stderr
     assert "unknown risk mapping 'isolation'" in proc.stdout
+    proc = _run(code, plugin_site, CAUSALFOLIO_BLOCK_PLUGINS="some_other_plugin")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "found"

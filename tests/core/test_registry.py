@@ -232,3 +232,153 @@ def test_module_level_plugin_object(monkeypatch):
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
     reg = build_registry(autoload=False, block=[], extra_plugins=[(mod.__name__, mod)])
     assert reg.provider("forecasting", "doubled") == mod.__name__
+
+
+# --- register_estimators: regressors for sklearn(estimator=...) --------------------------------
+
+FACTORY_CALLS: list[dict] = []
+
+
+def counted_linear(fit_intercept: bool = True):
+    """A plugin's estimator factory: ordinary least squares, counting its calls."""
+    from sklearn.linear_model import LinearRegression
+
+    FACTORY_CALLS.append({"fit_intercept": fit_intercept})
+    return LinearRegression(fit_intercept=fit_intercept)
+
+
+ESTIMATORS = _plugin(
+    register_estimators=lambda register: register("plugin_ols", counted_linear,
+                                                  {"fit_intercept": True}))
+
+
+def test_register_estimators_hook_adds_a_fitted_estimator_without_calling_it_at_parse():
+    from sklearn.linear_model import LinearRegression
+
+    reg = build_registry(autoload=False, block=[], extra_plugins=[("ests", ESTIMATORS)])
+    entry = reg.estimator("plugin_ols")
+    assert entry.provider == "ests" and entry.defaults == {"fit_intercept": True}
+    assert reg.estimator("kernel_ridge").provider == "causalfolio.plugins.dynamics.sklearn_model"
+    FACTORY_CALLS.clear()
+    spec = "rccp(k=2)|sklearn(estimator='plugin_ols')|fd|static|hsp"
+    pipe = cf.parse_spec(spec, reg)
+    assert FACTORY_CALLS == []  # nothing instantiated while parsing
+    with pytest.raises(SpecError, match="'estimator' must be one of"):
+        cf.parse_spec(spec, build_registry(autoload=False, block=[]))
+    with pytest.raises(SpecError, match="no constructor argument 'alpha'"):
+        cf.parse_spec(spec.replace("')", "',options='alpha=1')"), reg)
+    rng = np.random.default_rng(0)
+    idx = pd.bdate_range("2021-01-01", periods=80)
+    d = pd.DataFrame(rng.normal(0, 0.01, (80, 2)), index=idx, columns=["D0", "D1"])
+    a = pd.DataFrame(d.to_numpy() @ [[1.0, -0.5], [0.3, 2.0]] + 1e-3, index=idx,
+                     columns=["A0", "A1"]) + rng.normal(0, 1e-3, (80, 2))
+    fitted = pipe.dynamics.fit(a, d, window=60, seed=0)
+    assert len(FACTORY_CALLS) == 2  # one regressor per asset, built when fitting
+    ref = LinearRegression().fit(d.iloc[-60:], a["A1"].iloc[-60:])
+    np.testing.assert_allclose(fitted.predict(d.iloc[-5:].to_numpy())[:, 1],
+                               ref.predict(d.iloc[-5:]), rtol=1e-10, atol=1e-12)
+
+
+def test_estimator_registrations_are_checked():
+    def plugin(*args):
+        return _plugin(register_estimators=lambda register: register(*args))
+
+    for args, fragment in [(("Bad-Name", counted_linear), "snake_case"),
+                           (("fine", "not callable"), "needs a class or function"),
+                           (("fine", counted_linear, ["x"]), "defaults")]:
+        with pytest.raises(PluginError, match=fragment):
+            build_registry(autoload=False, block=[], extra_plugins=[("p", plugin(*args))])
+    twin = _plugin(register_estimators=lambda register: register("plugin_ols", counted_linear))
+    with pytest.raises(PluginError, match="duplicate estimator name 'plugin_ols'.*'a'.*'b'"):
+        build_registry(autoload=False, block=[], extra_plugins=[("a", ESTIMATORS), ("b", twin)])
+
+
+# --- a third-party component clashing with a built-in (issue 14, item 6) -----------------------
+
+@attrs.define(frozen=True, kw_only=True)
+class ImpostorHSP(RiskMapping):
+    """A third-party mapping that claims the built-in name hsp."""
+
+    name = "hsp"
+
+    def allocate(self, inputs):
+        return Allocation(weights=pd.Series(1.0, index=list(inputs.assets)))
+
+
+IMPOSTOR = _plugin(register_mappings=lambda register: register(ImpostorHSP))
+
+
+def test_a_clash_with_a_builtin_says_to_block_the_third_party_plugin():
+    with pytest.raises(PluginError) as info:
+        build_registry(autoload=False, block=[], extra_plugins=[("impostor", IMPOSTOR)])
+    msg = str(info.value)
+    assert "'causalfolio.plugins.mapping.hsp'" in msg and "'impostor'" in msg
+    assert "CAUSALFOLIO_BLOCK_PLUGINS=impostor" in msg
+    assert "CAUSALFOLIO_BLOCK_PLUGINS=causalfolio" not in msg
+    # following the hint keeps the built-in as the real hsp
+    reg = build_registry(autoload=False, block=["impostor"], extra_plugins=[("impostor",
+                                                                            IMPOSTOR)])
+    assert reg.provider("mapping", "hsp") == "causalfolio.plugins.mapping.hsp"
+
+
+def test_lenient_registry_lists_the_clash_with_both_providers_and_keeps_the_builtin():
+    reg = build_registry(autoload=False, block=[], extra_plugins=[("impostor", IMPOSTOR)],
+                         strict=False)
+    assert reg.provider("mapping", "hsp") == "causalfolio.plugins.mapping.hsp"
+    [failure] = reg.failures
+    assert failure.name == "impostor" and "CAUSALFOLIO_BLOCK_PLUGINS=impostor" in failure.error
+
+
+def test_plugins_command_shows_the_provider_even_with_a_clash(monkeypatch, capsys,
+                                                               fresh_registry):
+    import importlib.metadata as md
+
+    from causalfolio.cli import main
+
+    monkeypatch.setattr(md, "entry_points", lambda group: [_EP("impostor", IMPOSTOR)])
+    monkeypatch.delenv("CAUSALFOLIO_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.delenv("CAUSALFOLIO_BLOCK_PLUGINS", raising=False)
+    assert main(["plugins", "--stage", "mapping"]) == 0
+    out = capsys.readouterr().out
+    assert "[causalfolio.plugins.mapping.hsp]" in out
+    assert "failed plugin impostor" in out and "CAUSALFOLIO_BLOCK_PLUGINS=impostor" in out
+    assert main(["spec", "hrp"]) == 2  # other commands refuse to run with the clash
+    assert "CAUSALFOLIO_BLOCK_PLUGINS=impostor" in capsys.readouterr().err
+
+
+class PortablePlugin:
+    """A plugin object that pickles (by reference): a class with static hook functions."""
+
+    @staticmethod
+    @hookimpl
+    def register_estimators(register):
+        register("plugin_ols", counted_linear, {"fit_intercept": True})
+
+    @staticmethod
+    @hookimpl
+    def register_drivers(register):
+        register(FirstK)
+
+
+def test_registry_pickles_as_its_recipe():
+    import pickle
+
+    reg = build_registry(autoload=False, block=["causalfolio.plugins.mapping.hrp"],
+                         extra_plugins=[("portable", PortablePlugin)])
+    reg.add("mapping", FirstAssetTwin, "notebook")
+    reg.check_portable()
+    again = pickle.loads(pickle.dumps(reg))
+    assert again.provider("mapping", "first_asset_twin") == "notebook"
+    assert again.provider("drivers", "first_k") == "portable"
+    assert again.estimator("plugin_ols").factory is counted_linear
+    assert "hrp" not in again.names("mapping") and "hsp" in again.names("mapping")
+    lambdas = build_registry(autoload=False, block=[], extra_plugins=[("toy", TOY)])
+    with pytest.raises(PluginError, match="cannot be sent to worker processes.*'serial'"):
+        lambdas.check_portable()
+
+
+@attrs.define(frozen=True, kw_only=True)
+class FirstAssetTwin(FirstAsset):
+    """FirstAsset under another name."""
+
+    name = "first_asset_twin"

@@ -15,7 +15,8 @@ from causalfolio.stages import STAGES
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 GUIDES = ("index.md", "concepts.md", "spec-strings.md", "cli.md", "python-api.md",
-          "writing-plugins.md", "run-folder.md", "data.md", "examples.md", "reports.md")
+          "writing-plugins.md", "run-folder.md", "data.md", "examples.md", "reports.md",
+          "evidence.md")
 
 
 def _builtin():

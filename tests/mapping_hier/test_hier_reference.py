@@ -75,26 +75,41 @@ def test_hrp_bounds_match_skfolio(make_inputs):
     assert w.min() >= 0.03 - 1e-15 and w.max() <= 0.08 + 1e-15
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.2, 0.5, 0.8, 1.0])
-@pytest.mark.parametrize("monotonic", [False, True])
-def test_schur_matches_skfolio(make_inputs, gamma, monotonic):
+# skfolio refuses these two cases ("Schur complement failed ... set keep_monotonic=True"): its
+# blocks stop being positive definite for gamma >= 0.8 without the monotonic guard. They are
+# excluded from the comparison here and covered by test_schur_repairs_where_skfolio_refuses.
+SKFOLIO_REFUSES = [(0.8, False), (1.0, False)]
+SCHUR_CASES = [(g, m) for g in (0.0, 0.2, 0.5, 0.8, 1.0) for m in (False, True)
+               if (g, m) not in SKFOLIO_REFUSES]
+
+
+def _skfolio_schur(gamma, monotonic):
     seriation = _skfolio()
     from skfolio.optimization import SchurComplementary
 
+    return SchurComplementary(gamma=gamma, keep_monotonic=monotonic,
+                              seriation_estimator=seriation("single", False))
+
+
+@pytest.mark.parametrize("gamma,monotonic", SCHUR_CASES)
+def test_schur_matches_skfolio(make_inputs, gamma, monotonic):
     x = random_returns(20, seed=0)
-    ref = SchurComplementary(gamma=gamma, keep_monotonic=monotonic,
-                             seriation_estimator=seriation("single", False))
-    try:
-        ref.fit(x)
-    except Exception:  # noqa: BLE001 - skfolio refuses non-SPD blocks without monotonic
-        assert not monotonic and gamma >= 0.7
-        out = Schur(gamma=gamma, monotonic=False).allocate(make_inputs(x))
-        assert out.diagnostics["repaired_blocks"] > 0  # we repair and record it instead
-        assert abs(out.weights.sum() - 1) < 1e-12
-        return
+    ref = _skfolio_schur(gamma, monotonic).fit(x)  # must succeed: no fallback to weak checks
     out = Schur(gamma=gamma, monotonic=monotonic).allocate(make_inputs(x))
     np.testing.assert_allclose(out.weights.to_numpy(), ref.weights_, rtol=0, atol=1e-13)
     assert out.diagnostics["effective_gamma"] == pytest.approx(ref.effective_gamma_, abs=1e-12)
+
+
+@pytest.mark.parametrize("gamma,monotonic", SKFOLIO_REFUSES)
+def test_schur_repairs_where_skfolio_refuses(make_inputs, gamma, monotonic):
+    from skfolio.exceptions import OptimizationError
+
+    x = random_returns(20, seed=0)
+    with pytest.raises(OptimizationError, match="Schur complement failed"):
+        _skfolio_schur(gamma, monotonic).fit(x)
+    out = Schur(gamma=gamma, monotonic=False).allocate(make_inputs(x))
+    assert out.diagnostics["repaired_blocks"] > 0  # we repair and record it instead
+    assert abs(out.weights.sum() - 1) < 1e-12 and out.weights.min() > 0
 
 
 @pytest.mark.parametrize("risk", ["variance", "std", "cvar"])

@@ -91,3 +91,50 @@ def test_recovers_true_betas_on_the_synthetic_market(truth_inputs, market):
     out = mapping_diagnostics(truth_inputs, np.full(12, 1 / 12))
     assert out["portfolio"]["explained_share"] > 0.5
     assert out["covariance"]["relative_error"] < 0.5
+
+
+def test_implied_covariance_known_answers(linear_world):
+    """B Sigma_D B' + Sigma_res: exact sample covariance with OLS betas and the full residual;
+    with the diagonal residual, the off-diagonal is B Sigma_D B' alone and the diagonal is the
+    sample variance (OLS residuals are orthogonal to the inputs)."""
+    from causalfolio.diagnostics import implied_covariance
+
+    x, r, b, _ = driver_inputs(linear_world)
+    sample = np.cov(r, rowvar=False)
+    np.testing.assert_allclose(implied_covariance(linear_world, "full"), sample, atol=1e-15)
+    diag = implied_covariance(linear_world)
+    factor = b @ np.cov(x, rowvar=False) @ b.T
+    off = ~np.eye(4, dtype=bool)
+    np.testing.assert_allclose(diag[off], factor[off], atol=1e-18)
+    np.testing.assert_allclose(np.diag(diag), np.diag(sample), rtol=1e-10)
+
+
+def test_hsp_bisects_on_the_implied_covariance(linear_world):
+    """hsp(shrinkage='implied') = the same tree bisected on B Sigma_D B' + diag(Sigma_res)."""
+    import causalfolio as cf
+    from causalfolio.diagnostics import implied_covariance
+    from causalfolio.plugins.mapping.hsp import hierarchical_weights
+
+    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(shrinkage='implied')").mapping
+    got = hsp.allocate(linear_world).weights
+    assets = list(linear_world.assets)
+    order = np.argsort(assets)
+    cov = implied_covariance(linear_world)[np.ix_(order, order)]
+    dist = linear_world.distance[np.ix_(order, order)]
+    want, _ = hierarchical_weights(dist, cov, [assets[i] for i in order], linkage="single",
+                                   distance_of_distances=True, optimal=False,
+                                   bounds=(np.zeros(4), np.ones(4)))
+    np.testing.assert_allclose(got[[assets[i] for i in order]].to_numpy(), want, atol=1e-15)
+    sample = cf.parse_spec("rccp|linear|beta|static|hsp").mapping.allocate(linear_world).weights
+    assert np.abs(got - sample).max() > 1e-6  # a different covariance gives other weights
+
+
+def test_implied_covariance_needs_sensitivities(linear_world):
+    import attrs
+
+    import causalfolio as cf
+
+    bench = attrs.evolve(linear_world, sensitivities=None)
+    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(shrinkage='implied')").mapping
+    with pytest.raises(DataError, match="implied covariance needs sensitivities"):
+        hsp.allocate(bench)

@@ -120,10 +120,10 @@ def test_solver_fallback_chain_and_uninstalled_solver():
 
     inputs = _inputs(np.full(N, 4e-4))
     # SCIPY cannot solve a quadratic programme: the chain moves on and records the failure
+    assert "SCIPY" in cp.installed_solvers()  # scipy is a dependency of cvxpy: always there
     alloc = Mvo(solver="SCIPY").allocate(inputs)
-    if "SCIPY" in cp.installed_solvers():
-        assert alloc.diagnostics["solver"] != "SCIPY"
-        assert any("SCIPY" in f for f in alloc.diagnostics["failed"])
+    assert alloc.diagnostics["solver"] != "SCIPY"
+    assert any("SCIPY" in f for f in alloc.diagnostics["failed"])
     missing = next(s for s in ("MOSEK", "GUROBI", "CPLEX", "XPRESS", "COPT")
                    if s not in cp.installed_solvers())
     with pytest.raises(ConfigError, match="not installed"):
@@ -156,8 +156,7 @@ def test_every_solver_failing_is_a_numerical_error_naming_them(monkeypatch):
     from causalfolio import NumericalError
     from causalfolio.plugins.mapping import _optim
 
-    if "SCIPY" not in cp.installed_solvers():
-        pytest.skip("needs the SCIPY interface, which cannot solve quadratic programmes")
+    assert "SCIPY" in cp.installed_solvers()  # the interface that cannot solve QPs
     monkeypatch.setattr(_optim, "solver_chain", lambda solver, lp=False: ["SCIPY"])
     with pytest.raises(NumericalError, match="every solver failed on the minimum-variance "
                                              "problem: SCIPY"):

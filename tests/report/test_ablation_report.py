@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pandas as pd
@@ -10,7 +11,6 @@ import pytest
 from causalfolio.cli import main
 from causalfolio.errors import DataError
 from causalfolio.report.ablation import is_ablation_folder, render_ablation_report
-from causalfolio.report.html import _fmt
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +22,21 @@ def test_ablation_report_shows_every_result(ablation_dir, ablation_text):
     text = ablation_text
     results = pd.read_csv(ablation_dir / "results.csv")
     assert len(results) == 5 and (results["status"] == "ok").all()
+    rows = re.findall(r"<tr><td>(\d+)</td><td><code>([^<]+)</code>[^<]*</td>((?:<td>[^<]*</td>)+)"
+                      r"</tr>", text)
+    assert len(rows) == len(results)
+    by_label = {html.unescape(label): (int(rank), re.findall(r"<td>([^<]*)</td>", cells))
+                for rank, label, cells in rows}
+    ranked = results.sort_values("sharpe", ascending=False)["label"].tolist()
     for _, r in results.iterrows():
-        assert f"<code>{r['label']}</code>" in text
-        assert f"<td>{_fmt('sharpe', r['sharpe'])}</td>" in text
-        assert f"<td>{_fmt('total_return', r['total_return'])}</td>" in text
+        rank, cells = by_label[r["label"]]
+        assert rank == ranked.index(r["label"]) + 1
+        # expected cells written out here (not with the module's own formatter): percentages
+        # with two decimals, the Sharpe ratio with three, in the order of the table header
+        expected = [f"{100 * r['total_return']:.2f}%", f"{100 * r['annual_volatility']:.2f}%",
+                    f"{r['sharpe']:.3f}", f"{100 * r['max_drawdown']:.2f}%",
+                    f"{100 * r['turnover']:.2f}%"]
+        assert cells == expected, (r["label"], cells, expected)
     assert "<code>equal</code> (benchmark)" in text
     assert not re.search(r"https?://", text)
 

@@ -1,0 +1,540 @@
+"""The evidence of an ablation study: paired comparisons with a reference, marginal effects with
+intervals, multiple-testing control (SPA, StepM, MCS) and selection-bias measures (DSR, PBO).
+
+Glue between the results table of :func:`causalfolio.ablation.run_ablation` (one row per market and
+combination) and the pure statistics of :mod:`causalfolio.evidence`.
+
+Rules
+-----
+- One market: within-market bootstrap tests of each combination against the reference on the
+  same days (Sharpe: Ledoit-Wolf 2008; volatility: Ledoit-Wolf 2011 variance test, the interval is
+  that of the annualised volatility difference; max drawdown: paired stationary bootstrap);
+  turnover has no within-market interval (NaN, method ``n/a``).
+- Several markets: a paired t-test over markets of the per-market metric values (and Wilcoxon).
+- Identical arms (``identical_to`` set in every market) keep their rows but are counted once: they
+  are left out of the Holm sets, of SPA/StepM/MCS/PBO and of the DSR's number of trials.
+- SPA, StepM and MCS run on one market's daily returns; with several markets, on 5-day returns
+  (sums of 5 consecutive daily returns, a fifth of the bootstrap cost, the same mean per day)
+  concatenated market after market (the bootstrap blocks may straddle two markets; with blocks
+  of a few periods against hundreds per market this is negligible). Losses are negative
+  returns: SPA/StepM ask whether a combination's expected return exceeds the reference's, the
+  MCS keeps the combinations whose expected return cannot be told apart from the best's.
+- DSR and PBO use the daily returns (concatenated over markets) of the distinct pipelines.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from .. import evidence as ev
+from ..data.io import atomic_write_bytes
+from ..errors import ConfigError, DataError
+from ..evidence.result import plain
+
+METRICS: tuple[str, ...] = ("sharpe", "annual_volatility", "max_drawdown", "turnover")
+SUMMARY_COLUMNS = ["factor", "choice", "metric", "effect", "ci_low", "ci_high", "p_value",
+                   "p_holm", "n_markets", "n_cells"]
+COMPARISON_COLUMNS = ["id", "label", "benchmark", "metric", "reference", "diff", "ci_low",
+                      "ci_high", "p_value", "p_adjusted", "identical_to", "n_markets", "method"]
+REQUIRED = ("market", "id", "label", "benchmark", "status", *METRICS)
+
+
+@attrs.frozen(eq=False)  # holds arrays/frames: identity equality, hashable
+class StudyEvidence:
+    """The statistics of one study.
+
+    Attributes
+    ----------
+    summary
+        Marginal effect of each choice of each factor (``factor, choice, metric, effect, ci_low,
+        ci_high, p_value, p_holm, n_markets, n_cells``): mean metric with that choice minus the
+        mean of the other choices of the factor, paired within each cell (market x other
+        factors); interval and p-value across markets (several markets: per-market means, paired
+        t) or across the cells of the one market; Holm over the rows of each metric.
+    comparisons
+        One row per (combination, metric) against the reference: ``diff, ci_low, ci_high,
+        p_value, p_adjusted`` (Holm over the distinct combinations of that metric),
+        ``identical_to``, ``n_markets``, ``method``.
+    evidence
+        JSON-able SPA, StepM, MCS, DSR and PBO results with their settings.
+    """
+
+    summary: pd.DataFrame
+    comparisons: pd.DataFrame
+    evidence: dict
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write ``summary.csv/.parquet``, ``comparisons.csv/.parquet`` and ``evidence.json``
+        into the folder ``out`` (each file atomically); returns the paths."""
+        out = Path(out)
+        if not out.is_dir():
+            raise ConfigError(f"{out} is not a folder; write the evidence into the study's "
+                              "result folder")
+        paths = []
+        for name, frame in (("summary", self.summary), ("comparisons", self.comparisons)):
+            for suffix in ("parquet", "csv"):
+                p = out / f"{name}.{suffix}"
+                if suffix == "parquet":
+                    import io
+
+                    buf = io.BytesIO()
+                    frame.to_parquet(buf, index=False)
+                    data = buf.getvalue()
+                else:
+                    data = frame.to_csv(index=False, float_format="%.10g").encode()
+                atomic_write_bytes(p, data)
+                paths.append(p)
+        p = out / "evidence.json"
+        atomic_write_bytes(p, json.dumps(_json_safe(self.evidence), indent=2).encode())
+        paths.append(p)
+        return paths
+
+
+def _json_safe(v: Any) -> Any:
+    """NaN/inf become null so that evidence.json is strict JSON."""
+    v = plain(v)
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(v: Any) -> str:
+    return "" if _missing(v) else str(v)
+
+
+def _is_true(v: Any) -> bool:
+    return str(v).strip().lower() in ("true", "1", "1.0")
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _check_table(table: pd.DataFrame, factors: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(table, pd.DataFrame):
+        raise DataError("table: expected the study's results DataFrame")
+    missing = [c for c in (*REQUIRED, *factors) if c not in table.columns]
+    if missing:
+        raise DataError(f"results table lacks columns {missing}; it must come from an ablation "
+                        "with a market column")
+    t = table.copy()
+    t["market"] = t["market"].astype(str)
+    t["id"] = t["id"].astype(str)
+    t["label"] = t["label"].astype(str)
+    t["benchmark"] = t["benchmark"].map(_is_true)
+    if "identical_to" not in t:
+        t["identical_to"] = None
+    t["identical_to"] = t["identical_to"].map(lambda v: None if _missing(v) else str(v))
+    dup = t.duplicated(["market", "id"])
+    if dup.any():
+        r = t[dup].iloc[0]
+        raise DataError(f"results table has two rows for combination {r['label']!r} in market "
+                        f"{r['market']!r}")
+    return t
+
+
+def _resolve_reference(t: pd.DataFrame, reference: str) -> tuple[str, str]:
+    ok = t[t["status"] == "ok"]
+    for col in ("label", "id"):
+        hit = ok.loc[ok[col] == str(reference), ["id", "label"]].drop_duplicates()
+        if len(hit):
+            return str(hit.iloc[0]["id"]), str(hit.iloc[0]["label"])
+    choices = list(dict.fromkeys(ok["label"]))
+    raise ConfigError(f"reference {reference!r} is not a successful combination of this study; "
+                      f"choose one of: {', '.join(choices)}")
+
+
+def _market_returns(returns: Mapping[str, pd.DataFrame], market: str) -> pd.DataFrame:
+    if market not in returns:
+        raise DataError(f"no daily returns for market {market!r}; markets with returns: "
+                        f"{', '.join(map(str, returns))}")
+    r = returns[market]
+    if not isinstance(r, pd.DataFrame):
+        raise DataError(f"returns[{market!r}]: expected a (dates x combination ids) DataFrame")
+    r = r.copy()
+    r.columns = [str(c) for c in r.columns]
+    return r
+
+
+def _pair(r: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray] | None:
+    if a not in r or b not in r:
+        return None
+    both = r[[a, b]].dropna()
+    if len(both) < 10:
+        return None
+    return both[a].to_numpy(float), both[b].to_numpy(float)
+
+
+# --- identical arms ----------------------------------------------------------------------------
+
+
+def _study_identical(t: pd.DataFrame) -> dict[str, str]:
+    """``id -> label of the first member`` for ids identical to another arm in every market."""
+    out: dict[str, str] = {}
+    ok = t[t["status"] == "ok"]
+    for cid, rows in ok.groupby("id", sort=False):
+        firsts = rows["identical_to"].tolist()
+        if firsts and all(f is not None for f in firsts) and len(set(firsts)) == 1 \
+                and firsts[0] != rows["label"].iloc[0]:
+            out[str(cid)] = firsts[0]
+    return out
+
+
+# --- comparisons -------------------------------------------------------------------------------
+
+
+def _within_market(r: pd.DataFrame, cid: str, ref: str, t_row: pd.Series, ref_row: pd.Series,
+                   metric: str, *, block: int | None, n_boot: int, seed: int,
+                   alpha: float) -> dict[str, Any]:
+    nan = float("nan")
+    if metric == "turnover":
+        return {"diff": float(t_row["turnover"]) - float(ref_row["turnover"]), "ci_low": nan,
+                "ci_high": nan, "p_value": nan, "method": "n/a"}
+    pr = _pair(r, cid, ref)
+    if pr is None:
+        return {"diff": float(t_row[metric]) - float(ref_row[metric]), "ci_low": nan,
+                "ci_high": nan, "p_value": nan, "method": "n/a (no daily returns)"}
+    a, b = pr
+    kw = {"block_size": block, "n_boot": n_boot, "seed": seed, "alpha": alpha}
+    if metric == "sharpe":
+        res = ev.sharpe_diff(a, b, **kw)
+        return {"diff": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
+                "p_value": res.p_value, "method": res.method,
+                "block_size": res.info.get("block_size")}
+    if metric == "annual_volatility":
+        res = ev.variance_ratio(a, b, **kw)
+        return {"diff": res.info.get("vol_diff", nan), "ci_low": res.info.get("vol_ci_low", nan),
+                "ci_high": res.info.get("vol_ci_high", nan), "p_value": res.p_value,
+                "method": res.method, "block_size": res.info.get("block_size")}
+    res = ev.metric_diff(a, b, ev.max_drawdown, vectorized=True, **kw)
+    return {"diff": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
+            "p_value": res.p_value, "method": res.method,
+            "block_size": res.info.get("block_size")}
+
+
+def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
+                 ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
+                 n_boot: int, seed: int, alpha: float) -> tuple[pd.DataFrame, list[int]]:
+    ok = t[t["status"] == "ok"]
+    combos = ok.drop_duplicates("id")
+    rows: list[dict[str, Any]] = []
+    blocks: list[int] = []
+    one = len(markets) == 1
+    r = _market_returns(returns, markets[0]) if one else None
+    done: dict[str, list[dict[str, Any]]] = {}   # label -> its rows (reused by identical arms)
+    for _, c in combos.iterrows():
+        cid = c["id"]
+        if cid == ref:
+            continue
+        first = identical.get(cid)
+        if first in done:
+            rows += [{**row, "id": cid, "label": c["label"], "benchmark": bool(c["benchmark"]),
+                      "identical_to": first} for row in done[first]]
+            continue
+        start = len(rows)
+        mine = ok[ok["id"] == cid].set_index("market")
+        theirs = ok[ok["id"] == ref].set_index("market")
+        for metric in METRICS:
+            base = {"id": cid, "label": c["label"], "benchmark": bool(c["benchmark"]),
+                    "metric": metric, "reference": ref_label,
+                    "identical_to": identical.get(cid)}
+            if one:
+                m = markets[0]
+                if m not in mine.index or m not in theirs.index:
+                    continue
+                res = _within_market(r, cid, ref, mine.loc[m], theirs.loc[m], metric,
+                                     block=block, n_boot=n_boot, seed=seed, alpha=alpha)
+                if res.get("block_size") is not None:
+                    blocks.append(int(res.pop("block_size")))
+                res.pop("block_size", None)
+                rows.append({**base, **res, "n_markets": 1})
+            else:
+                common = [m for m in markets if m in mine.index and m in theirs.index]
+                x = mine.loc[common, metric].to_numpy(float)
+                y = theirs.loc[common, metric].to_numpy(float)
+                res = ev.paired_over_markets(x, y, alpha=alpha)
+                rows.append({**base, "diff": res.estimate, "ci_low": res.ci_low,
+                             "ci_high": res.ci_high, "p_value": res.p_value,
+                             "method": res.method, "n_markets": res.info["n_markets"],
+                             "p_wilcoxon": res.info.get("p_wilcoxon")})
+        done[c["label"]] = rows[start:]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS), blocks
+    frame["p_adjusted"] = np.nan
+    for _, sub in frame.groupby("metric", sort=False):
+        distinct = sub[sub["identical_to"].isna()]
+        adj = pd.Series(ev.holm(distinct["p_value"].to_numpy(float)), index=distinct.index)
+        frame.loc[adj.index, "p_adjusted"] = adj
+        first = dict(zip(distinct["label"], adj, strict=True))
+        for i, row in sub[sub["identical_to"].notna()].iterrows():
+            if row["identical_to"] == ref_label:
+                frame.loc[i, "p_adjusted"] = 1.0
+            else:
+                frame.loc[i, "p_adjusted"] = first.get(row["identical_to"], np.nan)
+    cols = COMPARISON_COLUMNS + [c for c in frame.columns if c not in COMPARISON_COLUMNS]
+    return frame[cols].reset_index(drop=True), blocks
+
+
+# --- marginal effects --------------------------------------------------------------------------
+
+
+def _summary(t: pd.DataFrame, factors: Sequence[str], markets: list[str],
+             identical: dict[str, str], alpha: float) -> pd.DataFrame:
+    pipes = t[(t["status"] == "ok") & ~t["benchmark"]].copy()
+    rows: list[dict[str, Any]] = []
+    if pipes.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    keys = {f: pipes[f].astype(object).map(_text) for f in factors}
+    first_id = dict(zip(pipes["label"], pipes["id"], strict=False))
+    canon = pipes["id"].map(lambda i: first_id.get(identical.get(i, ""), i))
+    for f in factors:
+        others = [g for g in factors if g != f]
+        cell = pipes["market"].astype(str)
+        for g in others:
+            cell = cell + "\x1f" + keys[g]
+        level = keys[f]
+        choices = list(dict.fromkeys(level))
+        if len(choices) < 2:
+            continue
+        # cells made of the same portfolios as an earlier cell (identical arms) count once
+        members = canon.groupby([pipes["market"], cell], sort=False).agg(
+            lambda s: tuple(sorted(s)))
+        dup = pd.Series(list(zip(members.index.get_level_values(0), members, strict=True)),
+                        index=members.index).duplicated()
+        frame = pd.DataFrame({"market": pipes["market"], "cell": cell, "level": level})
+        for metric in METRICS:
+            frame["v"] = pipes[metric].astype(float)
+            wide = frame.groupby(["market", "cell", "level"], sort=False)["v"].mean().unstack(
+                "level")
+            wide = wide[~dup.reindex(wide.index).fillna(True).to_numpy(bool)]
+            for choice in choices:
+                if choice not in wide:
+                    continue
+                rest = wide.drop(columns=[choice]).mean(axis=1, skipna=True)
+                ok = wide[choice].notna() & rest.notna()
+                x, y = wide[choice][ok], rest[ok]
+                if not len(x):
+                    continue
+                mk = x.index.get_level_values("market")
+                if len(markets) > 1:
+                    xs = x.groupby(mk, sort=False).mean()
+                    ys = y.groupby(mk, sort=False).mean()
+                    res = ev.paired_over_markets(xs.to_numpy(), ys.to_numpy(), alpha=alpha)
+                else:
+                    res = ev.paired_over_markets(x.to_numpy(), y.to_numpy(), alpha=alpha)
+                rows.append({"factor": f, "choice": choice, "metric": metric,
+                             "effect": res.estimate, "ci_low": res.ci_low,
+                             "ci_high": res.ci_high, "p_value": res.p_value,
+                             "n_markets": int(mk.nunique()), "n_cells": int(len(x)),
+                             "method": res.method, "p_wilcoxon": res.info.get("p_wilcoxon")})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    out["p_holm"] = np.nan
+    for _, sub in out.groupby("metric", sort=False):
+        out.loc[sub.index, "p_holm"] = ev.holm(sub["p_value"].to_numpy(float))
+    cols = SUMMARY_COLUMNS + [c for c in out.columns if c not in SUMMARY_COLUMNS]
+    return out[cols]
+
+
+# --- multiple testing and selection bias ------------------------------------------------------
+
+
+PERIOD_DAYS = 5  # several markets: SPA/StepM/MCS on 5-day returns (a fifth of the bootstrap cost)
+
+
+def _stacked(returns: Mapping[str, pd.DataFrame], markets: list[str], ids: list[str], *,
+             period: int = 1) -> tuple[np.ndarray, list[int]]:
+    """(sum_m T_m x K) returns of ``ids``, market after market (rows with a NaN dropped).
+
+    With ``period > 1`` each market's daily returns are summed over consecutive non-overlapping
+    ``period``-day spans (the incomplete last span dropped): ``period``-day returns to first
+    order, with the same mean per day.
+    """
+    blocks, lengths = [], []
+    for m in markets:
+        r = _market_returns(returns, m)
+        lacking = [i for i in ids if i not in r]
+        if lacking:
+            raise DataError(f"returns of market {m!r} lack combinations {lacking}")
+        part = r[ids].dropna().to_numpy(float)
+        if period > 1:
+            n = len(part) // period * period
+            part = part[:n].reshape(n // period, period, len(ids)).sum(axis=1)
+        blocks.append(part)
+        lengths.append(len(part))
+    return np.vstack(blocks), lengths
+
+
+def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
+                ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
+                n_boot: int, seed: int, alpha: float) -> dict[str, Any]:
+    ok = t[t["status"] == "ok"]
+    everywhere = ok.groupby("id", sort=False)["market"].nunique()
+    full = [i for i in everywhere.index if everywhere[i] == len(markets)]
+    distinct = [i for i in full if i not in identical]
+    labels = dict(zip(ok["id"], ok["label"], strict=False))
+    bench = dict(zip(ok["id"], ok["benchmark"], strict=False))
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    if ref not in distinct:
+        return {"notes": [f"the reference {ref_label!r} lacks returns in some market: no "
+                          "SPA/StepM/MCS/DSR/PBO"]}
+    x, lengths = _stacked(returns, markets, distinct)
+    if x.shape[0] < 20:
+        return {"notes": [f"only {x.shape[0]} common days: too few for the grid tests"]}
+    period = PERIOD_DAYS if len(markets) > 1 else 1
+    xp, plengths = (x, lengths) if period == 1 else _stacked(returns, markets, distinct,
+                                                             period=period)
+    names = [labels[i] for i in distinct]
+    if len(set(names)) != len(names):
+        names = distinct
+    pos = {i: k for k, i in enumerate(distinct)}
+    cands = [i for i in distinct if i != ref]
+    if block is not None:
+        b = int(block)
+    else:
+        cols = [xp[:, pos[i]] - xp[:, pos[ref]] for i in cands] or [xp[:, pos[ref]]]
+        b = ev.block_length(*cols)
+    unit = "daily" if period == 1 else f"{period}-day"
+    settings = {"block_size": b, "block_unit": "days" if period == 1 else f"{period}-day periods",
+                "reps": n_boot, "seed": seed, "bootstrap": "stationary",
+                "n_markets": len(markets), "days_per_market": lengths,
+                "period_days": period, "n_periods": int(xp.shape[0]),
+                "periods_per_market": plengths,
+                "losses": f"negative {unit} returns (lower loss = higher return)",
+                "pooling": ("one market" if len(markets) == 1 else
+                            f"per-market {unit} returns concatenated market after market")}
+    out["settings"] = settings
+    if cands:
+        loss = -xp
+        cand_names = [names[pos[i]] for i in cands]
+        out["spa"] = ev.spa(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]], block_size=b,
+                            reps=n_boot, seed=seed, names=cand_names)
+        out["stepm"] = ev.stepm(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]],
+                                size=alpha, block_size=b, reps=n_boot, seed=seed,
+                                names=cand_names)
+    else:
+        notes.append("no combination besides the reference: no SPA/StepM")
+    if len(distinct) >= 2:
+        out["mcs"] = ev.mcs(-xp, size=0.1, block_size=b, reps=n_boot, seed=seed, names=names)
+    pipes = [i for i in distinct if not bench[i]]
+    trials = pipes if len(pipes) >= 2 else distinct
+    ann = math.sqrt(252)
+    sr = x[:, [pos[i] for i in trials]].mean(axis=0) / x[:, [pos[i] for i in trials]].std(
+        axis=0, ddof=1) * ann
+    k_best = int(np.nanargmax(sr))
+    best = trials[k_best]
+    sd = float(np.nanstd(sr, ddof=1)) if len(trials) > 1 else 0.0
+    dsr = ev.deflated_sharpe(x[:, pos[best]], n_trials=len(trials), sharpe_std=sd)
+    out["dsr"] = {**dsr, "best": labels[best], "best_id": best,
+                  "trials": [labels[i] for i in trials],
+                  "n_identical_dropped": int(sum(1 for i in identical
+                                                 if not bench.get(i, False)))}
+    if len(trials) >= 2:
+        t_rows = x.shape[0]
+        s = 16
+        while s > 2 and t_rows < 2 * s:
+            s -= 2
+        if t_rows >= 4:
+            res = ev.pbo(x[:, [pos[i] for i in trials]], n_splits=s)
+            logits = np.asarray(res.pop("logits"), dtype=float)
+            qs = (0.05, 0.25, 0.5, 0.75, 0.95)
+            out["pbo"] = {**res, "strategies": [labels[i] for i in trials],
+                          "logit_quantiles": dict(zip(map(str, qs),
+                                                      np.quantile(logits, qs).tolist(),
+                                                      strict=True))}
+    else:
+        notes.append("fewer than two distinct pipelines: no PBO")
+    out["notes"] = notes
+    return out
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, reference: str,
+                  factors: Sequence[str], block_days: int | None = None, n_boot: int = 1000,
+                  seed: int = 0, alpha: float = 0.05) -> StudyEvidence:
+    """The evidence of a study: comparisons with ``reference``, effects, grid-wide tests.
+
+    Parameters
+    ----------
+    table
+        One row per (market, combination): ``market``, ``id`` (the same across markets),
+        ``label``, ``benchmark``, ``status`` ('ok'/'failed'), ``identical_to`` (label of the first
+        identical member in that market, or None), the ``factors`` columns and the metrics
+        ``sharpe, annual_volatility, max_drawdown, turnover``.
+    returns
+        ``market id -> DataFrame`` (dates x combination ids) of daily simple portfolio returns.
+    reference
+        Label or id of the combination (or benchmark) everything is compared with.
+    factors
+        Columns whose levels are the study's choices (as
+        :func:`causalfolio.ablation.summary.factors`).
+    block_days
+        Bootstrap block length in days; default from the data (recorded in the outputs).
+    n_boot
+        Bootstrap replicates of every test (>= 50).
+    seed
+        Seed of every bootstrap.
+    alpha
+        1 - confidence level of the intervals; also StepM's family-wise error rate.
+
+    Returns
+    -------
+    StudyEvidence
+    """
+    from ..evidence import _checks
+
+    alpha = _checks.alpha(alpha)
+    n_boot = _checks.positive_int(n_boot, "n_boot", minimum=50)
+    seed = _checks.positive_int(seed, "seed", minimum=0)
+    if block_days is not None:
+        block_days = _checks.positive_int(block_days, "block_days")
+    factors = [str(f) for f in factors]
+    t = _check_table(table, factors)
+    ref, ref_label = _resolve_reference(t, reference)
+    markets = list(dict.fromkeys(t.loc[t["status"] == "ok", "market"]))
+    identical = _study_identical(t)
+    comparisons, blocks = _comparisons(t, returns, markets, ref, ref_label, identical,
+                                       block=block_days, n_boot=n_boot, seed=seed, alpha=alpha)
+    summary = _summary(t, factors, markets, identical, alpha)
+    grid = _grid_tests(t, returns, markets, ref, ref_label, identical, block=block_days,
+                       n_boot=n_boot, seed=seed, alpha=alpha)
+    grid_settings = grid.pop("settings", None)
+    evidence = {
+        "reference": {"id": ref, "label": ref_label},
+        "markets": markets, "n_markets": len(markets),
+        "identical": {i: first for i, first in identical.items()},
+        "settings": {"block_days": block_days, "n_boot": n_boot, "seed": seed, "alpha": alpha,
+                     "comparison_blocks": sorted(set(blocks)),
+                     "comparisons": ("within-market bootstrap (Ledoit-Wolf 2008/2011, "
+                                     "stationary bootstrap for max drawdown)"
+                                     if len(markets) == 1 else
+                                     "paired t-test over markets (Wilcoxon in p_wilcoxon)"),
+                     "p_adjusted": "Holm over the distinct combinations of each metric",
+                     "p_holm": "Holm over the (factor, choice) rows of each metric",
+                     "grid_tests": grid_settings},
+        **grid,
+    }
+    return StudyEvidence(summary=summary, comparisons=comparisons, evidence=plain(evidence))

@@ -1,0 +1,26 @@
+"""Statistical evidence over return series: paired tests, multiple testing, overfitting.
+
+Pure functions of daily simple-return arrays (no runner, no I/O). Every function returns plain,
+JSON-able numbers so that the ablation can store them in ``evidence.json``.
+
+- :func:`sharpe_diff`, :func:`variance_ratio`: Ledoit & Wolf (2008, 2011) studentised circular
+  block-bootstrap tests of a Sharpe-ratio difference and of a variance ratio on one market.
+- :func:`metric_diff`: paired stationary-bootstrap interval of the difference of any metric
+  (e.g. :func:`max_drawdown`).
+- :func:`paired_over_markets`: paired t / Wilcoxon tests of per-market values of one metric.
+- :func:`holm`: Holm-adjusted p-values.
+- :func:`spa`, :func:`stepm`, :func:`mcs`: Hansen's SPA, Romano-Wolf StepM and the Model
+  Confidence Set (``arch.bootstrap``).
+- :func:`deflated_sharpe`, :func:`pbo`: Deflated Sharpe Ratio and Probability of Backtest
+  Overfitting.
+"""
+
+from .multiple import holm, mcs, spa, stepm
+from .overfitting import deflated_sharpe, pbo
+from .paired import paired_over_markets
+from .result import TestResult
+from .sharpe import block_length, max_drawdown, metric_diff, sharpe_diff, variance_ratio
+
+__all__ = ["TestResult", "block_length", "deflated_sharpe", "holm", "max_drawdown", "mcs",
+           "metric_diff", "paired_over_markets", "pbo", "sharpe_diff", "spa", "stepm",
+           "variance_ratio"]

@@ -1,0 +1,67 @@
+"""The result of one statistical comparison."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+
+def plain(v: Any) -> Any:
+    """A JSON-able copy of ``v``: numpy scalars/arrays become floats/lists, NaN stays NaN."""
+    import numpy as np
+
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [plain(x) for x in v.tolist()]
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+@attrs.frozen
+class TestResult:
+    """A point estimate with its two-sided interval and p-value.
+
+    Attributes
+    ----------
+    estimate
+        The statistic (e.g. annualised Sharpe(a) - Sharpe(b)).
+    ci_low, ci_high
+        Bounds of the ``1 - alpha`` interval, same unit as ``estimate``.
+    p_value
+        Two-sided p-value of "no difference".
+    method
+        Which test produced it (e.g. ``ledoit-wolf-2008``).
+    info
+        JSON-able settings and side results (block length, replicas, ...).
+    """
+
+    __test__ = False  # not a pytest test class despite the name
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    method: str
+    info: dict = attrs.field(factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able mapping (NaN kept as float NaN)."""
+        return {"estimate": float(self.estimate), "ci_low": float(self.ci_low),
+                "ci_high": float(self.ci_high), "p_value": float(self.p_value),
+                "method": self.method, "info": plain(self.info)}
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes zero (False when undefined)."""
+        lo, hi = self.ci_low, self.ci_high
+        return not (math.isnan(lo) or math.isnan(hi)) and (lo > 0 or hi < 0)

@@ -1,0 +1,203 @@
+"""Calibration and cost of the evidence statistics (``causalfolio.evidence``).
+
+Run by hand (not collected by pytest)::
+
+    .venv/bin/python tests/benchmarks/bench_evidence.py [--sims 600] [--markets 20]
+        [--part coverage,spa,pbo,dsr,speed]
+
+Prints, each against its target (from issue 12):
+
+1. coverage of the 95% Ledoit-Wolf interval of a Sharpe-ratio difference on ``--sims`` simulated
+   pairs with a known difference (iid Gaussian; and fat-tailed t(5), AR(1) 0.2 returns) --
+   target 93-97%; the same for the log variance ratio; the test's rejection rate at a zero
+   difference (nominal 5%);
+2. SPA on 20 strategies equal in distribution to the reference: share of 200 simulations with
+   p > 0.05 -- target >= 90%; detection rate of a planted edge;
+3. PBO on pure-noise grids (target near 0.5 or above) and on grids with one truly better
+   strategy (target low);
+4. DSR of the best of 100 noise strategies: share significant at 5% (target: rarely);
+5. speed: a ``--markets``-market study of 6 ``linear|beta`` pipelines + 2 benchmarks on the
+   default synthetic market (each market a ``run_ablation``, processes executor), then
+   :func:`causalfolio.ablation.evidence.analyse_study`; prints the statistics' share of the
+   study's time -- target <= 10%.
+
+Timings are wall-clock on whatever machine runs it; on a shared machine they are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import pandas as pd
+
+from causalfolio.evidence import deflated_sharpe, pbo, sharpe_diff, spa, variance_ratio
+
+MU, SD, RHO = (0.0008, 0.0002), (0.01, 0.012), 0.6
+
+
+def _pairs(rng, n: int, kind: str, mu=MU, sd=SD):
+    cov = np.array([[1.0, RHO], [RHO, 1.0]])
+    chol = np.linalg.cholesky(cov)
+    if kind == "gauss":
+        e = rng.standard_normal((n, 2)) @ chol.T
+        return mu + e * sd
+    # t(5) innovations scaled to unit variance, AR(1) 0.2: stationary sd = sd
+    phi = 0.2
+    e = rng.standard_t(5, (n + 200, 2)) / math.sqrt(5 / 3) @ chol.T
+    x = np.zeros_like(e)
+    for t in range(1, len(e)):
+        x[t] = phi * x[t - 1] + math.sqrt(1 - phi ** 2) * e[t]
+    return mu + x[200:] * sd
+
+
+def bench_coverage(sims: int, n: int = 500, n_boot: int = 499) -> None:
+    truth = math.sqrt(252) * (MU[0] / SD[0] - MU[1] / SD[1])
+    lv = math.log(SD[0] ** 2 / SD[1] ** 2)
+    print(f"1. Ledoit-Wolf intervals, {sims} simulated pairs of {n} days, {n_boot} replicates "
+          f"(true Sharpe difference {truth:.3f}); target coverage 93-97%")
+    for kind in ("gauss", "t5-ar1"):
+        rng = np.random.default_rng(2024)
+        t0 = time.perf_counter()
+        hit_s = hit_v = 0
+        blocks = []
+        for i in range(sims):
+            z = _pairs(rng, n, kind)
+            r = sharpe_diff(z[:, 0], z[:, 1], n_boot=n_boot, seed=i)
+            v = variance_ratio(z[:, 0], z[:, 1], n_boot=n_boot, seed=i)
+            hit_s += r.ci_low <= truth <= r.ci_high
+            hit_v += v.ci_low <= lv <= v.ci_high
+            blocks.append(r.info["block_size"])
+        secs = time.perf_counter() - t0
+        se = math.sqrt(0.95 * 0.05 / sims)
+        print(f"   {kind:7s} Sharpe coverage {hit_s / sims:.3f}, log-variance-ratio coverage "
+              f"{hit_v / sims:.3f} (binomial s.e. {se:.3f}); median block "
+              f"{int(np.median(blocks))} days; {secs / sims * 1000:.0f} ms per pair (both tests)")
+    rng = np.random.default_rng(7)
+    rej = sum(sharpe_diff(*_pairs(rng, n, "gauss", (0.0004, 0.0004), (0.01, 0.01)).T,
+                          n_boot=n_boot, seed=i).p_value < 0.05 for i in range(sims // 2))
+    print(f"   size at a zero difference: {rej / (sims // 2):.3f} rejections at 5% "
+          f"({sims // 2} sims)")
+
+
+def bench_spa(sims: int = 200, n: int = 500, reps: int = 500) -> None:
+    rng = np.random.default_rng(11)
+    t0 = time.perf_counter()
+    ps = []
+    for i in range(sims):
+        r = rng.normal(0.0003, 0.01, size=(n, 21))
+        ps.append(spa(-r[:, 0], -r[:, 1:], block_size=2, reps=reps, seed=i)["pvalues"][
+            "consistent"])
+    ps = np.array(ps)
+    det = 0
+    for i in range(50):
+        r = rng.normal(0.0003, 0.01, size=(n, 21))
+        r[:, 5] += 0.0015                          # one strategy with an annual Sharpe edge ~2.4
+        det += spa(-r[:, 0], -r[:, 1:], block_size=2, reps=reps, seed=i)["pvalues"][
+            "consistent"] < 0.05
+    print(f"2. SPA, 20 strategies equal in distribution to the reference, {sims} sims of {n} "
+          f"days, {reps} replicates: p > 0.05 in {np.mean(ps > 0.05):.3f} (target >= 0.90); "
+          f"planted edge detected in {det / 50:.2f} of 50; "
+          f"{(time.perf_counter() - t0) / (sims + 50):.2f} s per test")
+
+
+def bench_pbo(sims: int = 20, n: int = 1000, k: int = 20) -> None:
+    rng = np.random.default_rng(5)
+    noise = [pbo(rng.normal(0, 0.01, (n, k)), n_splits=16)["pbo"] for _ in range(sims)]
+    better = []
+    for _ in range(sims):
+        r = rng.normal(0, 0.01, (n, k))
+        r[:, 0] += 0.0015
+        better.append(pbo(r, n_splits=16)["pbo"])
+    print(f"3. PBO (CSCV, 16 splits, {k} strategies x {n} days, {sims} grids): noise "
+          f"{np.mean(noise):.2f} (range {min(noise):.2f}-{max(noise):.2f}; target near 0.5 or "
+          f"above); one truly better strategy {np.mean(better):.3f} (target low)")
+
+
+def bench_dsr(sims: int = 100, n: int = 750, k: int = 100) -> None:
+    rng = np.random.default_rng(9)
+    sig, naive, dsr = 0, [], []
+    for _ in range(sims):
+        r = rng.normal(0, 0.01, (n, k))
+        sr = r.mean(0) / r.std(0, ddof=1) * math.sqrt(252)
+        b = int(sr.argmax())
+        res = deflated_sharpe(r[:, b], n_trials=k, sharpe_std=float(sr.std(ddof=1)))
+        sig += res["p_value"] < 0.05
+        naive.append(res["sharpe"])
+        dsr.append(res["dsr"])
+    print(f"4. DSR of the best of {k} noise strategies ({n} days, {sims} sims): naive Sharpe "
+          f"{np.mean(naive):.2f} on average, DSR {np.mean(dsr):.2f}; significant at 5% in "
+          f"{sig / sims:.2f} (target: rarely)")
+
+
+SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|{static,vasicek}|{hsp,hsp(psd=True),hrp}"
+
+
+def bench_speed(markets: int, workers: int) -> None:
+    from causalfolio.ablation import Grid, run_ablation
+    from causalfolio.ablation.evidence import analyse_study
+    from causalfolio.ablation.summary import factors
+    from causalfolio.data import synthetic_market
+
+    grid = Grid.from_specs(SPEC, benchmarks=["equal", "hrp"])
+    tables, rets = [], {}
+    t0 = time.perf_counter()
+    for seed in range(markets):
+        res = run_ablation(synthetic_market(seed=seed), grid, None, executor="processes",
+                           workers=workers)
+        t = res.table.copy()
+        t.insert(0, "market", f"seed={seed}")
+        tables.append(t)
+        rets[f"seed={seed}"] = res.nav.pct_change().iloc[1:]
+    study = time.perf_counter() - t0
+    table = pd.concat(tables, ignore_index=True)
+    # identical arms: equal daily returns in a market (what the runner's weight check finds)
+    ident = []
+    for _, row in table.iterrows():
+        r = rets[row["market"]]
+        first = next((table.loc[(table["market"] == row["market"]) & (table["id"] == c),
+                                "label"].iloc[0] for c in r.columns
+                      if c != row["id"] and np.array_equal(r[c].to_numpy(), r[row["id"]].to_numpy())
+                      and list(r.columns).index(c) < list(r.columns).index(row["id"])), None)
+        ident.append(first)
+    table["identical_to"] = ident
+    fac = factors(table, [])
+    t1 = time.perf_counter()
+    ev = analyse_study(table, rets, reference="equal", factors=fac)
+    stats = time.perf_counter() - t1
+    print(f"5. {markets}-market study ({len(grid.combinations())} combinations each, processes "
+          f"executor, {workers} workers): backtests {study:.1f} s, statistics {stats:.1f} s = "
+          f"{stats / (study + stats):.1%} of the study (target <= 10%)")
+    show = ev.comparisons[ev.comparisons["metric"] == "sharpe"]
+    print(show[["label", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "identical_to",
+                "n_markets"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    e = ev.evidence
+    print(f"   SPA p={e['spa']['pvalues']['consistent']:.3f}, StepM superior "
+          f"{e['stepm']['superior']}, MCS {e['mcs']['included']}, DSR {e['dsr']['dsr']:.2f} "
+          f"(n_trials {e['dsr']['n_trials']}), PBO {e['pbo']['pbo']:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sims", type=int, default=600)
+    ap.add_argument("--markets", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--part", default="coverage,spa,pbo,dsr,speed")
+    args = ap.parse_args()
+    parts = set(args.part.split(","))
+    if "coverage" in parts:
+        bench_coverage(args.sims)
+    if "spa" in parts:
+        bench_spa()
+    if "pbo" in parts:
+        bench_pbo()
+    if "dsr" in parts:
+        bench_dsr()
+    if "speed" in parts:
+        bench_speed(args.markets, args.workers)
+
+
+if __name__ == "__main__":
+    main()
