@@ -122,8 +122,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if not args.stage:
         print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
               "name or public path)")
-        for e in reg.estimator_entries():
-            print(f"  {e.name:<18} [{e.provider}]")
+        for est in reg.estimator_entries():
+            print(f"  {est.name:<18} [{est.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0
