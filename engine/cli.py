@@ -1,16 +1,20 @@
 """The ``causalfolio`` command line.
 
 Commands: ``plugins``, ``spec``, ``backtest``, ``demo``, ``datasets synthetic``. Errors print one
-line on stderr and exit with status 2 (``--debug`` shows the traceback).
+line on stderr and exit with status 2 (``--debug`` shows the traceback). Ctrl-C exits with 130 and
+SIGTERM with 143, both after saving what an ablation finished (re-run to resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,7 +26,7 @@ from .cli_common import (
     backtest_progress,
     market_from_args,
 )
-from .errors import CausalfolioError
+from .errors import CausalfolioError, Terminated
 
 DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
 DEMO_BENCHMARKS = ("equal", "hrp")
@@ -133,7 +137,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
     from .pipeline import parse_spec
     from .spec import expand_spec
 
-    for s in expand_spec(args.spec):
+    for s in expand_spec(args.spec, max_combinations=args.max_combinations):
         print(parse_spec(s).spec)
     return 0
 
@@ -157,7 +161,10 @@ def _config(args: argparse.Namespace):
         reselect_dates=None if not args.reselect_dates else tuple(_date_list(args.reselect_dates)),
         windows=Windows(drivers=args.driver_window, train=args.train_window,
                         cov=args.cov_window),
-        bounds=(args.min_weight, args.max_weight), cost_bps=args.cost_bps,
+        bounds=(args.min_weight, args.max_weight), bounds_policy=args.bounds_policy,
+        cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,
+        turnover_cap=args.turnover_cap, drift_threshold=args.drift_threshold,
+        risk_free=args.risk_free, delisting_returns=args.delisting_returns,
         drift=not args.no_drift, seed=args.seed,
     )
 
@@ -165,14 +172,20 @@ def _config(args: argparse.Namespace):
 def _run(market, args: argparse.Namespace, out: Path, overwrite: bool, extra: dict,
          config=None) -> int:
     from .backtest import run_backtest, write_run
+    from .backtest.runfolder import RUN_MARKER
+    from .data.folders import claim_folder
 
     specs = args.spec if isinstance(args.spec, list) else [args.spec]
     config = config if config is not None else _config(args)
     progress = None if args.quiet else backtest_progress()
-    t0 = time.perf_counter()
-    result = run_backtest(market, specs, config, benchmarks=args.benchmark, progress=progress)
-    elapsed = time.perf_counter() - t0
-    write_run(result, out, overwrite=overwrite, extra=extra)
+    # lock and check --out before computing: a folder we may not replace, or one another run is
+    # writing, is refused at once
+    with claim_folder(out, marker=RUN_MARKER, overwrite=overwrite):
+        t0 = time.perf_counter()
+        result = run_backtest(market, specs, config, benchmarks=args.benchmark,
+                              progress=progress)
+        elapsed = time.perf_counter() - t0
+        write_run(result, out, overwrite=overwrite, extra=extra)
     d = result.dates
     print(f"{len(d)} rebalances from {d[0].date()} to {d[-1].date()}, "
           f"{len(result.strategies)} strategies, {elapsed:.1f}s")
@@ -220,7 +233,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     check_out_path(args.out)
     market = synthetic_market(seed=check_seed(args.seed, "--seed"), n_assets=args.n_assets,
                               n_days=args.n_days, n_noise=args.n_noise)
-    with atomic_folder(Path(args.out), overwrite=args.force) as tmp:
+    with atomic_folder(Path(args.out), marker="truth.json", overwrite=args.force,
+                       what="dataset") as tmp:
         write_table(prices_from_returns(market.assets), tmp / "assets.csv")
         write_table(prices_from_returns(market.candidates), tmp / "drivers.csv")
         (tmp / "truth.json").write_text(json.dumps(market.truth.to_json(), indent=2))
@@ -241,7 +255,13 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     b = p.add_argument_group("backtest")
     b.add_argument("--start", help="first rebalance date considered (YYYY-MM-DD)")
     b.add_argument("--end", help="last date (YYYY-MM-DD)")
-    b.add_argument("--schedule", default="monthly", choices=["monthly", "quarterly", "weekly"])
+    b.add_argument("--schedule", default="monthly",
+                   choices=["monthly", "quarterly", "weekly", "drift"],
+                   help="rebalance calendar, or drift: when a weight drifts beyond "
+                        "--drift-threshold")
+    b.add_argument("--drift-threshold", type=float, default=0.05,
+                   help="weight drift that triggers a rebalance with --schedule drift "
+                        "(default 0.05)")
     b.add_argument("--reselect-every", type=int, default=1,
                    help="re-select drivers every n rebalances (default 1)")
     b.add_argument("--reselect-dates", metavar="D[,D...]",
@@ -252,7 +272,23 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
                        help=text)
     b.add_argument("--min-weight", type=float, default=0.0)
     b.add_argument("--max-weight", type=float, default=1.0)
-    b.add_argument("--cost-bps", type=float, default=0.0, help="cost per unit traded, bps")
+    b.add_argument("--bounds-policy", default="error", choices=["error", "relax"],
+                   help="when the bounds cannot hold for the assets investable at a date: "
+                        "error (default) or relax them just enough")
+    b.add_argument("--cost-bps", default="0", metavar="BPS|FILE",
+                   help="cost per unit traded, bps; or a CSV asset,bps of per-asset costs")
+    b.add_argument("--fixed-cost", type=float, default=0.0,
+                   help="cost per asset traded, NAV units (the NAV starts at 100)")
+    b.add_argument("--band", type=float, default=0.0,
+                   help="no-trade band: skip trades smaller than this weight (default 0)")
+    b.add_argument("--turnover-cap", type=float, default=None,
+                   help="largest one-way turnover per rebalance (default none)")
+    b.add_argument("--risk-free", default="0", metavar="RATE|FILE",
+                   help="return of cash: annual rate (0.02) or a CSV of daily cash returns; "
+                        "Sharpe and Sortino use excess returns (default 0)")
+    b.add_argument("--delisting-returns", metavar="FILE",
+                   help="CSV asset,return[,date]: return of a position when its asset delists "
+                        "(default: sold at the last price)")
     b.add_argument("--no-drift", action="store_true", help="hold weights constant daily")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--quiet", action="store_true", help="no progress display")
@@ -275,17 +311,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("spec", help="validate a spec and print its canonical form")
     p.add_argument("spec")
+    p.add_argument("--max-combinations", type=int, metavar="N",
+                   help="refuse braces describing more than N specs (default 10000)")
     p.set_defaults(func=cmd_spec)
 
     p = sub.add_parser("backtest", help="walk-forward backtest on your data")
     add_data_options(p, required=True)
     p.add_argument("--out", help="run folder (default runs/backtest-<time>)")
-    p.add_argument("--force", action="store_true", help="replace an existing run folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing run folder (one holding run.json; other folders "
+                        "and files are never replaced)")
     _add_backtest_options(p, spec_required=True)
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("demo", help="the whole pipeline on the built-in synthetic market")
-    p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
+    p.add_argument("--out", default="runs/demo",
+                   help="run folder (default runs/demo); an earlier run folder there is "
+                        "replaced, anything else is refused")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic market")
     _add_backtest_options(p, spec_required=False)
     p.set_defaults(func=cmd_demo, min_weight=0.03, max_weight=0.10)
@@ -298,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--n-assets", type=int, default=14)
     d.add_argument("--n-days", type=int, default=1260)
     d.add_argument("--n-noise", type=int, default=30)
-    d.add_argument("--force", action="store_true", help="replace an existing folder")
+    d.add_argument("--force", action="store_true",
+                   help="replace an existing dataset folder (one holding truth.json)")
     d.set_defaults(func=cmd_datasets)
 
     from .report.cli import add_report_command
@@ -311,14 +354,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`~causalfolio.errors.Terminated` (a KeyboardInterrupt), so that it
+    takes the Ctrl-C path: an ablation saves its progress, a half-written folder is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error, 1 internal error)."""
+    """Entry point; returns the exit status (0 ok, 2 user error, 1 internal error, 130 Ctrl-C,
+    143 SIGTERM; an interrupted ablation keeps what finished and resumes when re-run)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "benchmark", "missing") is None:
         args.benchmark = list(DEMO_BENCHMARKS) if args.command == "demo" else []
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.func(args) or 0)
+    except Terminated:
+        print("causalfolio: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except CausalfolioError as exc:
         if args.debug:
             raise

@@ -83,6 +83,11 @@ class NumericalError(CausalfolioError, ArithmeticError):
     """A numerical procedure failed in a way no documented fallback covers."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received by the command line: handled like Ctrl-C (an ablation saves what finished,
+    a run folder being written is removed), then exit status 143 (128 + SIGTERM)."""
+
+
 class CausalfolioWarning(UserWarning):
     """Base class of the warnings causalfolio emits on purpose (a result is valid but not what
     the user probably meant)."""

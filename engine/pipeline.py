@@ -34,7 +34,7 @@ from .stages import (
     SensitivityForecaster,
     fingerprint,
 )
-from .weights import project_to_bounds, within_bounds
+from .weights import project_to_bounds, within_bounds, within_exposures
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
 
@@ -258,7 +258,7 @@ class Pipeline:
             inputs = MappingInputs(date=date, assets=tuple(past.columns), returns=returns_cov,
                                    bounds=bounds, seed=seed)
             t0 = time.perf_counter()
-            key = fingerprint(self.mapping.spec, returns_cov, bounds, seed)
+            key = fingerprint(self.mapping.key_spec, returns_cov, bounds, seed)
             alloc = self._allocate(inputs, key)
             timings["mapping"] = time.perf_counter() - t0
             return RebalanceResult(date=date, weights=alloc.weights, allocation=alloc,
@@ -287,7 +287,7 @@ class Pipeline:
                 driver_returns=past_c[names].iloc[-cov_w:], distance=fc.distance,
                 sensitivities=sens, forecast=fc, bounds=bounds, seed=seed,
             )
-            alloc = self._allocate(inputs, fingerprint(self.mapping.spec, fc_key, returns_cov,
+            alloc = self._allocate(inputs, fingerprint(self.mapping.key_spec, fc_key, returns_cov,
                                                        bounds, seed))
         risk = _risk(inputs, alloc, diagnostics)
         return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
@@ -326,7 +326,7 @@ class Pipeline:
         """1. Driver selection on the driver window."""
         wd = _window(self.drivers, windows.drivers)
         a_sel, c_sel = past.iloc[-wd:], past_c.iloc[-wd:]
-        key = fingerprint(self.drivers.spec, a_sel, c_sel, seed)
+        key = fingerprint(self.drivers.key_spec, a_sel, c_sel, seed)
 
         def _select() -> DriverSelection:
             out = self.drivers.select(a_sel, c_sel, seed=seed)
@@ -348,7 +348,8 @@ class Pipeline:
         train_a = past.iloc[: len(past) - oos] if oos else past
         train_d = past_c[names].iloc[: len(past) - oos] if oos else past_c[names]
         train_w = _window(self.dynamics, windows.train)
-        dyn_key = fingerprint(self.dynamics.spec, selection.key, train_a, train_d, train_w, seed)
+        dyn_key = fingerprint(self.dynamics.key_spec, selection.key, train_a, train_d, train_w,
+                              seed)
         model = _cached(cache, dyn_key, lambda: self.dynamics.fit(train_a, train_d,
                                                                  window=train_w, seed=seed))
         return model, dyn_key, train_d
@@ -365,9 +366,9 @@ class Pipeline:
         if oos:
             lag_buf = max(model.lags) if model.lags else 0
             recent = past_c[names].iloc[-(oos + lag_buf):]
-            sens_key = fingerprint(self.sensitivities.spec, dyn_key, "out", recent)
+            sens_key = fingerprint(self.sensitivities.key_spec, dyn_key, "out", recent)
         else:
-            sens_key = fingerprint(self.sensitivities.spec, dyn_key, "in")
+            sens_key = fingerprint(self.sensitivities.key_spec, dyn_key, "in")
 
         def _extract() -> Sensitivities:
             if oos:
@@ -383,7 +384,7 @@ class Pipeline:
         cache: MutableMapping[str, Any] | None,
     ) -> tuple[DistanceForecast, str]:
         """4. Forecast of the (n, n) distance matrix over the holding period, and its key."""
-        fc_key = fingerprint(self.forecasting.spec, sens_key, horizon, seed)
+        fc_key = fingerprint(self.forecasting.key_spec, sens_key, horizon, seed)
 
         def _forecast() -> DistanceForecast:
             out = self.forecasting.forecast(sens, horizon=horizon, seed=seed)
@@ -415,10 +416,19 @@ class Pipeline:
         arr = w.to_numpy()
         if not np.all(np.isfinite(arr)):
             raise NumericalError(f"risk mapping {self.mapping.name!r} returned non-finite weights")
+        diagnostics = dict(alloc.diagnostics)
+        if getattr(self.mapping, "long_short", False):  # shorts allowed: check net and gross
+            net, gross = self.mapping.net, self.mapping.gross  # type: ignore[attr-defined]
+            if not within_exposures(arr, net, gross):
+                raise NumericalError(
+                    f"risk mapping {self.mapping.name!r} returned long-short weights with net "
+                    f"{arr.sum():.6g} (expected {net:g}) and gross {np.abs(arr).sum():.6g} "
+                    f"(limit {gross})")
+            w = pd.Series(arr, index=list(inputs.assets), name=str(inputs.date.date()))
+            return attrs.evolve(alloc, weights=w, diagnostics=diagnostics, key=key)
         if np.any(arr < -1e-8):
             raise NumericalError(f"risk mapping {self.mapping.name!r} returned negative weights")
         lo, hi = inputs.bounds
-        diagnostics = dict(alloc.diagnostics)
         if not within_bounds(arr, lo, hi):
             projected = project_to_bounds(np.clip(arr, 0.0, None), lo, hi)
             diagnostics["bounds_projection"] = float(np.abs(projected - arr).max())
@@ -443,6 +453,11 @@ def _build(stage: str, call: ComponentCall, spec: str, registry: Registry) -> Co
     for key, value in call.params.items():
         span = call.param_spans[key]
         if key not in fields:
+            if stage == "mapping" and key in ("long_short", "gross", "net"):
+                raise SpecError(
+                    f"{call.name} is long-only and cannot take {key!r}", spec, *span,
+                    "short positions are available in mvo, cvar and closed_form "
+                    "(long_short=True, gross=..., net=...)")
             import difflib
 
             close = difflib.get_close_matches(key, sorted(fields), n=1, cutoff=0.5)

@@ -55,3 +55,21 @@ def within_bounds(w: np.ndarray, lo: float, hi: float, tol: float = 1e-8) -> boo
         np.all(np.isfinite(w)) and abs(w.sum() - 1.0) <= tol
         and np.all(w >= lo - tol) and np.all(w <= hi + tol)
     )
+
+
+def check_exposures(owner: str, gross: float | None, net: float) -> None:
+    """Raise :class:`ParameterError` unless a long-short budget is possible: gross >= |net|."""
+    from .errors import ParameterError
+
+    if not np.isfinite(net):
+        raise ParameterError(f"{owner}: parameter 'net' must be finite, got {net!r}")
+    if gross is not None and not gross >= abs(net):
+        raise ParameterError(f"{owner}: parameter 'gross' (sum |w|) must be >= |net| (sum w); "
+                             f"got gross={gross:g}, net={net:g}")
+
+
+def within_exposures(w: np.ndarray, net: float, gross: float | None, tol: float = 1e-6) -> bool:
+    """True when long-short weights ``w`` sum to ``net`` and sum |w| <= ``gross`` up to ``tol``."""
+    w = np.asarray(w, dtype=float)
+    return bool(np.all(np.isfinite(w)) and abs(w.sum() - net) <= tol
+                and (gross is None or np.abs(w).sum() <= gross + tol))

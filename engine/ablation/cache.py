@@ -14,15 +14,24 @@ Outputs that hold anything else (a torch ``Module`` object, a GPU tensor, a func
 memory only and are counted as ``skipped``. Every file is written to a temporary name and renamed
 into place, so concurrent workers and interruptions never leave a half-written entry; the folder
 is safe to delete.
+
+Each file starts with a header line holding the SHA-256 of the rest (the ``.npz`` bytes), checked
+on every read: an entry altered or damaged on disk is recomputed (and rewritten), with one
+:class:`CacheIntegrityWarning` naming it. Stage keys include the code version of each component
+(:func:`causalfolio.stages.code_version`: the causalfolio version and the source hash of the
+component's modules), so a changed component never reuses the outputs of its previous code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import os
 import re
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -35,7 +44,9 @@ import pandas as pd
 from ..data.io import atomic_write_bytes
 from ..stages import DistanceForecast, DriverSelection, FittedDynamics, Sensitivities
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 1  # the manifest's format
+DISK_FORMAT = 2  # the files' format (folder v<n>); 2: a SHA-256 header line before the .npz
+_HEADER = b"causalfolio-stage-cache sha256="
 _KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
 _STAGE_TYPES: tuple[tuple[type, str], ...] = (
     (DriverSelection, "drivers"), (FittedDynamics, "dynamics"), (Sensitivities, "sensitivities"),
@@ -231,19 +242,56 @@ def decode(data: bytes | os.PathLike | str) -> Any:
 # --- the caches ---------------------------------------------------------------------------------
 
 
+class CacheIntegrityWarning(UserWarning):
+    """A disk-cache entry failed its content-hash check (altered or damaged); it is recomputed."""
+
+
+def seal(data: bytes) -> bytes:
+    """``data`` behind a header line holding its SHA-256 (the on-disk form of an entry)."""
+    return _HEADER + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+
+
+def unseal(blob: bytes) -> bytes:
+    """The payload of :func:`seal`'s output; :class:`ValueError` when the hash does not match."""
+    n = len(_HEADER)
+    if not blob.startswith(_HEADER) or blob[n + 64:n + 65] != b"\n":
+        raise ValueError("no content-hash header")
+    data = blob[n + 65:]
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest().encode(), blob[n:n + 64]):
+        raise ValueError("content hash mismatch")
+    return data
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_once(path: Path, blob: bytes, reason: str) -> None:
+    """One warning per entry and content (a process reading it again stays quiet)."""
+    where = str(path)
+    seen = (where, hashlib.sha256(blob).hexdigest())
+    if seen in _WARNED:
+        return
+    _WARNED.add(seen)
+    warnings.warn(f"stage cache entry {where} is altered or damaged ({reason}); recomputing it",
+                  CacheIntegrityWarning, stacklevel=3)
+
+
+
 class DiskCache:
-    """Stage outputs on disk, one ``.npz`` per key under ``root/v<format>/<xx>/<key>.npz``.
+    """Stage outputs on disk, one sealed ``.npz`` (:func:`seal`) per key under
+    ``root/v<format>/<xx>/<key>.npz``.
 
     Parameters
     ----------
     root
         Cache folder (created when needed). Deleting it at any time is safe: missing entries are
-        recomputed. Unreadable or foreign entries count as misses.
+        recomputed. An entry whose content hash does not match (altered or damaged), or that
+        cannot be decoded, is a miss, with one :class:`CacheIntegrityWarning` naming it.
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
-        self.base = self.root / f"v{CACHE_FORMAT}"
+        self.base = self.root / f"v{DISK_FORMAT}"
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.match(key):
@@ -251,13 +299,21 @@ class DiskCache:
         return self.base / key[:2] / f"{key}.npz"
 
     def load(self, key: str) -> Any | None:
-        """The stored value, or ``None`` when absent or unreadable."""
+        """The stored value, or ``None`` when absent, altered or unreadable (recomputed)."""
         p = self._path(key)
-        if not p.is_file():
+        try:
+            blob = p.read_bytes()
+        except OSError:  # absent (or vanished): a miss
             return None
         try:
-            return decode(p)
-        except Exception:  # noqa: BLE001 - a damaged/foreign entry is a miss, recomputed
+            data = unseal(blob)
+        except ValueError as exc:
+            _warn_once(p, blob, str(exc))
+            return None
+        try:
+            return decode(data)
+        except Exception as exc:  # noqa: BLE001 - a damaged/foreign entry is a miss, recomputed
+            _warn_once(p, blob, f"{type(exc).__name__}: {exc}")
             return None
 
     def store(self, key: str, value: Any) -> bool:
@@ -269,7 +325,7 @@ class DiskCache:
         p = self._path(key)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(p, data)
+            atomic_write_bytes(p, seal(data))
         except OSError:
             return False
         return True

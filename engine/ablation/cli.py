@@ -18,6 +18,13 @@ _AXIS_HELP = {
     "min_weight": "minimum weight(s) per asset (default 0)",
     "max_weight": "maximum weight(s) per asset (default 1)",
     "cost_bps": "transaction cost(s), bps of traded value (default 0)",
+    "fixed_cost": "cost(s) per asset traded, NAV units (the NAV starts at 100; default 0)",
+    "band": "no-trade band(s): skip trades smaller than this weight (default 0)",
+    "turnover_cap": "largest one-way turnover per rebalance, or none (default none)",
+    "risk_free": "risk-free rate(s): annual rate or a daily file (default 0)",
+    "bounds_policy": "infeasible bounds at a date: error or relax (default error)",
+    "delisting_returns": "CSV asset,return[,date] of delisting returns (default: none, sold "
+                         "at the last price)",
     "drift": "let weights drift between rebalances: true, false or true,false (default true)",
     "seed": "base seed(s) (default 0)",
 }
@@ -59,12 +66,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             settings[name] = getattr(args, name)
     if args.grid:
         grid = Grid.from_toml(args.grid, specs=args.spec or (), benchmarks=args.benchmark or (),
-                              settings=settings)
+                              settings=settings, max_combinations=args.max_combinations)
         mopts = market_options_from_toml(args.grid)
     else:
         if not args.spec:
             raise ConfigError("give --spec (braces allowed) or --grid FILE")
-        grid = Grid.from_specs(args.spec, benchmarks=args.benchmark or (), settings=settings)
+        grid = Grid.from_specs(args.spec, benchmarks=args.benchmark or (), settings=settings,
+                               max_combinations=args.max_combinations)
         mopts = {}
     for name in ("synthetic", "resample", "replicas", "block_days"):
         if getattr(args, name) is not None:
@@ -178,6 +186,9 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
                    help="benchmark spec (repeatable), e.g. equal, hrp")
     g.add_argument("--dry-run", action="store_true",
                    help="list the combinations and exit")
+    g.add_argument("--max-combinations", type=_positive_int, metavar="N",
+                   help="refuse a grid of more than N combinations, counted before expanding "
+                        "(default: the grid file's max_combinations, else 10000)")
     d = p.add_argument_group("data")
     add_data_options(d, required=False)
     d.add_argument("--synthetic", metavar="SEEDS",

@@ -186,8 +186,12 @@ def _pair(r: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray] | No
 # --- identical arms ----------------------------------------------------------------------------
 
 
-def _study_identical(t: pd.DataFrame) -> dict[str, str]:
-    """``id -> label of the first member`` for ids identical to another arm in every market."""
+def _study_identical(t: pd.DataFrame, ref: str, ref_label: str) -> dict[str, str]:
+    """``id -> label of the first member`` for ids identical to another arm in every market.
+
+    The reference always stays: when it belongs to a group, the other members of that group
+    (the first one included) become identical to the reference.
+    """
     out: dict[str, str] = {}
     ok = t[t["status"] == "ok"]
     for cid, rows in ok.groupby("id", sort=False):
@@ -195,6 +199,15 @@ def _study_identical(t: pd.DataFrame) -> dict[str, str]:
         if firsts and all(f is not None for f in firsts) and len(set(firsts)) == 1 \
                 and firsts[0] != rows["label"].iloc[0]:
             out[str(cid)] = firsts[0]
+    if ref in out:
+        group = out.pop(ref)
+        label_of = dict(zip(ok["id"], ok["label"], strict=False))
+        for cid in list(out):
+            if out[cid] == group:
+                out[cid] = ref_label
+        first_id = next((i for i, lab in label_of.items() if lab == group), None)
+        if first_id is not None and first_id != ref:
+            out[first_id] = ref_label
     return out
 
 
@@ -515,7 +528,7 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
     t = _check_table(table, factors)
     ref, ref_label = _resolve_reference(t, reference)
     markets = list(dict.fromkeys(t.loc[t["status"] == "ok", "market"]))
-    identical = _study_identical(t)
+    identical = _study_identical(t, ref, ref_label)
     comparisons, blocks = _comparisons(t, returns, markets, ref, ref_label, identical,
                                        block=block_days, n_boot=n_boot, seed=seed, alpha=alpha)
     summary = _summary(t, factors, markets, identical, alpha)

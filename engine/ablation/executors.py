@@ -207,9 +207,54 @@ def _serial(market: Any, tasks: Sequence[Task], cache: StageCache) -> Iterator[l
 _MARKET: dict[str, Any] = {}
 
 
-def _init_process(market: Any) -> None:
+def _init_process(market: Any, parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _MARKET["m"] = market
+    if parent is not None:
+        watch_parent(parent)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # the pid now belongs to another user's process: ours is gone
+        return False
+    try:  # a zombie (killed, not yet reaped) is dead too
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:  # no /proc (not Linux)
+        return True
+
+
+def watch_parent(pid: int, interval: float = 0.5) -> threading.Thread:
+    """Exit this (worker) process as soon as the process ``pid`` dies.
+
+    Workers of the ``processes`` executor are children of the fork server, not of the process
+    running the ablation, and hold the pipes that keep the fork server and the resource tracker
+    alive: without this watchdog, SIGKILL of the main process would leave them all running.
+    A daemon thread waits on a pidfd where the OS has them (Linux), else polls every
+    ``interval`` seconds, then ends the process with ``os._exit(1)``.
+    """
+
+    def run() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # not Linux >= 5.3, or already gone
+            fd = None
+        if fd is not None:
+            import select
+
+            select.select([fd], [], [])  # readable once the process has exited
+        else:
+            while _process_alive(pid):
+                time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=run, name="causalfolio-parent-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 def _process_task(task: Task) -> list[Record]:
@@ -227,7 +272,7 @@ def _context() -> mp.context.BaseContext:
 
 def _processes(market: Any, tasks: Sequence[Task], workers: int) -> Iterator[list[Record]]:
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                               initializer=_init_process, initargs=(market,))
+                               initializer=_init_process, initargs=(market, os.getpid()))
     clean = False
     try:
         pending = {pool.submit(_process_task, t) for t in tasks}

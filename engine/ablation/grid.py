@@ -4,6 +4,7 @@ settings, each combination with a canonical label and a deterministic id."""
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,11 +19,12 @@ from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_
 from ..errors import ConfigError, SpecError
 from ..pipeline import Pipeline, Windows, parse_spec
 from ..registry import Registry
-from ..spec import expand_spec
+from ..spec import count_spec, expand_spec
+from ..spec.expand import check_limit, resolve_limit
 from ..stages import STAGES, fingerprint
 
 # Backtest settings that may vary across a grid (axes), with their type and default.
-AXES: dict[str, tuple[type, Any]] = {
+AXES: dict[str, tuple[type | str, Any]] = {  # a type, or the name of a special parser
     "driver_window": (int, DRIVER_WINDOW),
     "train_window": (int, TRAIN_WINDOW),
     "cov_window": (int, COV_WINDOW),
@@ -30,6 +32,12 @@ AXES: dict[str, tuple[type, Any]] = {
     "min_weight": (float, MIN_WEIGHT),
     "max_weight": (float, MAX_WEIGHT),
     "cost_bps": (float, 0.0),
+    "fixed_cost": (float, 0.0),
+    "band": (float, 0.0),
+    "turnover_cap": ("cap", None),
+    "risk_free": ("number_or_file", 0.0),
+    "bounds_policy": ("choice", "error"),
+    "delisting_returns": ("file", None),
     "drift": (bool, True),
     "seed": (int, 0),
 }
@@ -44,6 +52,30 @@ UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
 
 def _coerce_axis(name: str, value: Any) -> Any:
     tp = AXES[name][0]
+    if tp == "choice":
+        from ..backtest.config import BOUNDS_POLICIES
+
+        if value not in BOUNDS_POLICIES:
+            raise ConfigError(f"setting {name!r} takes one of {', '.join(BOUNDS_POLICIES)}, got "
+                              f"{value!r}")
+        return value
+    if tp == "file":
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"setting {name!r} takes a file name, got {value!r}")
+        return value
+    if tp == "number_or_file":
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        tp = float
+    if tp == "cap":
+        if value is None or (isinstance(value, str) and value.lower() == "none"):
+            return None
+        tp = float
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -126,7 +158,9 @@ class Combination:
             windows=Windows(drivers=v("driver_window"), train=v("train_window"),
                             cov=v("cov_window")),
             bounds=(v("min_weight"), v("max_weight")), cost_bps=v("cost_bps"),
-            drift=v("drift"), seed=v("seed"),
+            fixed_cost=v("fixed_cost"), band=v("band"), turnover_cap=v("turnover_cap"),
+            risk_free=v("risk_free"), bounds_policy=v("bounds_policy"),
+            delisting_returns=v("delisting_returns"), drift=v("drift"), seed=v("seed"),
         )
 
     def upstream_key(self, level: int) -> str:
@@ -158,6 +192,8 @@ class Grid:
         ``(axis, values)`` for every settings axis (see :data:`AXES`).
     fixed
         ``start``, ``end``, ``schedule`` shared by all combinations.
+    max_combinations
+        Most combinations :meth:`combinations` may produce (``None``: the default 10,000).
     """
 
     specs: tuple[str, ...]
@@ -167,6 +203,7 @@ class Grid:
     registry: Registry | None = attrs.field(default=None, eq=False, repr=False)
     """The registry the specs were parsed with; :func:`run_ablation` runs and summarises every
     combination with it (``None``: the process-wide one)."""
+    max_combinations: int | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def from_specs(
@@ -177,6 +214,7 @@ class Grid:
         benchmarks: Iterable[str] = (),
         settings: Mapping[str, Any] | None = None,
         registry: Registry | None = None,
+        max_combinations: int | None = None,
     ) -> Grid:
         """Build a grid.
 
@@ -194,6 +232,10 @@ class Grid:
         settings
             Backtest settings: an axis (see :data:`AXES`) given a list varies across the grid, a
             scalar is fixed; ``start``, ``end`` and ``schedule`` are fixed for the whole grid.
+        max_combinations
+            Refuse (:class:`ConfigError`, with the count) a grid of more combinations than this
+            (default 10,000). The count (brace alternatives x stage alternatives x settings
+            values, before removing duplicates) is computed before anything is expanded.
         """
         if isinstance(specs, str):
             specs = [specs]
@@ -207,34 +249,50 @@ class Grid:
             if missing:
                 raise ConfigError(f"the grid's stages lack {', '.join(missing)}; give "
                                   "alternatives for all five stages")
-            alts = []
+        stage_items: list[list[str]] = []
+        if stages:
             for s in STAGES:
                 v = stages[s]
                 items = [v] if isinstance(v, str) else list(v)
                 if not items or not all(isinstance(i, str) and i.strip() for i in items):
                     raise ConfigError(f"stage {s!r} in the grid needs one or more spec strings, "
                                       f"got {v!r}")
-                alts.append([x for i in items for x in expand_spec(i)])
+                stage_items.append(items)
+        benchmarks = list(benchmarks)
+        for s in [*raw, *benchmarks]:
+            if not isinstance(s, str):
+                raise ConfigError(f"specs and benchmarks must be spec strings, got {s!r}")
+        limit = resolve_limit(max_combinations)
+        # the size of the grid, from the parse trees, before expanding anything
+        n_stages = math.prod(sum(count_spec(i) for i in items) for items in stage_items) \
+            if stage_items else 0
+        n_specs = sum(count_spec(s) for s in raw) + n_stages + sum(count_spec(b)
+                                                                    for b in benchmarks)
+        n_cells = math.prod(len(v) if isinstance(v, (list, tuple)) else 1
+                            for k, v in (settings or {}).items() if k in AXES)
+        check_limit(n_specs * n_cells, limit, "the grid",
+                    f" ({n_specs:,} pipelines and benchmarks x {n_cells:,} settings cells)")
+        if stage_items:
+            alts = [[x for i in items for x in expand_spec(i, max_combinations=limit)]
+                    for items in stage_items]
             raw.extend("|".join(c) for c in itertools.product(*alts))
-        canon: list[str] = []
+        canon: dict[str, None] = {}  # insertion-ordered set: linear-time de-duplication
         for s in raw:
-            for concrete in expand_spec(s):
+            for concrete in expand_spec(s, max_combinations=limit):
                 p = parse_spec(concrete, registry)
                 if p.is_benchmark:
                     raise SpecError(
                         f"{concrete!r} is a benchmark (one mapping); list it under benchmarks, "
                         "not with the pipelines", s)
-                if p.spec not in canon:
-                    canon.append(p.spec)
-        bench: list[str] = []
+                canon.setdefault(p.spec)
+        bench: dict[str, None] = {}
         for b in benchmarks:
-            for concrete in expand_spec(b):
+            for concrete in expand_spec(b, max_combinations=limit):
                 p = parse_spec(concrete, registry)
                 if not p.is_benchmark:
                     raise SpecError(f"benchmark {concrete!r} must be a single mapping "
                                     "such as equal or hrp", b)
-                if p.spec not in bench:
-                    bench.append(p.spec)
+                bench.setdefault(p.spec)
         if not canon and not bench:
             raise ConfigError("the grid has no pipeline: give --spec or a grid file with "
                               "specs or stages")
@@ -242,6 +300,10 @@ class Grid:
         axes: list[tuple[str, tuple[Any, ...]]] = []
         for name, value in (settings or {}).items():
             if name in FIXED:
+                if name == "schedule" and value == "drift":
+                    raise ConfigError("schedule 'drift' is not available in an ablation (every "
+                                      "combination runs on the same dates); use monthly, "
+                                      "quarterly or weekly")
                 if name == "schedule" and not isinstance(value, str):
                     raise ConfigError("schedule must be one of monthly, quarterly, weekly for an "
                                       "ablation (it is shared by every combination)")
@@ -253,24 +315,22 @@ class Grid:
             values = list(value) if isinstance(value, (list, tuple)) else [value]
             if not values:
                 raise ConfigError(f"setting {name!r} has an empty list of values")
-            coerced: list[Any] = []
-            for v in values:
-                c = _coerce_axis(name, v)
-                if c not in coerced:
-                    coerced.append(c)
+            coerced = dict.fromkeys(_coerce_axis(name, v) for v in values)
             axes.append((name, tuple(coerced)))
         # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
         BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
         return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed,
-                   registry=registry)
+                   registry=registry, max_combinations=limit)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike, *, specs: Iterable[str] = (),
                   benchmarks: Iterable[str] = (), settings: Mapping[str, Any] | None = None,
-                  registry: Registry | None = None) -> Grid:
+                  registry: Registry | None = None, max_combinations: int | None = None) -> Grid:
         """Read a grid file (TOML); ``specs``, ``benchmarks`` and ``settings`` add to / override
-        it (see ``docs/ablation.md`` for the format)::
+        it, and ``max_combinations`` (default: the file's ``max_combinations``, else 10,000)
+        overrides the file's (see ``docs/ablation.md`` for the format)::
 
+            max_combinations = 20000
             specs = ["rccp(k={4,6})|linear|beta|static|hsp"]
             benchmarks = ["equal", "hrp"]
             [stages]
@@ -294,10 +354,17 @@ class Grid:
             doc = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{p}: not a valid TOML grid file ({exc})") from None
-        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest", "market"}
+        unknown = set(doc) - {"specs", "spec", "stages", "benchmarks", "backtest", "market",
+                              "max_combinations"}
         if unknown:
             raise ConfigError(f"{p}: unknown key(s) {sorted(unknown)}; a grid file has specs, "
-                              "stages, benchmarks, backtest and market")
+                              "stages, benchmarks, backtest, market and max_combinations")
+        if max_combinations is None and "max_combinations" in doc:
+            max_combinations = doc["max_combinations"]
+            if isinstance(max_combinations, bool) or not isinstance(max_combinations, int) \
+                    or max_combinations < 1:
+                raise ConfigError(f"{p}: max_combinations must be an integer >= 1, got "
+                                  f"{max_combinations!r}")
         file_specs = doc.get("specs", doc.get("spec", []))
         file_specs = [file_specs] if isinstance(file_specs, str) else list(file_specs)
         file_bench = doc.get("benchmarks", [])
@@ -309,11 +376,20 @@ class Grid:
         merged = {**bt, **(settings or {})}
         return cls.from_specs([*file_specs, *specs], stages=stages,
                               benchmarks=[*file_bench, *benchmarks], settings=merged,
-                              registry=registry)
+                              registry=registry, max_combinations=max_combinations)
 
     # -- combinations ---------------------------------------------------------------------
+    def size(self) -> int:
+        """The number of combinations, computed without building them."""
+        return (len(self.specs) + len(self.benchmarks)) * math.prod(len(v) for _, v in self.axes)
+
     def combinations(self) -> list[Combination]:
-        """Every combination: pipelines x axes, then benchmarks x axes (leftmost varies slowest)."""
+        """Every combination: pipelines x axes, then benchmarks x axes (leftmost varies slowest).
+
+        Raises :class:`ConfigError` before building anything when there are more than
+        ``max_combinations``.
+        """
+        check_limit(self.size(), self.max_combinations, "the grid")
         names = [a for a, _ in self.axes]
         shown = tuple(a for a, v in self.axes if len(v) > 1)
         cells = list(itertools.product(*(v for _, v in self.axes)))

@@ -42,6 +42,7 @@ from ..backtest.config import BacktestConfig
 from ..backtest.runfolder import to_jsonable
 from ..backtest.runner import plan_dates
 from ..backtest.schedule import rebalance_dates
+from ..data.folders import clean_stale, folder_lock
 from ..data.io import atomic_write_bytes
 from ..errors import (
     CausalfolioError,
@@ -264,31 +265,63 @@ class _Store:
                       json.dumps(to_jsonable(rec), indent=1).encode())
 
 
-def _prepare_out(out: Path, context: dict[str, Any], force: bool) -> None:
-    study = out / "study.json"
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} exists and is not a folder; choose another --out")
-    if study.is_file():
-        try:
-            old = json.loads(study.read_text()).get("context")
-        except (OSError, json.JSONDecodeError):
-            old = None
-        if old != context:
-            if not force:
-                raise ConfigError(
-                    f"{out} holds a study on other data, dates or fixed settings; choose "
-                    "another --out, or pass --force to discard its results")
-            shutil.rmtree(out / "rows", ignore_errors=True)
-    elif out.is_dir() and any(p.name not in ("rows", "stage-cache") for p in out.iterdir()):
-        if not force:
-            raise ConfigError(f"{out} exists and is not an ablation folder; choose another "
-                              "--out or pass --force")
-    (out / "rows").mkdir(parents=True, exist_ok=True)
+STUDY_MARKER = "study.json"
+"""The file that makes a folder an ablation folder (the only kind ``ablate`` writes into)."""
+
+
+def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
+                 n_combinations: int) -> None:
+    # re-entrant: run_ablation holds the lock of `out` for the whole study
+    with folder_lock(out) as since:
+        clean_stale(out, since, STUDY_MARKER)
+        study = out / STUDY_MARKER
+        if (out.exists() or out.is_symlink()) and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file, not a folder; causalfolio never replaces "
+                              "a file it did not write: choose another --out")
+        fresh = True
+        if study.is_file():
+            try:
+                old = json.loads(study.read_text()).get("context")
+            except (OSError, json.JSONDecodeError, AttributeError):
+                old = None
+            fresh = old != context
+            if fresh:
+                if not force:
+                    raise ConfigError(
+                        f"--out {out} holds a study on other data, dates or fixed settings; "
+                        "choose another --out, or pass --force to discard its results")
+                shutil.rmtree(out / "rows", ignore_errors=True)
+        elif out.is_dir() and any(p.name not in ("rows", "stage-cache") for p in out.iterdir()):
+            raise ConfigError(f"--out {out} is not an ablation folder (no {STUDY_MARKER}) and "
+                              "causalfolio never writes into a folder it did not make, whatever "
+                              "the flags: choose another --out")
+        (out / "rows").mkdir(parents=True, exist_ok=True)
+        if fresh:  # the marker from the start, so that an interrupted study is recognised
+            started = {"context": context, "grid": grid.to_json(),
+                       "combinations": n_combinations, "finished": 0, "failed": 0,
+                       "remaining": n_combinations, "counts_last_run": {}}
+            atomic_write_bytes(study, json.dumps(to_jsonable(started), indent=2).encode())
+
+
+def _holding_out_lock(fn: Callable[..., AblationResult]) -> Callable[..., AblationResult]:
+    """Hold the write lock of ``out`` for the whole study (a second ``ablate`` into the same
+    folder gets ConfigError "in use" instead of interleaving its rows)."""
+
+    @functools.wraps(fn)
+    def run(market: Any, grid: Grid, out: str | os.PathLike | None = None, *args: Any,
+            **kwargs: Any) -> AblationResult:
+        if out is None:
+            return fn(market, grid, out, *args, **kwargs)
+        with folder_lock(Path(out)):
+            return fn(market, grid, out, *args, **kwargs)
+
+    return run
 
 
 # --- the entry point -----------------------------------------------------------------------------
 
 
+@_holding_out_lock
 def run_ablation(
     market: Any,
     grid: Grid,
@@ -339,7 +372,10 @@ def run_ablation(
         Re-run combinations recorded as failed in ``out``.
     force
         Discard results in ``out`` that belong to another study (other data, dates or fixed
-        settings) instead of raising :class:`ConfigError`.
+        settings) instead of raising :class:`ConfigError`. A file, or a non-empty folder
+        without ``study.json`` (except the ``rows/`` of an interrupted study), is refused with
+        :class:`ConfigError` whatever ``force`` says; ``out`` is locked for the whole study (a
+        concurrent study into it gets ``ConfigError`` "in use").
     progress
         Called after each finished task with ``done``, ``failed``, ``remaining``, ``total``,
         ``elapsed`` and ``eta`` (seconds).
@@ -399,7 +435,7 @@ def run_ablation(
                                for mid, m in markets.items()}}
     out_p = Path(out) if out is not None else None
     if out_p is not None:
-        _prepare_out(out_p, context, force)
+        _prepare_out(out_p, context, force, grid, len(combos))
     if cache_dir is True:
         cdir = str(out_p / "stage-cache") if out_p is not None else None
     elif cache_dir in (None, False):
@@ -549,20 +585,10 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
     else:
         nav = navs.get(first, pd.DataFrame())
     counts = {k: int(v) for k, v in sorted(counts.items())}
-    ev = None
-    if stats is not None and remaining == 0 and returns:
-        ev = _evidence(table, returns, reference, axes, stats)
-        if ev is not None:
-            ev.evidence["market_settings"] = dict(markets_json)
-    summary = ev.summary if ev is not None else choices
-    if out is not None:
-        frames = [("results", table), ("choices", choices)]
-        frames.append(("summary", summary))
-        for name, frame in frames:
+    if out is not None:  # the results first: they stay on disk whatever the statistics do
+        for name, frame in (("results", table), ("choices", choices)):
             _atomic_frame(frame, out / f"{name}.parquet", index=False)
             _atomic_frame(frame, out / f"{name}.csv", index=False)
-        if ev is not None:
-            ev.write(out)
         if not nav.empty:
             nav.index.name = "date"
             _atomic_frame(nav, out / "nav.parquet", index=True)
@@ -571,6 +597,18 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
                  if len(table) else 0, "remaining": remaining, "counts_last_run": counts}
         atomic_write_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
+    ev = None
+    if stats is not None and remaining == 0 and returns:
+        ev = _evidence(table, returns, reference, axes, stats)
+        if ev is not None:
+            ev.evidence["market_settings"] = dict(markets_json)
+    summary = ev.summary if ev is not None else choices
+    if out is not None:
+        if ev is not None:
+            ev.write(out)  # summary, comparisons, evidence.json
+        else:
+            _atomic_frame(summary, out / "summary.parquet", index=False)
+            _atomic_frame(summary, out / "summary.csv", index=False)
     return AblationResult(table=table, summary=summary, nav=nav, dates=dates_of[first],
                           counts=counts, ran=ran, skipped=skipped, remaining=remaining, out=out,
                           choices=choices, market_dates=dict(dates_of), reference=reference,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -11,7 +11,14 @@ import pandas as pd
 from ..checks import parse_date
 from ..errors import ConfigError
 from ..pipeline import Windows
+from .inputs import asset_values, number_or_path, read_risk_free
 from .schedule import FREQUENCIES
+
+SCHEDULES: tuple[str, ...] = (*FREQUENCIES, "drift")
+"""Rebalance schedules by name: calendar frequencies, and ``drift`` (rebalance when a weight has
+drifted more than ``drift_threshold`` from its target)."""
+
+BOUNDS_POLICIES: tuple[str, ...] = ("error", "relax")
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -29,8 +36,11 @@ class BacktestConfig:
         First and last dates considered for rebalancing/NAV (inclusive); default: the earliest
         date with enough history for every strategy, and the last date of the data.
     schedule
-        ``monthly`` (first trading day of each month), ``quarterly``, ``weekly``, or a list of
-        dates.
+        ``monthly`` (first trading day of each month), ``quarterly``, ``weekly``, a list of
+        dates, or ``drift``: rebalance first on the first date with enough history, then on the
+        trading day after any weight has drifted more than ``drift_threshold`` from its target.
+    drift_threshold
+        Absolute weight drift that triggers a rebalance with ``schedule="drift"`` (default 0.05).
     reselect_every
         Re-run driver selection every n rebalances (1: at every rebalance; 6: semi-annually as in
         §9.2); other stages run at every rebalance.
@@ -41,9 +51,33 @@ class BacktestConfig:
     windows
         Lookback windows (trading days) for driver selection, dynamics training and covariance.
     bounds
-        (min, max) weight per asset, long-only. Infeasible bounds are a :class:`ConfigError`.
+        (min, max) weight per asset, long-only, applied to the assets investable at each
+        rebalance (those with a full window of history and a price on the date).
+    bounds_policy
+        What to do when the bounds cannot hold for the number of investable assets at a date:
+        ``error`` (a :class:`ConfigError` naming the date) or ``relax`` (lower the minimum to
+        1/n and raise the maximum to 1/n just enough; recorded in the rebalance record).
     cost_bps
-        Transaction cost in basis points of traded value (one-way turnover).
+        Transaction cost in basis points of traded value: one number for all assets, or per
+        asset, a mapping asset -> bps or a CSV file with the columns ``asset,bps``.
+    fixed_cost
+        Cost per asset traded at a rebalance, in NAV units (the NAV starts at 100).
+    band
+        No-trade band: a trade smaller than this absolute weight is skipped (0: trade all); the
+        skipped amount stays in (or is borrowed from) cash. The first rebalance trades fully.
+    turnover_cap
+        Largest one-way turnover per rebalance; larger trades are scaled down together (None: no
+        cap). The first rebalance (investing from cash) is not capped.
+    risk_free
+        Return of cash: an annual rate (0.02 = 2% a year, compounded daily over 252 days) or a
+        CSV file of daily cash returns (columns ``date`` and one value, a fraction per day) that
+        covers the backtest. Cash comes from delistings, skipped trades and short proceeds;
+        Sharpe and Sortino ratios are computed on returns in excess of it.
+    delisting_returns
+        Return earned by a position on the day its asset stops having prices (the day after its
+        last price): a mapping asset -> return or a CSV file ``asset,return`` (optional
+        ``date``). Default: 0, the position is sold at its last price. The proceeds stay in cash
+        until the next rebalance.
     drift
         Let weights drift with prices between rebalances (True) or hold them constant (daily
         rebalancing to the target, False).
@@ -62,16 +96,27 @@ class BacktestConfig:
     reselect_dates: tuple[pd.Timestamp, ...] | None = None
     windows: Windows = attrs.field(factory=Windows)
     bounds: tuple[float, float] = (0.0, 1.0)
-    cost_bps: float = 0.0
+    bounds_policy: str = "error"
+    cost_bps: float | str | Mapping[str, float] = 0.0
+    fixed_cost: float = 0.0
+    band: float = 0.0
+    turnover_cap: float | None = None
+    drift_threshold: float = 0.05
+    risk_free: float | str | pd.Series = attrs.field(default=0.0, eq=False)
+    delisting_returns: str | Mapping[str, float] | None = None
     drift: bool = True
     seed: int = 0
     diagnostics: bool = True
+    _risk_free_series: pd.Series | None = attrs.field(init=False, default=None, eq=False,
+                                                       repr=False)
+    _asset_costs: dict | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    _delistings: dict | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.schedule, str):
-            if self.schedule not in FREQUENCIES:
+            if self.schedule not in SCHEDULES:
                 raise ConfigError(f"unknown schedule {self.schedule!r}; use one of "
-                                  f"{', '.join(FREQUENCIES)} or a list of dates")
+                                  f"{', '.join(SCHEDULES)} or a list of dates")
         elif isinstance(self.schedule, Sequence):
             dates = tuple(parse_date(d, "schedule") for d in self.schedule)
             object.__setattr__(self, "schedule", dates)
@@ -93,10 +138,88 @@ class BacktestConfig:
         object.__setattr__(self, "bounds", (lo, hi))
         if not 0.0 <= lo <= hi <= 1.0:
             raise ConfigError(f"bounds must satisfy 0 <= min <= max <= 1, got ({lo}, {hi})")
-        if not (isinstance(self.cost_bps, (int, float)) and 0 <= self.cost_bps < 10_000):
-            raise ConfigError(f"cost_bps must be in [0, 10000), got {self.cost_bps!r}")
+        self._check_inputs()
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ConfigError(f"start {self.start.date()} is after end {self.end.date()}")
+
+    def _check_inputs(self) -> None:
+        set_ = object.__setattr__
+        if self.bounds_policy not in BOUNDS_POLICIES:
+            raise ConfigError(f"unknown bounds_policy {self.bounds_policy!r}; use 'error' or "
+                              "'relax'")
+        for name, lo, hi in (("fixed_cost", 0.0, float("inf")), ("band", 0.0, 1.0),
+                             ("drift_threshold", 0.0, float("inf"))):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v < hi:
+                raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}), got {v!r}")
+            set_(self, name, float(v))
+        if self.drift_threshold <= 0:
+            raise ConfigError(f"drift_threshold must be > 0, got {self.drift_threshold!r}")
+        cap = self.turnover_cap
+        if cap is not None:
+            if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not cap > 0:
+                raise ConfigError(f"turnover_cap must be a number > 0 (one-way turnover per "
+                                  f"rebalance) or none, got {cap!r}")
+            set_(self, "turnover_cap", float(cap))
+        # costs: a number, or per asset (a mapping or a file asset,bps)
+        cost = self.cost_bps
+        if not isinstance(cost, Mapping):
+            cost = number_or_path(cost, name="cost_bps")
+            set_(self, "cost_bps", cost)
+        if isinstance(cost, float):
+            if not 0 <= cost < 10_000:
+                raise ConfigError(f"cost_bps must be in [0, 10000), got {cost!r}")
+        else:
+            table = {k: v for k, (v, _) in asset_values(cost, what="per-asset costs",
+                                                        column="bps").items()}
+            bad = [k for k, v in table.items() if not 0 <= v < 10_000]
+            if bad:
+                raise ConfigError(f"cost_bps must be in [0, 10000); asset {bad[0]!r} has "
+                                  f"{table[bad[0]]!r}")
+            set_(self, "_asset_costs", table)
+        # the risk-free rate: an annual rate or a daily series (file or Series)
+        rf = self.risk_free
+        if isinstance(rf, pd.Series):
+            set_(self, "_risk_free_series", rf.astype(float))
+        else:
+            rf = number_or_path(rf, name="risk_free")
+            set_(self, "risk_free", rf)
+            if isinstance(rf, float):
+                if not -1 < rf < 10:
+                    raise ConfigError(f"risk_free must be an annual rate in (-1, 10) (0.02 = "
+                                      f"2%) or a file, got {rf!r}")
+            else:
+                set_(self, "_risk_free_series", read_risk_free(rf))
+        if self.delisting_returns is not None:
+            table = asset_values(self.delisting_returns, what="delisting returns",
+                                 column="return")
+            bad = [k for k, (v, _) in table.items() if not v >= -1]
+            if bad:
+                raise ConfigError(f"a delisting return must be >= -1 (a total loss); asset "
+                                  f"{bad[0]!r} has {table[bad[0]][0]!r}")
+            set_(self, "_delistings", table)
+
+    @property
+    def risk_free_series(self) -> pd.Series | None:
+        """The daily risk-free series when ``risk_free`` names a file or is a series."""
+        return self._risk_free_series
+
+    @property
+    def asset_costs(self) -> dict[str, float] | None:
+        """Per-asset costs in bps when ``cost_bps`` is per asset."""
+        return self._asset_costs
+
+    @property
+    def delistings(self) -> dict[str, tuple[float, pd.Timestamp | None]] | None:
+        """Delisting returns by asset: (return, date or None)."""
+        return self._delistings
+
+    def risk_free_label(self) -> str:
+        """Which risk-free rate was used, in words (for run folders and reports)."""
+        if self._risk_free_series is not None:
+            src = self.risk_free if isinstance(self.risk_free, str) else "a daily series"
+            return f"daily series ({src})"
+        return f"{100 * float(self.risk_free):g}% a year"
 
     def reselects(self, dates: pd.DatetimeIndex) -> list[bool]:
         """Whether driver selection runs at each rebalance date (the first always does)."""
@@ -124,6 +247,14 @@ class BacktestConfig:
             "reselect_dates": None if self.reselect_dates is None
             else [str(d.date()) for d in self.reselect_dates],
             "windows": attrs.asdict(self.windows),
-            "bounds": list(self.bounds), "cost_bps": self.cost_bps, "drift": self.drift,
-            "seed": self.seed, "diagnostics": self.diagnostics,
+            "bounds": list(self.bounds), "bounds_policy": self.bounds_policy,
+            "cost_bps": self.cost_bps if not isinstance(self.cost_bps, Mapping)
+            else dict(self.cost_bps),
+            "fixed_cost": self.fixed_cost, "band": self.band, "turnover_cap": self.turnover_cap,
+            "drift_threshold": self.drift_threshold,
+            "risk_free": self.risk_free if not isinstance(self.risk_free, pd.Series)
+            else "series", "risk_free_used": self.risk_free_label(),
+            "delisting_returns": None if self._delistings is None
+            else {k: v for k, (v, _) in self._delistings.items()},
+            "drift": self.drift, "seed": self.seed, "diagnostics": self.diagnostics,
         }

@@ -1,4 +1,5 @@
-"""Performance metrics of a daily NAV series (252 trading days a year, zero risk-free rate)."""
+"""Performance metrics of a daily NAV series (252 trading days a year; Sharpe and Sortino ratios on
+returns in excess of the risk-free rate, zero unless given)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 
 PERIODS = 252
 METRICS: tuple[str, ...] = ("total_return", "annual_return", "annual_volatility", "sharpe",
-                            "sortino", "max_drawdown", "calmar", "turnover")
+                            "sortino", "max_drawdown", "calmar", "turnover", "gross_exposure")
 
 
 def drawdown(nav: pd.Series) -> pd.Series:
@@ -15,8 +16,20 @@ def drawdown(nav: pd.Series) -> pd.Series:
     return nav / nav.cummax() - 1.0
 
 
-def performance(nav: pd.Series, turnover: float = float("nan")) -> dict[str, float]:
+def performance(nav: pd.Series, turnover: float = float("nan"), *,
+                risk_free: pd.Series | float | None = None,
+                gross_exposure: float = float("nan")) -> dict[str, float]:
     """Metrics of a NAV series.
+
+    Parameters
+    ----------
+    nav
+        Daily NAV.
+    turnover
+        Mean one-way turnover per rebalance (reported as is).
+    risk_free
+        Daily return of cash (a series on the NAV's dates after the first, or a constant daily
+        return); ``None``: zero.
 
     Returns
     -------
@@ -27,15 +40,20 @@ def performance(nav: pd.Series, turnover: float = float("nan")) -> dict[str, flo
     annual_volatility
         Standard deviation of daily returns times sqrt(252).
     sharpe
-        Annualised mean daily return over annualised volatility (risk-free rate 0).
+        Annualised mean daily excess return (over the risk-free rate) over the annualised
+        standard deviation of daily excess returns.
     sortino
-        Annualised mean daily return over annualised downside deviation (target 0).
+        Annualised mean daily excess return over the annualised downside deviation of daily
+        excess returns (target: the risk-free rate).
     max_drawdown
         Largest peak-to-trough loss, as a negative fraction.
     calmar
         annual_return / |max_drawdown|.
     turnover
         Mean one-way turnover per rebalance, sum |w_new - w_drifted| / 2 (passed in).
+    gross_exposure
+        Mean gross exposure sum |w| of the target weights over the rebalances (passed in; 1 for
+        a fully invested long-only portfolio, more with shorts).
     """
     nav = nav.dropna()
     r = nav.pct_change().dropna()
@@ -43,16 +61,24 @@ def performance(nav: pd.Series, turnover: float = float("nan")) -> dict[str, flo
     total = float(nav.iloc[-1] / nav.iloc[0] - 1.0) if len(nav) > 1 else 0.0
     ann = float((1.0 + total) ** (PERIODS / n) - 1.0) if n > 0 and total > -1 else float("nan")
     vol = float(r.std(ddof=1) * np.sqrt(PERIODS)) if n > 1 else float("nan")
-    mean = float(r.mean() * PERIODS) if n else float("nan")
-    downside = float(np.sqrt((np.minimum(r, 0.0) ** 2).mean()) * np.sqrt(PERIODS)) if n else 0.0
+    x = r
+    if risk_free is not None:
+        rf = (risk_free.reindex(r.index) if isinstance(risk_free, pd.Series)
+              else pd.Series(float(risk_free), index=r.index))
+        x = r - rf.to_numpy(float)
+    xvol = vol if x is r else (float(x.std(ddof=1) * np.sqrt(PERIODS)) if n > 1
+                               else float("nan"))
+    mean = float(x.mean() * PERIODS) if n else float("nan")
+    downside = float(np.sqrt((np.minimum(x, 0.0) ** 2).mean()) * np.sqrt(PERIODS)) if n else 0.0
     mdd = float(drawdown(nav).min()) if len(nav) else 0.0
     return {
         "total_return": total,
         "annual_return": ann,
         "annual_volatility": vol,
-        "sharpe": mean / vol if vol and vol > 0 else float("nan"),
+        "sharpe": mean / xvol if xvol and xvol > 0 else float("nan"),
         "sortino": mean / downside if downside > 0 else float("nan"),
         "max_drawdown": mdd,
         "calmar": ann / abs(mdd) if mdd < 0 else float("nan"),
         "turnover": float(turnover),
+        "gross_exposure": float(gross_exposure),
     }

@@ -9,7 +9,9 @@ Layout::
       weights/<slug>.csv    target weights at each rebalance (dates x assets)
       rebalances/<slug>.json  per rebalance: drivers and their evidence, sensitivities, distance
                               matrix, forecast facts, weights, the mapping's diagnostics,
-                              the Table 1 risk diagnostics ("risk"), timings
+                              the Table 1 risk diagnostics ("risk"), timings, and the universe
+                              ("universe": investable assets and pool candidates, entries and
+                              exits, bounds used and whether they were relaxed, cash)
 
 The folder is first written under a temporary name next to the destination and renamed into place
 at the end, so an interrupted or failed run leaves nothing half-written.
@@ -34,6 +36,8 @@ from ..stages import fingerprint
 from .runner import BacktestResult
 
 FORMAT_VERSION = 1
+RUN_MARKER = "run.json"
+"""The file that makes a folder a run folder (the only kind ``backtest``/``demo`` replace)."""
 
 
 def slug(label: str) -> str:
@@ -93,10 +97,14 @@ def write_run(result: BacktestResult, out: str | os.PathLike, *, overwrite: bool
               extra: dict[str, Any] | None = None) -> Path:
     """Write a backtest into the folder ``out`` (see module docstring); returns its path.
 
-    ``out`` must not exist (or be an empty folder) unless ``overwrite``. Written atomically.
+    ``out`` must not exist (or be an empty folder); with ``overwrite`` it may also be a run
+    folder (one holding ``run.json``), which is replaced. Anything else (a file, a folder
+    causalfolio did not write) raises :class:`~causalfolio.errors.ConfigError` whatever
+    ``overwrite`` says. ``out`` is locked while it is written (a concurrent writer gets
+    ``ConfigError`` "in use"); written atomically.
     """
     out = Path(out)
-    with atomic_folder(out, overwrite=overwrite) as tmp:
+    with atomic_folder(out, marker=RUN_MARKER, overwrite=overwrite) as tmp:
         _write_contents(result, tmp, extra)
     return out
 
@@ -125,6 +133,8 @@ def _write_contents(result: BacktestResult, tmp: Path, extra: dict[str, Any] | N
         w["turnover"] = strat.turnover
         w.to_csv(tmp / "weights" / f"{slugs[label]}.csv", float_format="%.10g")
         recs = [_rebalance_record(r) for r in strat.rebalances]
+        for rec, uni in zip(recs, strat.universe, strict=False):
+            rec["universe"] = to_jsonable(uni)
         (tmp / "rebalances" / f"{slugs[label]}.json").write_text(
             json.dumps({"label": label, "rebalances": recs}))
 

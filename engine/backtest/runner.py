@@ -16,9 +16,12 @@ from ..pipeline import Pipeline, RebalanceResult, parse_spec
 from ..registry import Registry
 from ..stages import DriverSelection
 from ..weights import check_bounds
+from .accounting import Book
 from .config import BacktestConfig
+from .inputs import check_assets, daily_risk_free
 from .metrics import METRICS, performance
 from .schedule import rebalance_dates
+from .universe import Universe, bounds_at
 
 Progress = Callable[[int, int, str], None]
 
@@ -36,13 +39,18 @@ class StrategyResult:
     returns
         Daily portfolio returns after costs.
     weights
-        Target weights at each rebalance date (dates x assets).
+        Target weights at each rebalance date (dates x assets; 0 for assets outside the
+        investable set).
     turnover
         One-way turnover sum |w_new - w_drifted| / 2 at each rebalance (the first from cash).
     rebalances
         Per-rebalance results: selected drivers, sensitivities, distance matrix, weights.
     metrics
         See :func:`causalfolio.backtest.metrics.performance`.
+    universe
+        Per rebalance: the date, the numbers of investable assets and pool candidates, the
+        assets that entered and left the investable set, the bounds used and whether they were
+        relaxed, and the cash weight before trading.
     """
 
     label: str
@@ -53,6 +61,7 @@ class StrategyResult:
     turnover: pd.Series
     rebalances: tuple[RebalanceResult, ...]
     metrics: dict[str, float]
+    universe: tuple[dict[str, Any], ...] = ()
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -134,13 +143,22 @@ def _as_pipeline(strategy: str | Pipeline, registry: Registry | None) -> Pipelin
 
 def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestConfig
                ) -> pd.DatetimeIndex:
-    """Rebalance dates with enough history for every pipeline.
+    """Rebalance dates with enough history for every pipeline (for ``schedule='drift'``: every
+    trading day that could be one; the first is the first rebalance).
 
-    Raises :class:`DataError` when an explicit ``start`` lacks history, or no date is left.
+    With a changing universe, leading dates where no asset is investable (or, for full pipelines,
+    no candidate is in the pool) are skipped. Raises :class:`DataError` when an explicit ``start``
+    lacks history, or no date is left.
     """
-    need = max(p.required_history(config.windows) for p in pipelines)
+    pipelines = list(pipelines)
+    need = _need(pipelines, config)
     cal = market.dates
-    dates = rebalance_dates(cal, config.schedule, start=config.start, end=config.end)
+    schedule = "weekly" if config.schedule == "drift" else config.schedule
+    dates = rebalance_dates(cal, schedule, start=config.start, end=config.end)
+    if config.schedule == "drift":
+        lo_d = config.start if config.start is not None else cal[0]
+        hi_d = config.end if config.end is not None else cal[-1]
+        dates = cal[(cal >= lo_d) & (cal <= hi_d) & (cal > cal[0])]
     lo = config.start.date() if config.start is not None else cal[0].date()
     hi = config.end.date() if config.end is not None else cal[-1].date()
     if len(dates) == 0:
@@ -160,6 +178,17 @@ def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestCo
             "there or shorten the windows"
         )
     dates = dates[dates >= earliest]
+    universe = Universe(market.assets, market.candidates, need)
+    if not universe.fixed and len(dates):
+        full = any(not p.is_benchmark for p in pipelines)
+        pos = cal.get_indexer(dates)
+        for k, p in enumerate(pos):
+            pool = universe.pool(p)
+            if universe.investable(p).any() and (not full or pool is None or pool.any()):
+                dates = dates[k:]
+                break
+        else:
+            dates = dates[:0]
     if len(dates) == 0:
         raise DataError(f"no rebalance date between {lo} and {hi} has the {need} trading days "
                         f"of history the windows need (the first date with enough is "
@@ -167,25 +196,37 @@ def plan_dates(market: Market, pipelines: Iterable[Pipeline], config: BacktestCo
     return dates
 
 
+def _need(pipelines: Iterable[Pipeline], config: BacktestConfig) -> int:
+    return max(max(2, p.required_history(config.windows)) for p in pipelines)
+
+
 def simulate(
-    returns: pd.DataFrame, targets: pd.DataFrame, *, cost_bps: float = 0.0, drift: bool = True,
-    start_value: float = 100.0, start_date: pd.Timestamp | None = None,
+    returns: pd.DataFrame, targets: pd.DataFrame, *, cost_bps: float | np.ndarray = 0.0,
+    drift: bool = True, start_value: float = 100.0, start_date: pd.Timestamp | None = None,
+    risk_free: np.ndarray | float = 0.0, fixed_cost: float = 0.0, band: float = 0.0,
+    turnover_cap: float | None = None, delisting_return: np.ndarray | None = None,
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Hold target weights from each rebalance date to the next.
+    """Hold target weights from each rebalance date to the next (see
+    :mod:`causalfolio.backtest.accounting` for the rules).
 
     Parameters
     ----------
     returns
-        Daily asset returns (D, N) from the first rebalance date on.
+        Daily asset returns (D, N) from the first rebalance date on; NaN where an asset has no
+        price (outside its life).
     targets
         Target weights (rebalance dates x N); a target set at tau earns tau's return.
     cost_bps
-        Cost in basis points of traded value, charged at the rebalance.
+        Cost in basis points of traded value, charged at the rebalance: a scalar or (N,).
     drift
         Weights drift with prices between rebalances; if False they are reset daily.
     start_value, start_date
         NAV before the first return and its date (default: the day before the first return;
         the backtester passes the previous trading day).
+    risk_free
+        Daily return of cash: a scalar or (D,).
+    fixed_cost, band, turnover_cap, delisting_return
+        See :class:`causalfolio.backtest.accounting.Book`.
 
     Returns
     -------
@@ -194,32 +235,51 @@ def simulate(
     r = np.array(returns.to_numpy(float), dtype=float, order="C")  # one layout: bit-stable
     tgt = targets.reindex(columns=returns.columns).to_numpy(float)
     pos = {d: k for k, d in enumerate(targets.index)}
+    rf = np.broadcast_to(np.asarray(risk_free, dtype=float), (len(r),))
+    book = Book(n=r.shape[1], cost_bps=cost_bps, fixed_cost=fixed_cost, band=band,
+                turnover_cap=turnover_cap, drift=drift, delisting_return=delisting_return,
+                nav=start_value)
     nav = np.empty(len(r) + 1)
     nav[0] = start_value
     port = np.empty(len(r))
     turnover = np.zeros(len(targets))
-    w = np.zeros(r.shape[1])
-    target = w
     for t, day in enumerate(returns.index):
-        cost = 0.0
         k = pos.get(day)
+        port[t], to = book.step(r[t], float(rf[t]), None if k is None else tgt[k])
         if k is not None:
-            target = tgt[k]
-            traded = np.abs(target - w).sum()
-            turnover[k] = 0.5 * traded
-            cost = cost_bps * 1e-4 * traded
-            w = target.copy()
-        elif not drift:
-            w = target.copy()
-        rp = float(w @ r[t])
-        port[t] = (1.0 - cost) * (1.0 + rp) - 1.0
+            turnover[k] = to
         nav[t + 1] = nav[t] * (1.0 + port[t])
-        if drift and 1.0 + rp > 0:
-            w = w * (1.0 + r[t]) / (1.0 + rp)
     before = start_date if start_date is not None else returns.index[0] - pd.Timedelta(days=1)
     nav_s = pd.Series(nav, index=pd.DatetimeIndex([before, *returns.index], name="date"))
     return (nav_s, pd.Series(port, index=returns.index),
             pd.Series(turnover, index=targets.index))
+
+
+def _per_asset(config: BacktestConfig, market: Market) -> tuple[float | np.ndarray, np.ndarray]:
+    """Cost per asset (bps, scalar when uniform) and delisting return per asset, checked."""
+    cols = market.assets.columns
+    costs: float | np.ndarray = config.cost_bps  # type: ignore[assignment]
+    if config.asset_costs is not None:
+        check_assets(config.asset_costs, cols, what="per-asset costs")
+        missing = [a for a in cols if a not in config.asset_costs]
+        if missing:
+            raise DataError(f"the per-asset costs give no cost for assets {missing[:5]}; give "
+                            "a cost for every asset")
+        costs = np.array([config.asset_costs[a] for a in cols], dtype=float)
+    delist = np.zeros(len(cols))
+    if config.delistings is not None:
+        check_assets(config.delistings, cols, what="delisting returns")
+        for i, a in enumerate(cols):
+            if a not in config.delistings:
+                continue
+            value, date = config.delistings[a]
+            last = market.assets[a].last_valid_index()
+            if date is not None and last is not None and date <= last:
+                raise DataError(f"the delisting return of {a!r} is dated {date.date()} but the "
+                                f"asset has prices until {last.date()}; date it after its "
+                                "last price or leave the date out")
+            delist[i] = value
+    return costs, delist
 
 
 def run_backtest(
@@ -237,7 +297,9 @@ def run_backtest(
     Parameters
     ----------
     market
-        Asset and candidate returns.
+        Asset and candidate returns; NaN outside a series' life (a changing universe: at each
+        rebalance the strategies invest in the assets with a full window of history and a
+        price on the date, and select drivers among the candidates with a full window).
     strategies
         One or more specs (or pipelines); benchmarks are just more specs, e.g. ``equal``, ``hrp``.
     config
@@ -263,44 +325,124 @@ def run_backtest(
         pipelines.setdefault(p.spec, p)
     if not pipelines:
         raise ConfigError("no strategy to backtest")
-    n = market.assets.shape[1]
-    check_bounds(n, *config.bounds)
+    need = _need(pipelines.values(), config)
+    universe = Universe(market.assets, market.candidates, need)
     dates = plan_dates(market, pipelines.values(), config)
-    end = config.end if config.end is not None else market.dates[-1]
-    sim_days = market.dates[(market.dates >= dates[0]) & (market.dates <= end)]
-    cal_pos = market.dates.get_indexer(dates)
-    last = market.dates.get_indexer([sim_days[-1]])[0]
-    horizons: np.ndarray = np.diff(np.append(cal_pos, last + 1))
-    prev_day = market.dates[market.dates.get_loc(sim_days[0]) - 1]
+    drift_schedule = config.schedule == "drift"
+    cal = market.dates
+    end = config.end if config.end is not None else cal[-1]
+    sim_days = cal[(cal >= dates[0]) & (cal <= end)]
+    first = cal.get_loc(sim_days[0])
+    prev_day = cal[first - 1]
+    sched = dates[:1] if drift_schedule else dates
+    # bounds are checked for every scheduled date before any work is done
+    if universe.fixed and config.bounds_policy == "error":
+        check_bounds(market.assets.shape[1], *config.bounds)  # the same at every date
+    for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
+        bounds_at(int(universe.investable(p).sum()), config.bounds, config.bounds_policy, tau)
+    costs, delist = _per_asset(config, market)
+    rf_src = config.risk_free_series
+    rf = daily_risk_free(rf_src if rf_src is not None else float(config.risk_free), sim_days,
+                         source=str(config.risk_free) if isinstance(config.risk_free, str)
+                         else "")
+    r = np.array(market.assets.loc[sim_days].to_numpy(float), dtype=float, order="C")
+    sched_pos = {d: k for k, d in enumerate(sched)}
+    horizons: np.ndarray | None = None
+    if not drift_schedule:
+        cal_pos = cal.get_indexer(dates)
+        horizons = np.diff(np.append(cal_pos, cal.get_indexer([sim_days[-1]])[0] + 1))
     cache = {} if cache is None else cache
-    total = len(dates) * len(pipelines)
+    total = len(dates) * len(pipelines) if not drift_schedule else len(pipelines)
     done = 0
     out: dict[str, StrategyResult] = {}
+    names = market.assets.columns
     reselect = config.reselects(dates)
     for label, pipe in pipelines.items():
         results: list[RebalanceResult] = []
-        selection: DriverSelection | None = None
-        for k, tau in enumerate(dates):
-            reuse = None if reselect[k] else selection
-            res = pipe.run(
-                market.assets, None if pipe.is_benchmark else market.candidates, tau,
-                windows=config.windows, bounds=config.bounds, horizon=int(horizons[k]),
-                seed=config.seed_for(tau), selection=reuse, cache=cache,
-                diagnostics=config.diagnostics,
-            )
-            selection = res.selection if reuse is None else reuse
-            results.append(res)
-            done += 1
-            if progress is not None:
-                progress(done, total, label)
-        targets = pd.DataFrame([r.weights.to_numpy() for r in results], index=dates,
-                               columns=market.assets.columns)
-        nav, port, turnover = simulate(market.assets.loc[sim_days], targets,
-                                       cost_bps=config.cost_bps, drift=config.drift,
-                                       start_date=prev_day)
+        records: list[dict[str, Any]] = []
+        rebal_days: list[pd.Timestamp] = []
+        rebal_turnover: list[float] = []
+        targets: list[np.ndarray] = []
+        selection = None
+        book = Book(n=len(names), cost_bps=costs, fixed_cost=config.fixed_cost,
+                    band=config.band, turnover_cap=config.turnover_cap, drift=config.drift,
+                    delisting_return=delist)
+        nav = np.empty(len(sim_days) + 1)
+        nav[0] = book.nav
+        port = np.empty(len(sim_days))
+        prev_inv: np.ndarray | None = None
+        trigger = False
+        for t, day in enumerate(sim_days):
+            target = None
+            k = len(results)
+            if (day in sched_pos) if not drift_schedule else (k == 0 or trigger):
+                pos = first + t
+                inv = universe.investable(pos)
+                pool = universe.pool(pos)
+                if drift_schedule:
+                    again = k == 0 or k % config.reselect_every == 0 or (
+                        config.reselect_dates is not None and any(
+                            rebal_days[-1] < d <= day for d in config.reselect_dates))
+                else:
+                    again = reselect[sched_pos[day]]
+                reuse: DriverSelection | None = None if again else selection
+                if reuse is not None and pool is not None:
+                    live = set(market.candidates.columns[pool])
+                    if not set(reuse.names) <= live:  # a selected driver left: select again
+                        reuse = None
+                n_inv = int(inv.sum())
+                bounds, relaxed = bounds_at(n_inv, config.bounds, config.bounds_policy, day)
+                horizon = 21 if horizons is None else int(horizons[sched_pos[day]])
+                a_win = market.assets.iloc[pos - need:pos]
+                if not inv.all():
+                    a_win = a_win.loc[:, inv]
+                c_win = None
+                if not pipe.is_benchmark:
+                    c_win = market.candidates.iloc[pos - need:pos]
+                    if pool is not None:
+                        c_win = c_win.loc[:, pool]
+                res = pipe.run(a_win, c_win, day, windows=config.windows, bounds=bounds,
+                               horizon=horizon, seed=config.seed_for(day), selection=reuse,
+                               cache=cache, diagnostics=config.diagnostics)
+                selection = res.selection if reuse is None else reuse
+                target = np.zeros(len(names))
+                target[inv] = res.weights.to_numpy()
+                results.append(res)
+                rec: dict[str, Any] = {
+                    "date": day, "assets": n_inv,
+                    "candidates": int(pool.sum()) if pool is not None
+                    else market.candidates.shape[1],
+                    "bounds": list(bounds), "bounds_relaxed": relaxed,
+                    "cash_before": book.cash if k else 1.0,
+                }
+                if prev_inv is not None and not universe.fixed:
+                    rec["entered"] = list(names[inv & ~prev_inv])
+                    rec["left"] = list(names[prev_inv & ~inv])
+                records.append(rec)
+                prev_inv = inv
+                rebal_days.append(day)
+                targets.append(target)
+                done += 1
+                if progress is not None:
+                    progress(done, max(total, done), label)
+            port[t], to = book.step(r[t], float(rf[t]), target)
+            if to is not None:
+                rebal_turnover.append(to)
+            nav[t + 1] = nav[t] * (1.0 + port[t])
+            if drift_schedule:
+                trigger = book.drifted_beyond(targets[-1], config.drift_threshold)
+        idx = pd.DatetimeIndex(rebal_days, name=None)
+        weights = pd.DataFrame(np.array(targets), index=idx, columns=names)
+        turnover = pd.Series(rebal_turnover, index=idx)
+        nav_s = pd.Series(nav, index=pd.DatetimeIndex([prev_day, *sim_days], name="date"))
         later = turnover.iloc[1:]
-        metrics = performance(nav, float(later.mean()) if len(later) else 0.0)
-        out[label] = StrategyResult(label=label, pipeline=pipe, nav=nav, returns=port,
-                                    weights=targets, turnover=turnover,
-                                    rebalances=tuple(results), metrics=metrics)
+        metrics = performance(nav_s, float(later.mean()) if len(later) else 0.0,
+                              risk_free=None if not rf.any() else pd.Series(rf, sim_days),
+                              gross_exposure=float(np.abs(weights.to_numpy()).sum(axis=1).mean()))
+        out[label] = StrategyResult(label=label, pipeline=pipe, nav=nav_s,
+                                    returns=pd.Series(port, index=sim_days), weights=weights,
+                                    turnover=turnover, rebalances=tuple(results),
+                                    metrics=metrics, universe=tuple(records))
+    if drift_schedule:
+        dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
     return BacktestResult(config=config, dates=dates, strategies=out)

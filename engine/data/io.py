@@ -154,33 +154,36 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_folder(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_folder(out: Path, *, marker: str, overwrite: bool = False,
+                  what: str = "run") -> Iterator[Path]:
     """Yield a temporary folder next to ``out`` and rename it to ``out`` when the block succeeds.
 
-    On error the temporary folder is removed, so nothing half-written is left behind. An existing
-    non-empty ``out`` is an error unless ``overwrite``.
+    ``out`` is locked for the whole block, and may be replaced only when it is an empty folder or
+    a folder holding ``marker`` (the file the block writes, e.g. ``run.json``) and ``overwrite``
+    (see :mod:`causalfolio.data.folders`); anything else raises
+    :class:`~causalfolio.errors.ConfigError` before the block runs. On error the temporary
+    folder is removed, so nothing half-written is left behind.
     """
-    from ..errors import ConfigError
+    from .folders import claim_folder
 
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ConfigError(f"output folder {out} exists and is not empty; choose another or "
-                          "pass --force")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        yield tmp
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            out.rename(backup)
-            tmp.rename(out)
-            shutil.rmtree(backup)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with claim_folder(out, marker=marker, overwrite=overwrite, what=what):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            yield tmp
+            if not (tmp / marker).is_file():
+                raise RuntimeError(f"the folder written for {out} lacks its marker {marker}")
+            if out.exists():
+                backup = out.with_name(f".{out.name}.old")
+                shutil.rmtree(backup, ignore_errors=True)
+                out.rename(backup)
+                tmp.rename(out)
+                shutil.rmtree(backup)
+            else:
+                tmp.rename(out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

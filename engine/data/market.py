@@ -17,6 +17,7 @@ from .validation import (
     apply_nan_policy,
     check_not_constant,
     check_returns,
+    lives,
     validate_frame,
 )
 
@@ -30,9 +31,11 @@ class Market:
     Attributes
     ----------
     assets
-        (T, N) daily returns of the portfolio constituents.
+        (T, N) daily returns of the portfolio constituents; NaN where an asset is outside the
+        universe (before its listing, after its delisting).
     candidates
-        (T, M) daily returns (or transformed changes) of the candidate drivers, same dates.
+        (T, M) daily returns (or transformed changes) of the candidate drivers, same dates; NaN
+        where a candidate series does not exist.
     truth
         Ground truth when the market is synthetic (:class:`~causalfolio.data.SyntheticTruth`).
     """
@@ -106,9 +109,13 @@ class Market:
         align
             Calendar policy. ``inner``: keep dates present in both files. ``assets``: keep the
             asset dates and carry candidate levels forward over dates they miss (holidays of
-            another market); candidates starting later than the assets trim the start.
+            another market), inside each candidate's life.
         nan_policy
-            What to do with NaNs in the levels after alignment: ``error``, ``ffill`` or ``drop``.
+            What to do with gaps (NaNs inside a series' life) after alignment: ``error``,
+            ``ffill`` or ``drop``. NaNs before a series' first value or after its last are not
+            an error: the asset or candidate is outside the universe there (a changing universe;
+            the backtester invests in, and selects drivers from, the series with a full window
+            of history at each rebalance).
         """
         if kind not in ("prices", "returns"):
             raise DataError(f"kind must be 'prices' or 'returns', got {kind!r}")
@@ -122,18 +129,17 @@ class Market:
             idx = a.index.intersection(c.index)
             a, c = a.loc[idx], c.loc[idx]
         elif align == "assets":
-            if kind == "returns":
-                c = c.reindex(a.index.union(c.index)).fillna(0.0).loc[a.index]
-            else:
-                c = c.reindex(a.index.union(c.index)).ffill().reindex(a.index)
+            full = c.reindex(a.index.union(c.index))
+            alive = lives(full)
+            # carry levels over dates another market is closed, inside each series' life only
+            c = (full.fillna(0.0) if kind == "returns" else full.ffill()).where(alive)
+            c = c.reindex(a.index)
         else:
             raise DataError(f"unknown alignment {align!r}; use 'inner' or 'assets'")
         if len(a) == 0:
             raise DataError("assets and candidates share no dates; check the date columns")
         a = apply_nan_policy(a, nan_policy, what="assets")
         c = apply_nan_policy(c, nan_policy, what="candidates")
-        if align == "assets":
-            c = c.dropna(how="any")
         idx = a.index.intersection(c.index)
         a, c = a.loc[idx], c.loc[idx]
         default = "pct" if kind == "prices" else "none"

@@ -162,6 +162,7 @@ def real_market(
     history_days: int = 260,
     assets: Sequence[str] = PORTFOLIO_US,
     candidates: Sequence[str] | None = None,
+    pool: str = "full",
 ) -> tuple[Market, dict[str, Any]]:
     """The US portfolio and its candidate pool on a window, as a :class:`Market`.
 
@@ -180,6 +181,12 @@ def real_market(
     candidates
         Candidate drivers; default every bundled series that is not an asset and covers the whole
         window including the history. Explicit candidates that do not cover it are an error.
+    pool
+        ``full``: only candidates that cover the whole window (as above); ``changing``: every
+        candidate with data in the window, entering and leaving the pool as its data allows (NaN
+        outside its life: the backtester selects drivers among the candidates with a full window
+        of history at each rebalance). ``dropped`` then lists only candidates without any data
+        in the window; ``lives`` gives each candidate's first and last date.
 
     Returns
     -------
@@ -212,14 +219,26 @@ def real_market(
                         f"{history_days} wanted; start later or lower history_days")
     first = before[-history_days]
     last = stock_days[stock_days <= t1][-1]
-    pool = [c for c in levels.columns if c not in assets] if candidates is None else list(
+    pool_names = [c for c in levels.columns if c not in assets] if candidates is None else list(
         candidates)
-    bad = [c for c in pool if c not in levels.columns]
+    bad = [c for c in pool_names if c not in levels.columns]
     if bad:
         raise DataError(f"unknown candidates {bad}; bundled series are {', '.join(levels.columns)}")
+    if pool not in ("full", "changing"):
+        raise ConfigError(f"unknown pool {pool!r}; use 'full' or 'changing'")
+    names = pool_names
     keep, dropped = [], {}
-    for c in pool:
+    lives: dict[str, list[str]] = {}
+    for c in names:
         s = levels[c].dropna()
+        if pool == "changing":
+            inside = s.loc[(s.index >= first) & (s.index <= last)]
+            if len(inside) < 3:
+                dropped[c] = f"covers {s.index[0].date()} to {s.index[-1].date()}"
+            else:
+                keep.append(c)
+                lives[c] = [str(inside.index[0].date()), str(inside.index[-1].date())]
+            continue
         if s.index[0] > first or s.index[-1] < last:
             dropped[c] = f"covers {s.index[0].date()} to {s.index[-1].date()}"
         else:
@@ -230,11 +249,18 @@ def real_market(
         raise DataError(f"no candidate covers {first.date()} to {last.date()}")
     window = levels.loc[(levels.index >= first) & (levels.index <= last)]
     a = window[list(assets)].dropna(how="any")
-    c = window[keep].ffill().reindex(a.index)
+    c = window[keep]
+    if pool == "changing":  # carry levels over other markets' holidays, inside each life only
+        from .validation import lives as _lives
+
+        c = c.ffill().where(_lives(c)).reindex(a.index)
+    else:
+        c = c.ffill().reindex(a.index)
     market = Market.from_frames(a, c, kind="prices",
                                 transforms={k: info[k].transform for k in keep})
     facts = {"period": period, "start": str(t0.date()), "end": str(t1.date()),
-             "assets": list(assets), "candidates": keep, "dropped": dropped,
+             "assets": list(assets), "candidates": keep, "dropped": dropped, "pool": pool,
+             **({"lives": lives} if pool == "changing" else {}),
              "sources": {k: {"source": info[k].source, "transform": info[k].transform,
                              "role": info[k].role} for k in [*assets, *keep]}}
     return market, facts

@@ -25,7 +25,8 @@ def apply_transforms(
     Parameters
     ----------
     levels
-        (T, M) levels (prices, yields, spreads...), dates ascending, no NaN.
+        (T, M) levels (prices, yields, spreads...), dates ascending; NaN only outside a series'
+        life (before its first or after its last value), which gives NaN returns there.
     transforms
         One transform for all series, or a mapping from series name to transform; series not in
         the mapping use ``pct``. ``pct``: x_t / x_{t-1} - 1 (levels must be > 0); ``log``:
@@ -48,7 +49,7 @@ def apply_transforms(
                             f"{', '.join(TRANSFORMS)}")
         x = levels[col].astype(float)
         if how in ("pct", "log"):
-            bad = x <= 0
+            bad = x.notna() & (x <= 0)
             if bad.any():
                 d = x.index[bad.to_numpy()][0]
                 raise DataError(
@@ -56,7 +57,7 @@ def apply_transforms(
                     f"{how} returns need positive levels: use transform 'diff' for yields, "
                     "spreads and other levels that can be zero or negative"
                 )
-            out[col] = x.pct_change() if how == "pct" else np.log(x).diff()
+            out[col] = x / x.shift(1) - 1.0 if how == "pct" else np.log(x).diff()
         elif how == "diff":
             out[col] = x.diff()
         else:

@@ -56,6 +56,17 @@ def validate_frame(frame: pd.DataFrame, *, what: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def lives(frame: pd.DataFrame) -> pd.DataFrame:
+    """Boolean frame: True from each series' first value to its last (its life).
+
+    A NaN outside a series' life (before its first value or after its last) means the series is
+    outside the universe there (not listed yet, delisted, discontinued); a NaN inside its life is a
+    gap, handled by :func:`apply_nan_policy`.
+    """
+    have = frame.notna()
+    return have.cummax() & have.iloc[::-1].cummax().iloc[::-1]
+
+
 def check_column_names(names: list, *, source: str) -> None:
     """Every column of a data file needs a name of its own.
 
@@ -79,22 +90,34 @@ def check_column_names(names: list, *, source: str) -> None:
 
 
 def apply_nan_policy(frame: pd.DataFrame, policy: NanPolicy, *, what: str) -> pd.DataFrame:
-    """Handle NaNs in levels: ``error`` (default) reports the first, ``ffill`` carries the last
-    value forward (leading NaNs are dropped), ``drop`` removes dates with any NaN."""
+    """Handle gaps (NaNs inside a series' life) in levels.
+
+    ``error`` (default) reports the first gap, ``ffill`` carries the last value forward over gaps,
+    ``drop`` removes the dates with a gap in any series. NaNs before a series' first value or after
+    its last are kept: the series is outside the universe there (see :func:`lives`). A series
+    without any value is an error.
+    """
     if policy not in ("error", "drop", "ffill"):
         raise DataError(f"unknown NaN policy {policy!r}; use 'error', 'drop' or 'ffill'")
     nan = frame.isna()
     if not nan.to_numpy().any():
         return frame
+    empty = nan.all()
+    if empty.any():
+        raise DataError(f"{what} series {empty.idxmax()!r} has no value on the aligned dates; "
+                        "remove it or check the dates")
+    gaps = nan & lives(frame)
+    if not gaps.to_numpy().any():
+        return frame
     if policy == "error":
-        col = nan.any().idxmax()
-        d = frame.index[nan[col].to_numpy()][0]
+        col = gaps.any().idxmax()
+        d = frame.index[gaps[col].to_numpy()][0]
         raise DataError(f"{what} series {col!r} is missing a value on {d.date()} "
-                        f"({int(nan.to_numpy().sum())} missing values in all); choose a NaN "
-                        "policy: 'ffill' or 'drop'")
+                        f"({int(gaps.to_numpy().sum())} missing values inside the series' lives "
+                        "in all); choose a NaN policy: 'ffill' or 'drop'")
     if policy == "ffill":
-        frame = frame.ffill()
-    return frame.dropna(how="any")
+        return frame.ffill().where(lives(frame))
+    return frame.loc[~gaps.any(axis=1).to_numpy()]
 
 
 def check_returns(returns: pd.DataFrame, *, what: str, kind: str, levels: bool = False) -> None:
@@ -135,7 +158,7 @@ def check_returns(returns: pd.DataFrame, *, what: str, kind: str, levels: bool =
 
 def check_not_constant(returns: pd.DataFrame, *, what: str) -> None:
     """A series whose returns never change carries no information and breaks correlations."""
-    std = returns.std(ddof=0)
+    std = returns.std(ddof=0)  # NaNs outside a series' life are skipped
     const = std[~(std > 0)]
     if len(const):
         raise DataError(f"{what} series {const.index[0]!r} is constant; remove it "

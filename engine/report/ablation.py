@@ -4,7 +4,8 @@ Shows the results table, Sharpe ratio per combination with the benchmarks highli
 of the best combinations against the benchmarks, and the per-choice effect summary as charts: for
 every factor (a stage, a component parameter or a settings axis that varies in the grid), the mean
 of a metric at each level minus the mean over all pipeline rows (the ``effect`` column of
-``summary.csv``, see :func:`causalfolio.ablation.summary.summarize`).
+``choices.csv``, or of ``summary.csv`` in folders written before it, see
+:func:`causalfolio.ablation.summary.summarize`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from ..errors import DataError
 from . import charts
 from . import evidence as evidence_section
-from .html import SCRIPT, STYLE, _fmt, _img
+from .html import GENERATOR, SCRIPT, STYLE, _fmt, _img, check_report_target
 
 TABLE_METRICS = ("total_return", "annual_volatility", "sharpe", "max_drawdown", "turnover")
 EFFECT_METRICS = ("sharpe", "total_return", "annual_volatility")
@@ -93,11 +94,14 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
     table = _read(p, "results")
     summary = _read(p, "summary")
     effects = "summary"
-    if (p / "choices.parquet").is_file() or (p / "choices.csv").is_file():
+    if "choice" not in summary.columns and (
+            (p / "choices.parquet").is_file() or (p / "choices.csv").is_file()):
         effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
         summary = _read(p, "choices")
+    # the evidence effects with intervals (``choice``) or the per-level means (``level``)
+    level = "choice" if "choice" in summary.columns else "level"
     need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
-            effects: ("factor", "metric", "level", "effect")}
+            effects: ("factor", "metric", level, "effect")}
     for name, frame in (("results", table), (effects, summary)):
         lacking = [c for c in need[name] if c not in frame.columns]
         if lacking and not (name == effects and frame.empty):
@@ -189,7 +193,7 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                     eff, f"{factor}: effect on {metric}", f"effect on {metric}{unit}")))
     body.append("<h2>Study</h2>")
     body.append(f"<pre>{html.escape(json.dumps(study.get('grid', study), indent=2))}</pre>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + GENERATOR +
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
 
@@ -197,10 +201,11 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
 def write_ablation_report(folder: str | os.PathLike, out: str | os.PathLike | None = None, *,
                           top: int = 8, title: str | None = None) -> Path:
     """Write the ablation report (default FOLDER/report.html); returns its path."""
-    text = render_ablation_report(folder, top=top, title=title)
     from ..data.io import atomic_write_bytes
 
     path = Path(out) if out is not None else Path(folder) / "report.html"
+    check_report_target(path)  # never overwrite a file that is not a causalfolio report
+    text = render_ablation_report(folder, top=top, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

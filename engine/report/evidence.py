@@ -8,17 +8,16 @@ Reads ``comparisons.parquet``/``.csv`` and ``evidence.json`` of the folder (writ
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..errors import DataError
 from . import charts
 from .html import _img
 
+ABLATE = "'causalfolio ablate' with the same --out"
 FOREST = (("sharpe", "Sharpe ratio"), ("annual_volatility", "annualised volatility"),
           ("max_drawdown", "max drawdown"))
 
@@ -31,19 +30,22 @@ def has_evidence(folder: Path) -> bool:
 
 def load(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The comparisons table and the evidence mapping (DataError when damaged)."""
+    from ..backtest.runfolder import damaged, read_json
+
+    ev = read_json(folder, "evidence.json", command=ABLATE)
+    if not isinstance(ev, dict):
+        raise damaged(folder, "evidence.json", "not a JSON object", command=ABLATE)
+    name = ("comparisons.parquet" if (folder / "comparisons.parquet").is_file()
+            else "comparisons.csv")
     try:
-        ev = json.loads((folder / "evidence.json").read_text())
-        if (folder / "comparisons.parquet").is_file():
-            comp = pd.read_parquet(folder / "comparisons.parquet")
-        else:
-            comp = pd.read_csv(folder / "comparisons.csv")
+        comp = (pd.read_parquet(folder / name) if name.endswith(".parquet")
+                else pd.read_csv(folder / name))
     except Exception as exc:  # noqa: BLE001 - a damaged file becomes one clear line
-        raise DataError(f"{folder}: evidence.json or comparisons are damaged "
-                        f"({type(exc).__name__}); rerun the study's statistics") from None
-    need = {"label", "metric", "diff", "ci_low", "ci_high", "p_value", "p_adjusted"}
-    if not isinstance(ev, dict) or not need <= set(comp.columns):
-        raise DataError(f"{folder}: comparisons lack columns {sorted(need - set(comp.columns))} "
-                        "or evidence.json is not an object; rerun the study's statistics")
+        raise damaged(folder, name, exc, command=ABLATE) from None
+    need = ["label", "metric", "diff", "ci_low", "ci_high", "p_value", "p_adjusted"]
+    lacking = [c for c in need if c not in comp.columns]
+    if lacking:
+        raise damaged(folder, name, f"no column {lacking[0]!r}", command=ABLATE)
     return comp, ev
 
 

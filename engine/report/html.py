@@ -31,6 +31,21 @@ PCT_METRICS = ("total_return", "annual_return", "annual_volatility", "max_drawdo
 EVIDENCE_COLUMNS = ("strength", "score", "evidence", "gain", "likelihood", "parents",
                     "repeatedness")
 
+GENERATOR = '<meta name="generator" content="causalfolio">'
+"""Marks a file as a causalfolio report: ``report --out`` overwrites only such files."""
+REPORT_SIGNATURES = (GENERATOR.encode(),
+                     # reports written before the generator tag: our exact head and default title
+                     b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>'
+                     b"causalfolio ")
+
+
+def check_report_target(path: Path) -> None:
+    """Refuse to overwrite a file at ``path`` that is not a causalfolio report."""
+    from ..data.folders import check_file_replaceable
+
+    check_file_replaceable(path, signatures=REPORT_SIGNATURES, what="report")
+
+
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
 max-width:1100px;color:#222;line-height:1.45;padding:0 1em}
@@ -388,7 +403,9 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
             f"{html.escape(str(meta['rebalance_dates'][-1]))} &middot; schedule "
             f"{html.escape(str(cfg.get('schedule')))} &middot; bounds "
             f"{html.escape(str(cfg.get('bounds')))} &middot; cost "
-            f"{html.escape(str(cfg.get('cost_bps')))} bps</p>",
+            f"{html.escape(str(cfg.get('cost_bps')))} bps &middot; risk-free rate "
+            f"{html.escape(str(cfg.get('risk_free_used', '0% a year')))} (Sharpe and Sortino "
+            "on excess returns)</p>",
             '<p id="report-status">images not checked (scripts disabled)</p>',
             "<h2>Performance</h2>", metrics_html(metrics),
             _img(charts.metrics_chart(metrics)),
@@ -416,7 +433,7 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
     body.append(f"<pre>{html.escape(json.dumps(cfg, indent=2))}</pre>")
     if "data" in meta:
         body.append(f"<pre>{html.escape(json.dumps(meta['data'], indent=2))}</pre>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + GENERATOR +
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")
 
@@ -426,12 +443,15 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
                  title: str | None = None) -> Path:
     """Write the HTML report of a run folder; returns its path (default RUN_DIR/report.html).
 
-    Written to a temporary file and renamed into place. See :func:`render_report`.
+    Written to a temporary file and renamed into place. An existing file at ``out`` that is not
+    a causalfolio report is never overwritten (:class:`~causalfolio.errors.ConfigError`). See
+    :func:`render_report`.
     """
     from ..data.io import atomic_write_bytes
 
-    text = render_report(run_dir, dates=dates, market=market, result=result, title=title)
     path = Path(out) if out is not None else Path(run_dir) / "report.html"
+    check_report_target(path)
+    text = render_report(run_dir, dates=dates, market=market, result=result, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

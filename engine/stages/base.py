@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -45,6 +46,9 @@ class Component:
     requires: ClassVar[tuple[str, ...]] = ()
     """Optional libraries the component needs (import names, e.g. ``("torch",)``): building it
     without them raises :class:`~causalfolio.errors.ConfigError` naming the extra to install."""
+    renamed_params: ClassVar[dict[str, tuple[str, dict[Any, Any]]]] = {}
+    """Deprecated parameter names: ``{old: (new, {old value: new value})}``. The old name is a
+    field defaulting to ``None``; given, it warns (``FutureWarning``) and sets the new one."""
 
     def __attrs_post_init__(self) -> None:
         owner = type(self).name or type(self).__name__
@@ -52,12 +56,31 @@ class Component:
             from ..optional import require
 
             require(owner, self.requires)
+        self._apply_renamed(owner)
         hints = _hints(type(self))
         for field in attrs.fields(type(self)):
             tp = hints.get(field.name, Any)
             value = getattr(self, field.name)
             object.__setattr__(self, field.name, coerce(value, tp, owner=owner, field=field.name))
         self.validate()
+
+    def _apply_renamed(self, owner: str) -> None:
+        for old, (new, values) in type(self).renamed_params.items():
+            value = getattr(self, old)
+            if value is None:
+                continue
+            try:
+                mapped = values.get(value, value)
+            except TypeError:  # unhashable: let the new parameter's type check reject it
+                mapped = value
+            default = attrs.fields_dict(type(self))[new].default
+            if not _same(getattr(self, new), default):
+                raise ParameterError(f"{owner}: parameter '{old}' is the deprecated name of "
+                                     f"'{new}'; give only {new}={mapped!r}")
+            warnings.warn(f"{owner}: parameter '{old}' is deprecated and will be removed; "
+                          f"write {new}={mapped!r}", FutureWarning, stacklevel=5)
+            object.__setattr__(self, new, mapped)
+            object.__setattr__(self, old, None)
 
     def validate(self) -> None:
         """Cross-parameter checks; raise :class:`ParameterError`. Override when needed."""
@@ -114,6 +137,12 @@ class Component:
 
         return format_component(self.name, self.non_default_params())
 
+    @property
+    def key_spec(self) -> str:
+        """The spec plus the code version of the component (:func:`code_version`): what stage
+        keys are built from, so that a changed component never reuses cached outputs."""
+        return f"{self.spec}@{code_version(type(self))}"
+
     def with_params(self, **changes: Any) -> Component:
         """A copy with some parameters changed (validated like a new instance)."""
         unknown = set(changes) - {f.name for f in attrs.fields(type(self))}
@@ -147,6 +176,44 @@ def frozen_optional_array(value: Any) -> np.ndarray | None:
 
 
 # --- deterministic keys -----------------------------------------------------------------------
+
+_SOURCE_HASHES: dict[type, str] = {}
+
+
+def source_hash(cls: type) -> str:
+    """Hash of the source of the modules defining ``cls`` and its base classes (computed once
+    per class). A class without retrievable source (defined in an interactive session) hashes
+    its qualified name and the source lines of its methods where available."""
+    found = _SOURCE_HASHES.get(cls)
+    if found is not None:
+        return found
+    import inspect
+    import sys
+
+    h = hashlib.sha256()
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__ in ("builtins", "attr", "attrs"):
+            continue
+        h.update(f"{klass.__module__}:{klass.__qualname__}\n".encode())
+        module = sys.modules.get(klass.__module__)
+        for obj in (module, klass):
+            if obj is None:
+                continue
+            try:
+                h.update(inspect.getsource(obj).encode())
+                break
+            except (OSError, TypeError):
+                continue
+    found = _SOURCE_HASHES[cls] = h.hexdigest()[:16]
+    return found
+
+
+def code_version(cls: type) -> str:
+    """The code version of a component class: the causalfolio version and :func:`source_hash`."""
+    from .. import __version__
+
+    return f"{__version__}+{source_hash(cls)}"
+
 
 
 def fingerprint(*parts: Any) -> str:

@@ -21,18 +21,19 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from causalfolio.errors import ConfigError, DataError
+from causalfolio.errors import DataError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import check_bounds
 
+from ._checks import SYMMETRY_TOL, checked_distance  # noqa: F401 - shared, re-exported
+
 LINKAGES = ("single", "complete", "average", "ward")
 Linkage = Literal["single", "complete", "average", "ward"]
-Shrinkage = Literal["none", "ledoit_wolf"]
-SensitivityCovariance = Literal["none", "ledoit_wolf", "implied"]
+Shrinkage = Literal["sample", "ledoit_wolf"]
+SensitivityCovariance = Literal["sample", "ledoit_wolf", "implied"]
 """Covariance estimators of the mappings that have sensitivities: ``implied`` is
 B Sigma_D B' + diag(Sigma_res) (:func:`causalfolio.diagnostics.implied_covariance`)."""
 DistanceKind = Literal["auto", "sensitivity", "correlation"]
-SYMMETRY_TOL = 1e-8
 
 
 # --- matrices ----------------------------------------------------------------------------------
@@ -72,7 +73,13 @@ def correlation_distance(cov: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip((1.0 - np.clip(rho, -1.0, 1.0)) / 2.0, 0.0, None))
 
 
-def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
+RENAMED_COVARIANCE = {"shrinkage": ("covariance", {"none": "sample"})}
+"""``shrinkage=`` is the deprecated name of ``covariance=`` (and its ``'none'`` is ``'sample'``),
+so the hierarchical mappings spell the covariance estimator like the optimisation ones."""
+SHRINKAGE_DOC = "deprecated name of covariance (shrinkage='none' is covariance='sample')"
+
+
+def covariance(inputs: MappingInputs, shrinkage: str = "sample") -> np.ndarray:
     """Covariance of the trailing returns (N, N), daily units, checked.
 
     Parameters
@@ -80,7 +87,7 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
     inputs
         Mapping inputs; ``inputs.returns`` is the trailing window (T_cov, N).
     shrinkage
-        ``"none"``: sample covariance (ddof = 1, as ``np.cov`` and ``pandas.DataFrame.cov``).
+        ``"sample"``: sample covariance (ddof = 1, as ``np.cov`` and ``pandas.DataFrame.cov``).
         ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards ``mu I`` (scikit-learn's
         estimator, which uses the 1/T maximum-likelihood covariance).
         ``"implied"``: the sensitivity-implied B Sigma_D B' + diag(Sigma_res) of §8.4 on the
@@ -123,32 +130,6 @@ def covariance(inputs: MappingInputs, shrinkage: str = "none") -> np.ndarray:
                         f"{bad[:5]}: their "
                         "inverse variance is infinite; drop them or lengthen the window")
     return cov
-
-
-def checked_distance(inputs: MappingInputs, owner: str) -> np.ndarray:
-    """The sensitivity distance matrix (N, N) from ``inputs``, checked.
-
-    Raises
-    ------
-    ConfigError
-        No distance matrix (the mapping was called without stages 1-4).
-    DataError
-        Wrong shape, non-finite entries, or asymmetric beyond a relative 1e-8.
-    """
-    n = len(inputs.assets)
-    if inputs.distance is None:
-        raise ConfigError(f"{owner}: no sensitivity distance matrix was given; run it as the "
-                          "last stage of a five-stage spec, or use distance=correlation")
-    d = np.asarray(inputs.distance, dtype=float)
-    if d.shape != (n, n):
-        raise DataError(f"{owner}: distance matrix has shape {d.shape}, expected ({n}, {n})")
-    if not np.all(np.isfinite(d)):
-        raise DataError(f"{owner}: the distance matrix has non-finite entries")
-    scale = max(1.0, float(np.abs(d).max(initial=0.0)))
-    if np.abs(d - d.T).max(initial=0.0) > SYMMETRY_TOL * scale:
-        raise DataError(f"{owner}: the distance matrix is not symmetric (max |D - D'| = "
-                        f"{np.abs(d - d.T).max():.3g}); symmetrise it in the forecaster")
-    return 0.5 * (d + d.T)
 
 
 # --- tree --------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from causalfolio.errors import ConfigError, DataError, NumericalError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import project_to_bounds
 
+from ._checks import checked_distance
+
 if TYPE_CHECKING:  # cvxpy is imported where a problem is built or solved, not on registry load
     import cvxpy as cp
 
@@ -119,13 +121,53 @@ def finalize(w: np.ndarray, bounds: tuple[float, float]) -> tuple[np.ndarray, fl
     return out, float(np.abs(out - w).max(initial=0.0))
 
 
-def weight_variable(n: int, bounds: tuple[float, float]) -> tuple[cp.Variable, list]:
-    """A weight variable (n,) and the long-only budget and bound constraints."""
+def weight_variable(n: int, bounds: tuple[float, float], exposures: Exposures | None = None
+                    ) -> tuple[cp.Variable, list]:
+    """A weight variable (n,) and its constraints: the long-only budget and bounds, or, with
+    ``exposures`` (long-short), sum w = net and sum |w| <= gross (per-asset bounds unused)."""
     import cvxpy as cp
 
-    lo, hi = bounds
     w = cp.Variable(n)
+    if exposures is not None:
+        net, gross = exposures
+        cons = [cp.sum(w) == net]
+        if gross is not None:
+            cons.append(cp.norm1(w) <= gross)
+        return w, cons
+    lo, hi = bounds
     return w, [cp.sum(w) == 1, w >= lo, w <= hi]
+
+
+Exposures = tuple[float, "float | None"]
+"""(net, gross) of a long-short portfolio: sum w and the largest sum |w| (None: no limit)."""
+
+
+def exposures_of(mapping: Any) -> Exposures | None:
+    """(net, gross) when the mapping runs long-short, else None."""
+    return (float(mapping.net), mapping.gross) if getattr(mapping, "long_short", False) else None
+
+
+def finalize_weights(w: np.ndarray, bounds: tuple[float, float], exposures: Exposures | None
+                     ) -> tuple[np.ndarray, float]:
+    """:func:`finalize` for long-only weights; for long-short ones, the budget residue of the
+    solver spread evenly so that sum w = net exactly (and sum |w| shrunk onto gross if the
+    solver overshot it by its tolerance)."""
+    if exposures is None:
+        return finalize(w, bounds)
+    w = np.asarray(w, dtype=float).ravel()
+    if not np.all(np.isfinite(w)):
+        raise NumericalError("the optimiser returned non-finite weights")
+    net, gross = exposures
+    out = w + (net - w.sum()) / len(w)
+    if gross is not None and np.abs(out).sum() > gross:
+        # shrink the short and long books towards the budget: sum stays net, gross hits gross
+        longs, shorts = out.clip(0, None), out.clip(None, 0)
+        excess = np.abs(out).sum() - gross
+        lo_s, sh_s = longs.sum(), -shorts.sum()
+        if sh_s > 0:
+            k = excess / 2
+            out = longs * (1 - k / lo_s) + shorts * (1 - k / sh_s)
+    return out, float(np.abs(out - w).max(initial=0.0))
 
 
 # --- covariance -------------------------------------------------------------------------------
@@ -184,15 +226,9 @@ def inverse_vol(vol: np.ndarray, power: float = 1.0) -> np.ndarray:
 
 
 def require_distance(inputs: MappingInputs, owner: str) -> np.ndarray:
-    """The (N, N) distance matrix, checked: finite, symmetric, zero diagonal."""
-    if inputs.distance is None:
-        raise ConfigError(f"{owner} needs the sensitivity distance matrix; give all five stages")
-    d = np.asarray(inputs.distance, dtype=float)
-    n = len(inputs.assets)
-    if d.shape != (n, n) or not np.all(np.isfinite(d)):
-        raise DataError(f"{owner}: distance matrix must be finite with shape ({n}, {n}), "
-                        f"got shape {d.shape}")
-    d = 0.5 * (d + d.T)
+    """The (N, N) distance matrix, checked like every mapping's (:func:`._checks.checked_distance`:
+    finite, symmetric within rounding), with a zero diagonal and no negative entries."""
+    d = checked_distance(inputs, owner)
     np.fill_diagonal(d, 0.0)
     return np.clip(d, 0.0, None)
 
@@ -228,8 +264,8 @@ def driver_design(inputs: MappingInputs, owner: str) -> tuple[np.ndarray, np.nda
 
 
 def min_cvar(scenarios: np.ndarray, alpha: float, bounds: tuple[float, float], *, solver: str,
-             min_return: float | None = None, what: str = "the CVaR problem"
-             ) -> tuple[np.ndarray, dict[str, Any]]:
+             min_return: float | None = None, what: str = "the CVaR problem",
+             exposures: Exposures | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Rockafellar-Uryasev LP: min zeta + 1/((1-alpha) S) sum_s z_s over long-only bounded w.
 
     z_s >= -w'r_s - zeta, z_s >= 0; optional floor on the mean scenario return w'mean(r) >=
@@ -239,7 +275,7 @@ def min_cvar(scenarios: np.ndarray, alpha: float, bounds: tuple[float, float], *
     import cvxpy as cp
 
     s, n = scenarios.shape
-    w, cons = weight_variable(n, bounds)
+    w, cons = weight_variable(n, bounds, exposures)
     zeta = cp.Variable()
     z = cp.Variable(s, nonneg=True)
     cons = cons + [z >= -scenarios @ w - zeta]
@@ -247,7 +283,7 @@ def min_cvar(scenarios: np.ndarray, alpha: float, bounds: tuple[float, float], *
         cons.append(scenarios.mean(axis=0) @ w >= min_return)
     prob = cp.Problem(cp.Minimize(zeta + cp.sum(z) / ((1.0 - alpha) * s)), cons)
     info = solve(prob, solver=solver, what=what, lp=True)
-    weights, adj = finalize(w.value, bounds)
+    weights, adj = finalize_weights(w.value, bounds, exposures)
     info.update(cvar=cvar_of(scenarios @ weights, alpha), var=var_of(scenarios @ weights, alpha),
                 lp_objective=float(prob.value), projection=adj)
     return weights, info

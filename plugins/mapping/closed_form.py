@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 
 from causalfolio import hookimpl
+from causalfolio.errors import ConfigError
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
-from causalfolio.weights import project_to_bounds, within_bounds
+from causalfolio.weights import check_exposures, project_to_bounds, within_bounds
 
 from ._optim import (
     bandwidth,
     check_solver_name,
-    finalize,
+    exposures_of,
+    finalize_weights,
     gaussian_kernel,
     local_quadratic_min,
     min_eig,
@@ -72,8 +74,16 @@ class ClosedForm(RiskMapping):
     bandwidth: float | None = param(None, doc="kernel bandwidth h (default: median off-diagonal "
                                               "distance)", validator=positive)
     solver: str = param("auto", doc="cvxpy solver tried first for the convex QP")
+    long_short: bool = param(False, doc="allow short positions: weights sum to net and their "
+                                        "absolute values to at most gross; the backtest's "
+                                        "per-asset bounds do not apply")
+    gross: float | None = param(None, doc="long_short: largest gross exposure sum |w| (None: "
+                                          "unconstrained; 1 with net=1 is long-only)",
+                                validator=positive)
+    net: float = param(1.0, doc="long_short: net exposure sum w (1: fully invested)")
 
     def validate(self) -> None:
+        check_exposures(self.name, self.gross, self.net)
         check_solver_name(self.name, self.solver)
 
     def _matrix(self, d: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -99,6 +109,7 @@ class ClosedForm(RiskMapping):
                     positive_definite=bool(lam_min > 0),
                     condition=float(np.linalg.cond(m)) if n > 1 else 1.0)
         lo, hi = inputs.bounds
+        ls = exposures_of(self)
         method = self.method
         if method == "closed":
             raw = closed_form_weights(m, pinv=self.matrix == "pinv", rcond=self.rcond)
@@ -109,17 +120,28 @@ class ClosedForm(RiskMapping):
             else:
                 diag["raw_weights"] = raw.tolist()
                 diag["stationary_point_only"] = not convex
-                if within_bounds(raw, lo, hi):
+                if ls is not None:
+                    raw = raw * ls[0]  # the budget sum w = net
+                    if ls[1] is None or np.abs(raw).sum() <= ls[1] + 1e-12:
+                        weights = raw
+                    else:
+                        diag["fallback"] = "qp: the closed form exceeds the gross limit"
+                        method = "qp"
+                elif within_bounds(raw, lo, hi):
                     weights = raw
                 else:
                     weights = project_to_bounds(raw, lo, hi)
                     diag["projected"] = float(np.abs(weights - raw).max())
         if method == "qp":
             if convex:
-                w, cons = weight_variable(n, inputs.bounds)
+                w, cons = weight_variable(n, inputs.bounds, ls)
                 info = solve(cp.Problem(cp.Minimize(cp.sum_squares(psd_factor(m).T @ w)), cons),
                              solver=self.solver, what=f"the closed_form {self.matrix} QP")
-                weights, info["projection"] = finalize(w.value, inputs.bounds)
+                weights, info["projection"] = finalize_weights(w.value, inputs.bounds, ls)
+            elif ls is not None:
+                raise ConfigError(
+                    f"closed_form: the {self.matrix} matrix is indefinite, so the long-short "
+                    "QP has no minimum; use matrix='kernel' or method='closed'")
             else:
                 weights, info = local_quadratic_min(m, inputs.bounds)
                 info["local_only"] = True

@@ -19,12 +19,14 @@ from causalfolio import hookimpl
 from causalfolio.errors import ConfigError
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
+from causalfolio.weights import check_exposures
 
 from ._optim import (
     TRADING_DAYS,
     InfeasibleProblemError,
     check_solver_name,
     driver_design,
+    exposures_of,
     min_cvar,
     returns_matrix,
 )
@@ -62,8 +64,16 @@ class Cvar(RiskMapping):
     solver: str = param("auto", doc="cvxpy solver tried first ('auto': HIGHS, CLARABEL, ECOS, "
                                     "SCS... as installed)")
     window: int | None = param(None, doc="scenario window in trading days", validator=positive)
+    long_short: bool = param(False, doc="allow short positions: weights sum to net and their "
+                                        "absolute values to at most gross; the backtest's "
+                                        "per-asset bounds do not apply")
+    gross: float | None = param(None, doc="long_short: largest gross exposure sum |w| (None: "
+                                          "unconstrained; 1 with net=1 is long-only)",
+                                validator=positive)
+    net: float = param(1.0, doc="long_short: net exposure sum w (1: fully invested)")
 
     def validate(self) -> None:
+        check_exposures(self.name, self.gross, self.net)
         check_solver_name(self.name, self.solver)
 
     def scenario_matrix(self, inputs: MappingInputs) -> np.ndarray:
@@ -79,15 +89,17 @@ class Cvar(RiskMapping):
     def allocate(self, inputs: MappingInputs) -> Allocation:
         scen = self.scenario_matrix(inputs)
         floor = None
+        ls = exposures_of(self)
         if self.min_return is not None:
             floor = self.min_return / TRADING_DAYS
-            best = return_range(scen.mean(axis=0), *inputs.bounds)[1]
+            best = (return_range(scen.mean(axis=0), *inputs.bounds)[1] if ls is None
+                    else float("inf"))
             if floor > best + 1e-15:
                 raise InfeasibleProblemError(
                     f"cvar: min_return {self.min_return:g} a year is infeasible: the best mean "
                     f"scenario return within the bounds is {best * TRADING_DAYS:.4g} a year")
         w, info = min_cvar(scen, self.alpha, inputs.bounds, solver=self.solver, min_return=floor,
-                           what="the minimum-CVaR LP")
+                           what="the minimum-CVaR LP", exposures=ls)
         info.update(alpha=self.alpha, scenarios=self.scenarios, n_scenarios=int(len(scen)))
         return Allocation(weights=pd.Series(w, index=list(inputs.assets)), diagnostics=info)
 

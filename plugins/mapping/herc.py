@@ -24,6 +24,8 @@ from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    RENAMED_COVARIANCE,
+    SHRINKAGE_DOC,
     DistanceKind,
     Linkage,
     NeedsSensitivitiesIfSensitivityDistance,
@@ -91,6 +93,7 @@ class Herc(RiskMapping):
     """Hierarchical Equal Risk Contribution: risk parity across tree clusters, then inside."""
 
     name = "herc"
+    renamed_params = RENAMED_COVARIANCE
 
     n_clusters: int | None = param(None, doc="number of clusters; None: chosen automatically "
                                              "(second-order difference of the dispersion)",
@@ -108,7 +111,9 @@ class Herc(RiskMapping):
         None, doc="cluster on distances between columns (eq. 22); default: True on "
                   "sensitivity distance, False on correlation")
     linkage: Linkage = param("ward", doc="linkage method: single, complete, average, ward")
-    shrinkage: Shrinkage = param("none", doc="covariance estimator: none or ledoit_wolf")
+    covariance: Shrinkage = param(
+        "sample", doc="covariance estimator: sample or ledoit_wolf")
+    shrinkage: str | None = param(None, doc=SHRINKAGE_DOC)
     merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
                                          "its weight equally between them")
     window: int | None = param(None, doc="covariance / CVaR window in trading days",
@@ -140,7 +145,7 @@ class Herc(RiskMapping):
         assets = inp.assets
         n = len(assets)
         dist, kind, dod = tree_distance(self, inp)
-        cov = covariance(inp, self.shrinkage)
+        cov = covariance(inp, self.covariance)
         r = inp.returns.to_numpy(dtype=float)
         if n == 1:
             return np.ones(1), {"order": list(assets), "distance": kind, "n_clusters": 1}

@@ -11,7 +11,15 @@ from causalfolio import hookimpl
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
-from ._hierarchy import Linkage, Shrinkage, correlation_distance, covariance, in_canonical_order
+from ._hierarchy import (
+    RENAMED_COVARIANCE,
+    SHRINKAGE_DOC,
+    Linkage,
+    Shrinkage,
+    correlation_distance,
+    covariance,
+    in_canonical_order,
+)
 from .hsp import hierarchical_weights
 
 __all__ = ["Hrp", "correlation_distance"]
@@ -22,6 +30,7 @@ class Hrp(RiskMapping):
     """Hierarchical Risk Parity: cluster on correlation distance, bisect on covariance."""
 
     name = "hrp"
+    renamed_params = RENAMED_COVARIANCE
     needs_sensitivities = False
 
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
@@ -31,8 +40,9 @@ class Hrp(RiskMapping):
     optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram; False "
                                               "(raw order) matches PyPortfolioOpt, True "
                                               "matches skfolio's default seriation")
-    shrinkage: Shrinkage = param("none", doc="covariance estimator: none (sample) or "
-                                             "ledoit_wolf")
+    covariance: Shrinkage = param(
+        "sample", doc="covariance estimator: sample or ledoit_wolf")
+    shrinkage: str | None = param(None, doc=SHRINKAGE_DOC)
     merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
                                          "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days",
@@ -41,7 +51,7 @@ class Hrp(RiskMapping):
     def allocate(self, inputs: MappingInputs) -> Allocation:
         def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
                 ) -> tuple[np.ndarray, dict[str, Any]]:
-            cov = covariance(inp, self.shrinkage)
+            cov = covariance(inp, self.covariance)
             return hierarchical_weights(correlation_distance(cov), cov, inp.assets,
                                         linkage=self.linkage,
                                         distance_of_distances=self.distance_of_distances,

@@ -12,6 +12,8 @@ from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    RENAMED_COVARIANCE,
+    SHRINKAGE_DOC,
     Linkage,
     SensitivityCovariance,
     checked_distance,
@@ -57,6 +59,7 @@ class Hsp(RiskMapping):
     """Hierarchical Sensitivity Parity: cluster in sensitivity space, bisect on covariance."""
 
     name = "hsp"
+    renamed_params = RENAMED_COVARIANCE
 
     psd: bool = param(False, doc="replace the distance matrix by its nearest PSD matrix "
                                  "(Higham 1988): the literal §9 reproduction (rank one on a "
@@ -66,9 +69,10 @@ class Hsp(RiskMapping):
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
     optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram "
                                               "(False: raw dendrogram order)")
-    shrinkage: SensitivityCovariance = param(
-        "none", doc="covariance estimator of the bisection: none (sample), ledoit_wolf, or "
+    covariance: SensitivityCovariance = param(
+        "sample", doc="covariance estimator of the bisection: sample, ledoit_wolf, or "
                     "implied (B Sigma_D B' + diag(Sigma_res) from the sensitivities, §8.4)")
+    shrinkage: str | None = param(None, doc=SHRINKAGE_DOC)
     merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
                                          "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days (default: the "
@@ -79,7 +83,7 @@ class Hsp(RiskMapping):
         def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
                 ) -> tuple[np.ndarray, dict[str, Any]]:
             dist = checked_distance(inp, self.name)
-            cov = covariance(inp, self.shrinkage)
+            cov = covariance(inp, self.covariance)
             if self.psd:
                 dist = nearest_psd(dist)
             return hierarchical_weights(dist, cov, inp.assets, linkage=self.linkage,

@@ -16,13 +16,15 @@ from causalfolio import hookimpl
 from causalfolio.errors import ParameterError
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
+from causalfolio.weights import check_exposures
 
 from ._optim import (
     TRADING_DAYS,
     InfeasibleProblemError,
     check_solver_name,
     covariance,
-    finalize,
+    exposures_of,
+    finalize_weights,
     psd_factor,
     returns_matrix,
     solve,
@@ -49,23 +51,25 @@ def return_range(mu: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
 
 def min_variance(f: np.ndarray, bounds: tuple[float, float], *, solver: str,
                  mu: np.ndarray | None = None, floor: float | None = None,
-                 what: str = "the minimum-variance problem") -> tuple[np.ndarray, dict]:
-    """min ||F'w||^2 (= w'Sigma w) over the bounded simplex, optionally with mu'w >= floor."""
+                 what: str = "the minimum-variance problem", exposures=None
+                 ) -> tuple[np.ndarray, dict]:
+    """min ||F'w||^2 (= w'Sigma w) over the bounded simplex (or, with ``exposures``, over
+    sum w = net, sum |w| <= gross), optionally with mu'w >= floor."""
     import cvxpy as cp
 
-    w, cons = weight_variable(f.shape[0], bounds)
+    w, cons = weight_variable(f.shape[0], bounds, exposures)
     if floor is not None and mu is not None:
         m = float(np.abs(mu).max()) or 1.0  # scaled so the constraint is O(1)
         cons.append((mu / m) @ w >= floor / m)
     prob = cp.Problem(cp.Minimize(cp.sum_squares(f.T @ w)), cons)
     info = solve(prob, solver=solver, what=what)
-    weights, adj = finalize(w.value, bounds)
+    weights, adj = finalize_weights(w.value, bounds, exposures)
     info["projection"] = adj
     return weights, info
 
 
 def max_sharpe(mu: np.ndarray, f: np.ndarray, rf: float, bounds: tuple[float, float], *,
-               solver: str) -> tuple[np.ndarray, dict]:
+               solver: str, exposures=None) -> tuple[np.ndarray, dict]:
     """Tangency portfolio by the homogenisation y = kappa w (Cornuejols-Tutuncu).
 
     min ||F'y||^2 s.t. (mu - rf)'y = 1, sum y = kappa, lo kappa <= y <= hi kappa, kappa >= 0;
@@ -78,7 +82,13 @@ def max_sharpe(mu: np.ndarray, f: np.ndarray, rf: float, bounds: tuple[float, fl
     y, kappa = cp.Variable(n), cp.Variable(nonneg=True)
     ex = mu - rf
     ex = ex / float(np.abs(ex).max())  # same maximiser; y of order 1 for the solver
-    cons = [ex @ y == 1, cp.sum(y) == kappa, y >= lo * kappa, y <= hi * kappa]
+    if exposures is None:
+        cons = [ex @ y == 1, cp.sum(y) == kappa, y >= lo * kappa, y <= hi * kappa]
+    else:  # long-short: sum w = net, sum |w| <= gross, homogenised
+        net, gross = exposures
+        cons = [ex @ y == 1, cp.sum(y) == net * kappa]
+        if gross is not None:
+            cons.append(cp.norm1(y) <= gross * kappa)
     prob = cp.Problem(cp.Minimize(cp.sum_squares(f.T @ y)), cons)
     info = solve(prob, solver=solver, what="the maximum-Sharpe problem")
     k = float(kappa.value)
@@ -86,7 +96,7 @@ def max_sharpe(mu: np.ndarray, f: np.ndarray, rf: float, bounds: tuple[float, fl
         from causalfolio.errors import NumericalError
 
         raise NumericalError(f"maximum-Sharpe problem returned kappa = {k}; cannot normalise")
-    weights, adj = finalize(np.asarray(y.value) / k, bounds)
+    weights, adj = finalize_weights(np.asarray(y.value) / k, bounds, exposures)
     info["projection"] = adj
     return weights, info
 
@@ -116,8 +126,16 @@ class Mvo(RiskMapping):
                                     "SCS... as installed; the others are the fallback chain")
     window: int | None = param(None, doc="covariance window in trading days (default: the "
                                          "backtest's covariance window)", validator=positive)
+    long_short: bool = param(False, doc="allow short positions: weights sum to net and their "
+                                        "absolute values to at most gross; the backtest's "
+                                        "per-asset bounds do not apply")
+    gross: float | None = param(None, doc="long_short: largest gross exposure sum |w| (None: "
+                                          "unconstrained; 1 with net=1 is long-only)",
+                                validator=positive)
+    net: float = param(1.0, doc="long_short: net exposure sum w (1: fully invested)")
 
     def validate(self) -> None:
+        check_exposures(self.name, self.gross, self.net)
         if self.objective == "target_return" and self.target_return is None:
             raise ParameterError("mvo: parameter 'target_return' is required with "
                                  "objective='target_return', e.g. mvo(objective=target_return, "
@@ -133,28 +151,31 @@ class Mvo(RiskMapping):
         unit = float(np.sqrt(np.mean(np.diag(cov)))) or 1.0
         f = psd_factor(cov) / unit  # objectives of order 1: solver tolerances are absolute
         lo, hi = inputs.bounds
+        ls = exposures_of(self)
         diag: dict = {"objective": self.objective, "covariance": self.covariance}
+        if ls is not None:
+            diag.update(long_short=True, net=ls[0], gross=ls[1])
         if self.objective == "min_volatility":
-            w, info = min_variance(f, inputs.bounds, solver=self.solver)
+            w, info = min_variance(f, inputs.bounds, solver=self.solver, exposures=ls)
         elif self.objective == "max_sharpe":
             rf = self.risk_free / TRADING_DAYS
-            best = return_range(mu, lo, hi)[1]
+            best = return_range(mu, lo, hi)[1] if ls is None else float("inf")
             if best <= rf:
                 w, info = min_variance(f, inputs.bounds, solver=self.solver)
                 diag["fallback"] = ("min_volatility: no portfolio within the bounds has an "
                                     f"expected return above the risk-free rate (best "
                                     f"{best * TRADING_DAYS:.4g} a year)")
             else:
-                w, info = max_sharpe(mu, f, rf, inputs.bounds, solver=self.solver)
+                w, info = max_sharpe(mu, f, rf, inputs.bounds, solver=self.solver, exposures=ls)
         elif self.objective == "quadratic_utility":
-            x, cons = weight_variable(len(mu), inputs.bounds)
+            x, cons = weight_variable(len(mu), inputs.bounds, ls)
             prob = cp.Problem(cp.Maximize((mu / unit**2) @ x - 0.5 * self.risk_aversion
                                           * cp.sum_squares(f.T @ x)), cons)
             info = solve(prob, solver=self.solver, what="the quadratic-utility problem")
-            w, info["projection"] = finalize(x.value, inputs.bounds)
+            w, info["projection"] = finalize_weights(x.value, inputs.bounds, ls)
         else:
             target = float(self.target_return) / TRADING_DAYS  # type: ignore[arg-type]
-            worst, best = return_range(mu, lo, hi)
+            worst, best = return_range(mu, lo, hi) if ls is None else (-np.inf, np.inf)
             if target > best + 1e-15:
                 if self.infeasible == "raise":
                     raise InfeasibleProblemError(
@@ -167,7 +188,7 @@ class Mvo(RiskMapping):
                 target = best - 1e-12 * max(1.0, abs(best))
             w, info = min_variance(f, inputs.bounds, solver=self.solver, mu=mu,
                                    floor=max(target, worst),
-                                   what="the target-return problem")
+                                   what="the target-return problem", exposures=ls)
         diag.update(info)
         diag["expected_return_annual"] = float(mu @ w * TRADING_DAYS)
         diag["volatility_annual"] = float(np.sqrt(max(w @ cov @ w, 0.0) * TRADING_DAYS))

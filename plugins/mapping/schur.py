@@ -27,6 +27,8 @@ from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 
 from ._hierarchy import (
+    RENAMED_COVARIANCE,
+    SHRINKAGE_DOC,
     DistanceKind,
     Linkage,
     NeedsSensitivitiesIfSensitivityDistance,
@@ -240,6 +242,7 @@ class Schur(RiskMapping):
     """Schur complementary allocation: HRP (gamma = 0) to minimum variance (gamma -> 1)."""
 
     name = "schur"
+    renamed_params = RENAMED_COVARIANCE
 
     gamma: float = param(0.5, doc="weight of the off-diagonal (Schur complement) information, "
                                   "0 = HRP, towards 1 = minimum variance",
@@ -256,7 +259,9 @@ class Schur(RiskMapping):
                   "sensitivity distance (as hsp), False on correlation (as hrp)")
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
     optimal_ordering: bool = param(False, doc="optimal leaf ordering of the dendrogram")
-    shrinkage: Shrinkage = param("none", doc="covariance estimator: none or ledoit_wolf")
+    covariance: Shrinkage = param(
+        "sample", doc="covariance estimator: sample or ledoit_wolf")
+    shrinkage: str | None = param(None, doc=SHRINKAGE_DOC)
     merge_twins: bool = param(False, doc="allocate exact duplicates as one asset and split "
                                          "its weight equally between them")
     window: int | None = param(None, doc="covariance window in trading days",
@@ -268,7 +273,7 @@ class Schur(RiskMapping):
         def run(inp: MappingInputs, lo: np.ndarray, hi: np.ndarray
                 ) -> tuple[np.ndarray, dict[str, Any]]:
             dist, kind, dod = tree_distance(self, inp)
-            cov = covariance(inp, self.shrinkage)
+            cov = covariance(inp, self.covariance)
             n = len(inp.assets)
             if n == 1:
                 return np.ones(1), {"order": list(inp.assets), "distance": kind}
@@ -306,7 +311,7 @@ def tree_distance(comp: Any, inp: MappingInputs) -> tuple[np.ndarray, str, bool]
             dist = nearest_psd(dist)
         dod = True if comp.distance_of_distances is None else comp.distance_of_distances
         return dist, kind, dod
-    cov = covariance(inp, comp.shrinkage)
+    cov = covariance(inp, comp.covariance)
     dod = False if comp.distance_of_distances is None else comp.distance_of_distances
     return correlation_distance(cov), kind, dod
 

@@ -175,8 +175,10 @@ def test_out_folder_of_another_study_is_protected(market, tmp_path):
     assert res.ran == 2
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match="not an ablation folder"):
-        run_ablation(market, g, tmp_path / "x", executor="serial")
+    for force in (False, True):  # a folder we did not write is refused whatever the flags
+        with pytest.raises(ConfigError, match="not an ablation folder"):
+            run_ablation(market, g, tmp_path / "x", executor="serial", force=force)
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["notes.txt"]
 
 
 def test_bad_execution_options(market):

@@ -54,7 +54,8 @@ def main() -> None:
 
     # warm-up: start the fork server once (its one-off start-up is not what is measured)
     run_ablation(MarketGrid.from_options(synthetic="0", synthetic_param=["n_days=200"]),
-                 Grid.from_specs("equal"), None, workers=args.workers, evidence=False)
+                 Grid.from_specs(benchmarks=["equal"]), None, workers=args.workers,
+                 evidence=False)
 
     one = MarketGrid.from_options(synthetic="0")
     _, t_one = _timed(lambda: run_ablation(one, grid, None, workers=args.workers,

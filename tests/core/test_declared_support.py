@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
-import os
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -66,19 +66,21 @@ def _third_party(mods: set[str]) -> dict[str, set[str]]:
 
 def test_every_module_the_tests_import_is_declared():
     declared = set(_requirements(CFG["project"]["dependencies"]))
-    declared |= set(_requirements(CFG["project"]["optional-dependencies"]["dev"]))
+    for extra in CFG["project"]["optional-dependencies"].values():  # dev, test, data, nn, ...
+        declared |= set(_requirements(extra))
     declared |= {"pgmpy", "packaging"}  # packaging comes with pytest (a dependency of it)
     missing = {m: d for m, d in _third_party(_imported_top_modules(ROOT / "tests")).items()
                if not d & declared}
-    assert not missing, f"declare these in pyproject.toml's dev extra: {missing}"
+    assert not missing, f"declare these in pyproject.toml (the dev/test extra): {missing}"
 
 
 def test_every_dev_dependency_is_used():
     used = set()
     for dists in _third_party(_imported_top_modules(ROOT / "tests")).values():
         used |= dists
-    dev = _requirements(CFG["project"]["optional-dependencies"]["dev"])
-    unused = sorted(n for n in dev if n not in used and n not in TOOLS)
+    extras = CFG["project"]["optional-dependencies"]
+    dev = {**_requirements(extras["dev"]), **_requirements(extras.get("test", []))}
+    unused = sorted(n for n in dev if n not in used and n not in TOOLS and n != "causalfolio")
     assert not unused, f"unused dev dependencies (drop them from pyproject.toml): {unused}"
 
 
@@ -140,15 +142,26 @@ def test_ci_fails_without_chromium(tmp_path):
                                                 if "pytest" in line and not line.startswith("#"))
 
 
-def test_the_browser_tests_fail_under_ci_without_chromium(tmp_path):
-    """With CI=true and no Chromium on PATH, the browser test fails instead of skipping."""
-    env = {**os.environ, "CI": "true", "PATH": str(Path(sys.executable).parent)}
-    test = "tests/report/test_browser.py::test_the_browser_check_catches_broken_pages"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1, proc.stdout[-2000:]
-    assert "CI=true requires it" in proc.stdout
-    env["CI"] = ""
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and "1 skipped" in proc.stdout, proc.stdout[-2000:]
+def _report_conftest():
+    spec = importlib.util.spec_from_file_location("_report_conftest",
+                                                  ROOT / "tests" / "report" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_browser_tests_fail_under_ci_without_chromium(tmp_path, monkeypatch):
+    """With CI=true and no Chromium on PATH, the browser tests fail instead of skipping."""
+    conftest = _report_conftest()
+    page = tmp_path / "p.html"
+    page.write_text("<html></html>")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser here
+    assert conftest.find_chromium() is None
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        conftest.render_in_chromium(page)
+    with pytest.raises(pytest.fail.Exception, match="CI=true requires it"):
+        conftest.no_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="headless Chromium not found"):
+        conftest.render_in_chromium(page)

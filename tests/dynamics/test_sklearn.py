@@ -41,10 +41,53 @@ def test_seeded_estimators_are_reproducible(make_linear):
     assert np.array_equal(p[0], p[1]) and not np.array_equal(p[0], p[2])
 
 
-def test_dotted_path_and_spec():
-    spec = ("rccp|sklearn(estimator='sklearn.linear_model.Ridge',options='alpha=2.0',lags=[0,1])"
+def test_sklearn_path_estimator_is_fitted_and_matches_ridge(make_linear):
+    """'sklearn.linear_model.Ridge' (allow-listed by its public path) is really fitted: its
+    coefficients equal sklearn's Ridge and the closed form on the standardised data."""
+    from sklearn.linear_model import Ridge
+
+    assets, drivers, _, _ = make_linear(n_days=120, noise=0.004, seed=2)
+    spec = ("rccp|sklearn(estimator='sklearn.linear_model.Ridge',options='alpha=2.0',lags=[0])"
             "|fd|static|hsp")
-    assert parse_spec(spec).dynamics.estimator == "sklearn.linear_model.Ridge"
+    model = parse_spec(spec).dynamics
+    assert model.estimator == "sklearn.linear_model.Ridge"
+    fit = model.fit(assets, drivers, window=100, seed=0)
+    x = drivers.iloc[-100:].to_numpy()
+    xs = (x - x.mean(0)) / x.std(0)
+    for i, col in enumerate(assets.columns):
+        y = assets[col].iloc[-100:].to_numpy()
+        ys = (y - y.mean()) / y.std()
+        core = fit.models[i].regressor_.steps[-1][1]
+        assert type(core) is Ridge and core.alpha == 2.0
+        ref = Ridge(alpha=2.0).fit(xs, ys)
+        closed = np.linalg.solve(xs.T @ xs + 2.0 * np.eye(xs.shape[1]), xs.T @ ys)
+        np.testing.assert_allclose(core.coef_, ref.coef_, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(core.coef_, closed, rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(fit.predict(x)[:, i], ref.predict(xs) * y.std() + y.mean(),
+                                   rtol=1e-9, atol=1e-12)
+    # the class name alone resolves to the same estimator
+    by_name = SklearnModel(estimator="Ridge", options="alpha=2.0").fit(assets, drivers,
+                                                                      window=100, seed=0)
+    np.testing.assert_array_equal(by_name.predict(x), fit.predict(x))
+
+
+def test_allow_list_covers_every_scikit_learn_regressor():
+    """Every regressor sklearn.utils.all_estimators lists resolves by name and public path;
+    the allow-list's modules are exactly the modules those regressors live in."""
+    from sklearn.utils import all_estimators
+
+    from causalfolio.plugins.dynamics._estimators import SKLEARN_MODULES, sklearn_regressor
+
+    found_modules = set()
+    for name, cls in all_estimators(type_filter="regressor"):
+        path, got = sklearn_regressor(name)
+        assert got is cls, name
+        assert sklearn_regressor(path) == (path, cls)
+        found_modules.add(path.rsplit(".", 1)[0])
+    assert found_modules == set(SKLEARN_MODULES)
+    for text in ("sklearn.linear_model._ridge.Ridge", "sklearn.base.BaseEstimator",
+                 "sklearn.linear_model.LogisticRegression", "KMeans", "StandardScaler"):
+        assert sklearn_regressor(text) is None, text  # private, not a regressor, or not public
 
 
 def test_bad_parameters_and_models(make_linear):

@@ -81,3 +81,14 @@ def test_damaged_evidence_is_a_clear_error(folder, tmp_path):
     (out / "evidence.json").write_text("{not json")
     with pytest.raises(DataError, match="damaged"):
         render_ablation_report(out)
+
+
+def test_comparisons_without_a_column_is_a_clear_error(folder, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "cut"
+    shutil.copytree(folder[0], out)
+    comp = pd.read_parquet(out / "comparisons.parquet").drop(columns=["p_adjusted"])
+    comp.to_parquet(out / "comparisons.parquet")
+    with pytest.raises(DataError, match="comparisons.parquet is damaged .no column 'p_adjusted'"):
+        render_ablation_report(out)

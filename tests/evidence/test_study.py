@@ -143,3 +143,25 @@ def test_bad_settings(study):
     for kw in ({"n_boot": 0}, {"alpha": 0}, {"block_days": 0}, {"seed": -2}):
         with pytest.raises(ConfigError):
             analyse_study(table, rets, reference="equal", factors=FACTORS, **kw)
+
+
+def test_reference_identical_to_a_pipeline_stays_in(study):
+    """A benchmark reference identical to a pipeline (hrp after any sensitivities): the pipeline
+    becomes identical to the reference (difference 0, adjusted p 1), the grid tests still run."""
+    table, rets = study(3, 200, seed=9)
+    for m, r in rets.items():
+        r["hrp"] = r["b-static"]
+        row = table[(table["market"] == m) & (table["id"] == "equal")].iloc[0].copy()
+        row[["id", "label", "identical_to"]] = ["hrp", "hrp", "b|static"]
+        src = table[(table["market"] == m) & (table["id"] == "b-static")].iloc[0]
+        row[["sharpe", "annual_volatility", "max_drawdown", "turnover"]] = src[
+            ["sharpe", "annual_volatility", "max_drawdown", "turnover"]]
+        table = pd.concat([table, row.to_frame().T], ignore_index=True)
+    table.loc[table["label"] == "b|vasicek", "identical_to"] = "b|static"
+    ev = analyse_study(table, rets, reference="hrp", factors=FACTORS, n_boot=60)
+    c = ev.comparisons[ev.comparisons["metric"] == "sharpe"].set_index("label")
+    assert c.loc["b|static", "identical_to"] == "hrp" and c.loc["b|static", "diff"] == 0
+    assert c.loc["b|static", "p_adjusted"] == 1.0
+    assert c.loc["b|vasicek", "identical_to"] == "hrp"
+    assert "spa" in ev.evidence and "b|static" not in ev.evidence["mcs"]["names"]
+    assert "hrp" in ev.evidence["mcs"]["names"]

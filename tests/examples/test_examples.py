@@ -39,6 +39,15 @@ def test_us_portfolio_quick_runs_and_writes_a_report(quick_run):
     assert (res["run_dir"] / "report.html").is_file()
     text = ex.format_table(table)
     assert text.count("\n") == len(table) + 1 and "| 1/N |" in text
+    # every strategy carries its Sharpe difference to 1/N with an interval and a Holm p-value;
+    # the difference is the difference of the table's Sharpe ratios (same returns, ddof=1)
+    assert "Sharpe - 1/N [95% CI]" in text and "| reference |" in text
+    others = table[table["strategy"] != "1/N"]
+    ref = float(table.loc[table["strategy"] == "1/N", "sharpe"].iloc[0])
+    np.testing.assert_allclose(others["sharpe_diff"], others["sharpe"] - ref, rtol=1e-9)
+    assert (others["sharpe_diff_low"] <= others["sharpe_diff"]).all()
+    assert (others["sharpe_diff"] <= others["sharpe_diff_high"]).all()
+    assert ((others["p_value"] <= others["p_holm"]) & (others["p_holm"] <= 1)).all()
     # 3%-10% bounds held at every rebalance by every strategy
     for s in res["result"].strategies.values():
         w = s.weights.to_numpy()

@@ -94,3 +94,35 @@ def test_missing_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "arch.data.vix", None)
     with pytest.raises(ConfigError, match=r"causalfolio\[data\]"):
         _require("arch.data.vix")
+
+
+def test_changing_pool_uses_every_series_while_it_exists():
+    market, facts = real_market("two_decades", pool="changing")
+    assert facts["pool"] == "changing" and facts["dropped"] == {}
+    assert {"NASDAQ", "WTI", "VIX", "MTUM"} <= set(facts["candidates"])
+    c = market.candidates
+    assert c.loc[:"2013-12-31", "MTUM"].isna().all() and c.loc["2014-02-03":, "MTUM"].notna().all()
+    assert c.loc["2019-01-02":, "NASDAQ"].isna().all()
+    assert c.loc["2003-01-02":"2018-12-31", "NASDAQ"].notna().all()
+    levels, _ = load_levels()
+    d0, d1 = pd.Timestamp("2010-06-01"), pd.Timestamp("2010-06-02")
+    assert c.loc[d1, "NASDAQ"] == pytest.approx(levels.loc[d1, "NASDAQ"]
+                                                / levels.loc[d0, "NASDAQ"] - 1, rel=1e-12)
+    full, ffacts = real_market("two_decades")
+    assert len(ffacts["candidates"]) == 7 and full.assets.equals(market.assets)
+
+
+def test_changing_pool_backtest_drops_series_that_end():
+    from causalfolio.backtest import BacktestConfig, run_backtest
+    from causalfolio.pipeline import Windows
+
+    market, facts = real_market(None, start="2018-11-01", end="2019-03-01", pool="changing",
+                                history_days=130)
+    spec = "rccp(k=3)|linear|beta|static|hsp"
+    cfg = BacktestConfig(start="2018-11-01", windows=Windows(drivers=60, train=60, cov=40))
+    s = run_backtest(market, spec, cfg).strategies[spec]
+    pools = [u["candidates"] for u in s.universe]
+    assert pools[0] > pools[-1]  # NASDAQ (to 2018-12-31), VIX and WTI (to 2019-01-03) leave
+    for r in s.rebalances:
+        alive = market.candidates.loc[market.candidates.index < r.date].iloc[-61:].notna().all()
+        assert all(alive[n] for n in r.selection.names)

@@ -245,7 +245,7 @@ def test_ledoit_wolf_shrinks_towards_scaled_identity(make_inputs):
     assert 0 < ratio.mean() < 1
     np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-10)
     assert np.trace(lw) == pytest.approx(np.trace(s), rel=1e-12)
-    a = Hrp(shrinkage="ledoit_wolf").allocate(inp).weights
+    a = Hrp(covariance="ledoit_wolf").allocate(inp).weights
     b = Hrp().allocate(inp).weights
     assert np.abs(a - b).max() > 1e-4
 

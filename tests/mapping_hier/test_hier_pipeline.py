@@ -18,7 +18,7 @@ def market():
 
 
 FULL = ["hsp", "hsp(psd=False,linkage='ward',optimal_ordering=True)",
-        "hsp(shrinkage='ledoit_wolf',window=42)", "herc", "herc(risk_measure='cvar')",
+        "hsp(covariance='ledoit_wolf',window=42)", "herc", "herc(risk_measure='cvar')",
         "schur", "schur(gamma=0.2,distance='correlation')", "hrp", "equal", "inverse_vol"]
 ALONE = ["hrp", "hrp(optimal_ordering=True)", "herc", "herc(n_clusters=3,risk_measure='std')",
          "schur", "schur(gamma=0)", "inverse_vol", "equal"]

@@ -18,7 +18,7 @@ from causalfolio.plugins.mapping.inverse_vol import InverseVol
 from causalfolio.plugins.mapping.schur import Schur
 
 MAPPINGS = [
-    Hsp(), Hsp(psd=False, linkage="ward", optimal_ordering=True, shrinkage="ledoit_wolf"),
+    Hsp(), Hsp(psd=False, linkage="ward", optimal_ordering=True, covariance="ledoit_wolf"),
     Hrp(), Hrp(linkage="average", optimal_ordering=True),
     Herc(), Herc(risk_measure="cvar", n_clusters=4), Herc(distance="sensitivity"),
     Schur(), Schur(gamma=1.0, monotonic=False), Schur(distance="sensitivity", gamma=0.3),

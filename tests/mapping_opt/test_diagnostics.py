@@ -110,12 +110,12 @@ def test_implied_covariance_known_answers(linear_world):
 
 
 def test_hsp_bisects_on_the_implied_covariance(linear_world):
-    """hsp(shrinkage='implied') = the same tree bisected on B Sigma_D B' + diag(Sigma_res)."""
+    """hsp(covariance='implied') = the same tree bisected on B Sigma_D B' + diag(Sigma_res)."""
     import causalfolio as cf
     from causalfolio.diagnostics import implied_covariance
     from causalfolio.plugins.mapping.hsp import hierarchical_weights
 
-    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(shrinkage='implied')").mapping
+    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(covariance='implied')").mapping
     got = hsp.allocate(linear_world).weights
     assets = list(linear_world.assets)
     order = np.argsort(assets)
@@ -135,6 +135,6 @@ def test_implied_covariance_needs_sensitivities(linear_world):
     import causalfolio as cf
 
     bench = attrs.evolve(linear_world, sensitivities=None)
-    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(shrinkage='implied')").mapping
+    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(covariance='implied')").mapping
     with pytest.raises(DataError, match="implied covariance needs sensitivities"):
         hsp.allocate(bench)
