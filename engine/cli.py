@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .cli_common import (
@@ -36,7 +36,7 @@ DEMO_BENCHMARKS = ("equal", "hrp")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"causalfolio: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -129,8 +129,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if not args.stage:
         print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
               "name or public path)")
-        for e in reg.estimator_entries():
-            print(f"  {e.name:<18} [{e.provider}]")
+        for est in reg.estimator_entries():
+            print(f"  {est.name:<18} [{est.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0
@@ -162,7 +162,8 @@ def _config(args: argparse.Namespace):
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
-        reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
+        reselect_dates=(None if not args.reselect_dates
+                        else tuple(_date_list(args.reselect_dates))),
         **{name: getattr(args, name) for name in BACKTEST_WINDOWS_AND_BOUNDS},
         bounds_policy=args.bounds_policy,
         cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,

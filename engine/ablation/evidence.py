@@ -226,7 +226,7 @@ def _within_market(r: pd.DataFrame, cid: str, ref: str, t_row: pd.Series, ref_ro
         return {"diff": float(t_row[metric]) - float(ref_row[metric]), "ci_low": nan,
                 "ci_high": nan, "p_value": nan, "method": "n/a (no daily returns)"}
     a, b = pr
-    kw = {"block_size": block, "n_boot": n_boot, "seed": seed, "alpha": alpha}
+    kw: dict[str, Any] = {"block_size": block, "n_boot": n_boot, "seed": seed, "alpha": alpha}
     if metric == "sharpe":
         res = ev.sharpe_diff(a, b, **kw)
         return {"diff": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
@@ -310,11 +310,11 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
                 common = [m for m in markets if m in mine.index and m in theirs.index]
                 x = mine.loc[common, metric].to_numpy(float)
                 y = theirs.loc[common, metric].to_numpy(float)
-                res = _over_markets(x, y, common, replica0, alpha)
-                rows.append({**base, "diff": res.estimate, "ci_low": res.ci_low,
-                             "ci_high": res.ci_high, "p_value": res.p_value,
-                             "method": res.method, "n_markets": res.info["n_markets"],
-                             "p_wilcoxon": res.info.get("p_wilcoxon")})
+                pm = _over_markets(x, y, common, replica0, alpha)
+                rows.append({**base, "diff": pm.estimate, "ci_low": pm.ci_low,
+                             "ci_high": pm.ci_high, "p_value": pm.p_value,
+                             "method": pm.method, "n_markets": pm.info["n_markets"],
+                             "p_wilcoxon": pm.info.get("p_wilcoxon")})
         done[c["label"]] = rows[start:]
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -324,12 +324,12 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
         distinct = sub[sub["identical_to"].isna()]
         adj = pd.Series(ev.holm(distinct["p_value"].to_numpy(float)), index=distinct.index)
         frame.loc[adj.index, "p_adjusted"] = adj
-        first = dict(zip(distinct["label"], adj, strict=True))
+        adjusted = dict(zip(distinct["label"], adj, strict=True))
         for i, row in sub[sub["identical_to"].notna()].iterrows():
             if row["identical_to"] == ref_label:
                 frame.loc[i, "p_adjusted"] = 1.0
             else:
-                frame.loc[i, "p_adjusted"] = first.get(row["identical_to"], np.nan)
+                frame.loc[i, "p_adjusted"] = adjusted.get(row["identical_to"], np.nan)
     cols = COMPARISON_COLUMNS + [c for c in frame.columns if c not in COMPARISON_COLUMNS]
     return frame[cols].reset_index(drop=True), blocks
 

@@ -124,6 +124,37 @@ class AblationResult:
         """The market ids, in grid order."""
         return list(self.market_dates)
 
+    def _summary(self) -> str:
+        from ..display import date_span
+
+        where = f", out={str(self.out)!r}" if self.out is not None else ""
+        return (f"{len(self.table)} combinations: {self.ran} ran, {self.skipped} skipped, "
+                f"{self.remaining} remaining; {len(self.dates)} rebalances "
+                f"{date_span(self.dates)}{where}")
+
+    def _top(self) -> pd.DataFrame:
+        """Combinations by Sharpe ratio (best first), labels as the index."""
+        from ..backtest.metrics import METRICS
+
+        cols = [c for c in ("status", *METRICS) if c in self.table.columns]
+        top = self.table.set_index("label")[cols] if "label" in self.table.columns \
+            else self.table[cols]
+        return top.sort_values("sharpe", ascending=False) if "sharpe" in cols else top
+
+    def __repr__(self) -> str:
+        from ..display import text_table
+
+        cols = [c for c in ("status", "sharpe", "annual_return", "max_drawdown")
+                if c in self._top().columns]
+        return f"AblationResult({self._summary()})\n" + text_table(self._top()[cols], 10)
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the run's counts and the best combinations by Sharpe ratio."""
+        from .. import display
+
+        return display.html_block("AblationResult", [self._summary()],
+                                  display.html_table(self._top()))
+
     def stage_computations(self) -> int:
         """Stage outputs (stages 1-4) computed by the combinations run now."""
         return sum(v for k, v in self.counts.items()

@@ -145,8 +145,8 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                     if i in nav.columns]
             pick = best + [i for i in ok.loc[bench, "id"] if i in nav.columns]
             if pick:
-                names = dict(zip(ok["id"], ok["label"].astype(str), strict=True))
-                shown = nav[pick].rename(columns=names)
+                label_of = dict(zip(ok["id"], ok["label"].astype(str), strict=True))
+                shown = nav[pick].rename(columns=label_of)
                 body.append(_img(charts.nav_chart(
                     shown, f"NAV of the best {len(best)} combinations and the benchmarks")))
     if len(failed):
