@@ -26,6 +26,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    # dir(causalfolio) and tab completion list the lazily loaded names too.
+    return sorted({*globals(), *__all__})
+
+
 def __getattr__(name: str):
     # Lazy imports keep `import causalfolio` light and let plugins import `hookimpl` first.
     if name in ("Market", "synthetic_market"):

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .cli_common import (
@@ -29,12 +29,14 @@ from .cli_common import (
 )
 from .errors import CausalfolioError, Terminated
 
-DEMO_SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|static|hsp"
+DEMO_SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
+"""The recommended pipeline: best mean Sharpe on the claims study's development seeds
+(``examples/claims.py``, docs/claims.md), never tuned on the demo's market."""
 DEMO_BENCHMARKS = ("equal", "hrp")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
         self.exit(2, f"causalfolio: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -127,8 +129,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if not args.stage:
         print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
               "name or public path)")
-        for e in reg.estimator_entries():
-            print(f"  {e.name:<18} [{e.provider}]")
+        for est in reg.estimator_entries():
+            print(f"  {est.name:<18} [{est.provider}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0
@@ -160,7 +162,8 @@ def _config(args: argparse.Namespace):
     return BacktestConfig(
         start=args.start, end=args.end, schedule=args.schedule,
         reselect_every=args.reselect_every,
-        reselect_dates=None if not args.reselect_dates else _date_list(args.reselect_dates),
+        reselect_dates=(None if not args.reselect_dates
+                        else tuple(_date_list(args.reselect_dates))),
         **{name: getattr(args, name) for name in BACKTEST_WINDOWS_AND_BOUNDS},
         bounds_policy=args.bounds_policy,
         cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,

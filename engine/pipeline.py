@@ -88,6 +88,10 @@ class RebalanceResult:
     risk: dict[str, Any] = attrs.field(factory=dict)
     timings: dict[str, float] = attrs.field(factory=dict)
 
+    def __repr__(self) -> str:
+        drivers = "" if self.selection is None else f", drivers=[{', '.join(self.selection.names)}]"
+        return f"RebalanceResult({self.date.date()}, {len(self.weights)} weights{drivers})"
+
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """A float copy of ``frame`` in C order (one memory layout whatever the input's)."""
@@ -177,6 +181,19 @@ class Pipeline:
 
     def __str__(self) -> str:
         return self.spec
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.spec!r})"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: one row per stage with its component's canonical spec."""
+        from . import display
+
+        stages = ("mapping",) if self.is_benchmark else STAGES
+        table = pd.DataFrame({"component": [c.spec for c in self.components]},
+                             index=list(stages))
+        kind = "benchmark (mapping only)" if self.is_benchmark else "five-stage pipeline"
+        return display.html_block("Pipeline", [self.spec, kind], display.html_table(table))
 
     # -- running ------------------------------------------------------------------------------
     def required_history(self, windows: Windows) -> int:
@@ -482,8 +499,8 @@ def _build(stage: str, call: ComponentCall, spec: str, registry: Registry) -> Co
         return cls(**kwargs)
     except CausalfolioError as exc:
         m = _PARAM_RE.search(str(exc))
-        span = call.param_spans.get(m.group(1)) if m else None
-        start, end = span if span else (call.start, call.end)
+        bad = call.param_spans.get(m.group(1)) if m else None
+        start, end = bad if bad else (call.start, call.end)
         raise SpecError(str(exc), spec, start, end) from None
     except (TypeError, ValueError) as exc:
         raise SpecError(f"{call.name}: {exc}", spec, call.start, call.end) from None

@@ -24,7 +24,7 @@ import re
 import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pluggy
@@ -113,7 +113,8 @@ def _duplicate_hint(existing: str, new: str) -> str:
 
 
 def _truthy(value: str | None) -> bool:
-    return bool(value) and value.strip() not in ("0", "false", "False", "no")
+    return value is not None and value != "" and value.strip() not in ("0", "false", "False",
+                                                                       "no")
 
 
 class Registry:
@@ -287,7 +288,7 @@ class Registry:
             )
         if not self._collecting:
             self._added.append(("component", (stage, cls, provider)))
-        self._entries[stage][name] = Entry(stage, name, cls, provider)
+        self._entries[stage][name] = Entry(stage, name, cast("type[Component]", cls), provider)
 
     # -- queries ----------------------------------------------------------------------------
     def names(self, stage: str) -> list[str]:

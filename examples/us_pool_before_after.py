@@ -1,7 +1,7 @@
 """The US example with the candidate pool fixed to the series covering the whole window
 ("before") and with every series while it exists ("after", a changing pool), on the same dates,
 with a Ledoit-Wolf Sharpe-difference interval (studentised circular-block bootstrap,
-``causalfolio.evidence.sharpe_diff``) for each HSP variant.
+``causalfolio.evidence.sharpe_diff``) and Holm-adjusted p-values for the HSP variants.
 
 Usage::
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from us_portfolio import run  # noqa: E402
 
-from causalfolio.evidence import sharpe_diff  # noqa: E402
+from causalfolio.evidence import holm, sharpe_diff  # noqa: E402
 from causalfolio.pipeline import parse_spec  # noqa: E402
 
 
@@ -42,6 +42,8 @@ def compare(period: str, *, k: int | None = None, quick: bool = False, n_boot: i
                      "return_before": b.metrics["total_return"],
                      "return_after": a.metrics["total_return"], "diff": t.estimate,
                      "ci_low": t.ci_low, "ci_high": t.ci_high, "p_value": t.p_value})
+    for r, p in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        r["p_holm"] = float(p)
     return rows, before, after
 
 
@@ -64,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"after: pool of {min(pools)} to {max(pools)} candidates over "
           f"{len(uni)} rebalances")
     print("| variant | Sharpe before | Sharpe after | difference [95% interval] | p-value | "
-          "total return before | after |")
-    print("|---|---:|---:|---|---:|---:|---:|")
+          "Holm p | total return before | after |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['variant']} | {r['before']:.2f} | {r['after']:.2f} | {r['diff']:+.2f} "
               f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] | {r['p_value']:.2f} | "
+              f"{r['p_holm']:.2f} | "
               f"{100 * r['return_before']:.1f}% | {100 * r['return_after']:.1f}% |")
     print(f"{time.perf_counter() - t0:.0f}s")
     return 0

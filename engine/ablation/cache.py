@@ -205,7 +205,7 @@ def _dec(node: Any, arrays: Any) -> Any:  # noqa: PLR0911 - one branch per tag
         return cls(**init)
     if "__obj" in node:
         cls = _resolve(node["__obj"])
-        inst = cls.__new__(cls)
+        inst = cls.__new__(cls)  # type: ignore[call-overload]  # an allowed class
         inst.__dict__.update({k: _dec(v, arrays) for k, v in node["state"].items()})
         return inst
     raise Unencodable(f"unknown tag in cache manifest: {sorted(node)[:3]}")
@@ -223,7 +223,8 @@ def encode(obj: Any) -> bytes:
     enc = _Encoder()
     manifest = json.dumps({"format": CACHE_FORMAT, "root": enc.enc(obj)})
     buf = io.BytesIO()
-    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8), **enc.arrays)
+    np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8),
+             **enc.arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds too narrowly
     return buf.getvalue()
 
 

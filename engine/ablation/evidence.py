@@ -226,7 +226,7 @@ def _within_market(r: pd.DataFrame, cid: str, ref: str, t_row: pd.Series, ref_ro
         return {"diff": float(t_row[metric]) - float(ref_row[metric]), "ci_low": nan,
                 "ci_high": nan, "p_value": nan, "method": "n/a (no daily returns)"}
     a, b = pr
-    kw = {"block_size": block, "n_boot": n_boot, "seed": seed, "alpha": alpha}
+    kw: dict[str, Any] = {"block_size": block, "n_boot": n_boot, "seed": seed, "alpha": alpha}
     if metric == "sharpe":
         res = ev.sharpe_diff(a, b, **kw)
         return {"diff": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
@@ -243,9 +243,36 @@ def _within_market(r: pd.DataFrame, cid: str, ref: str, t_row: pd.Series, ref_ro
             "block_size": res.info.get("block_size")}
 
 
+def replica_zero(t: pd.DataFrame) -> str | None:
+    """The market holding the data itself when the markets are stationary-bootstrap replicas
+    of it (``market.replica`` = 0), else ``None`` (independent markets)."""
+    if "market.replica" not in t.columns:
+        return None
+    rep = pd.to_numeric(t["market.replica"], errors="coerce")
+    if rep.isna().any():
+        return None
+    zero = t.loc[rep == 0, "market"].unique()
+    return str(zero[0]) if len(zero) == 1 else None
+
+
+def _over_markets(x: np.ndarray, y: np.ndarray, markets: Sequence[str], replica0: str | None,
+                  alpha: float) -> Any:
+    """Independent markets: paired t over markets. Bootstrap replicas of one market: the
+    difference on the data with the replicas' spread as its standard error."""
+    if replica0 is None:
+        return ev.paired_over_markets(x, y, alpha=alpha)
+    order = [list(markets).index(replica0)] if replica0 in markets else []
+    order += [i for i in range(len(markets)) if i not in order]
+    xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
+    if replica0 not in markets:  # no value on the data: the estimate is undefined
+        xs, ys = np.r_[np.nan, xs], np.r_[np.nan, ys]
+    return ev.paired_over_replicas(xs, ys, alpha=alpha)
+
+
 def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
                  ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
                  n_boot: int, seed: int, alpha: float) -> tuple[pd.DataFrame, list[int]]:
+    replica0 = replica_zero(t[t["status"] == "ok"])
     ok = t[t["status"] == "ok"]
     combos = ok.drop_duplicates("id")
     rows: list[dict[str, Any]] = []
@@ -283,11 +310,11 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
                 common = [m for m in markets if m in mine.index and m in theirs.index]
                 x = mine.loc[common, metric].to_numpy(float)
                 y = theirs.loc[common, metric].to_numpy(float)
-                res = ev.paired_over_markets(x, y, alpha=alpha)
-                rows.append({**base, "diff": res.estimate, "ci_low": res.ci_low,
-                             "ci_high": res.ci_high, "p_value": res.p_value,
-                             "method": res.method, "n_markets": res.info["n_markets"],
-                             "p_wilcoxon": res.info.get("p_wilcoxon")})
+                pm = _over_markets(x, y, common, replica0, alpha)
+                rows.append({**base, "diff": pm.estimate, "ci_low": pm.ci_low,
+                             "ci_high": pm.ci_high, "p_value": pm.p_value,
+                             "method": pm.method, "n_markets": pm.info["n_markets"],
+                             "p_wilcoxon": pm.info.get("p_wilcoxon")})
         done[c["label"]] = rows[start:]
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -297,12 +324,12 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
         distinct = sub[sub["identical_to"].isna()]
         adj = pd.Series(ev.holm(distinct["p_value"].to_numpy(float)), index=distinct.index)
         frame.loc[adj.index, "p_adjusted"] = adj
-        first = dict(zip(distinct["label"], adj, strict=True))
+        adjusted = dict(zip(distinct["label"], adj, strict=True))
         for i, row in sub[sub["identical_to"].notna()].iterrows():
             if row["identical_to"] == ref_label:
                 frame.loc[i, "p_adjusted"] = 1.0
             else:
-                frame.loc[i, "p_adjusted"] = first.get(row["identical_to"], np.nan)
+                frame.loc[i, "p_adjusted"] = adjusted.get(row["identical_to"], np.nan)
     cols = COMPARISON_COLUMNS + [c for c in frame.columns if c not in COMPARISON_COLUMNS]
     return frame[cols].reset_index(drop=True), blocks
 
@@ -312,6 +339,7 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
 
 def _summary(t: pd.DataFrame, factors: Sequence[str], markets: list[str],
              identical: dict[str, str], alpha: float) -> pd.DataFrame:
+    replica0 = replica_zero(t[t["status"] == "ok"])
     pipes = t[(t["status"] == "ok") & ~t["benchmark"]].copy()
     rows: list[dict[str, Any]] = []
     if pipes.empty:
@@ -351,7 +379,8 @@ def _summary(t: pd.DataFrame, factors: Sequence[str], markets: list[str],
                 if len(markets) > 1:
                     xs = x.groupby(mk, sort=False).mean()
                     ys = y.groupby(mk, sort=False).mean()
-                    res = ev.paired_over_markets(xs.to_numpy(), ys.to_numpy(), alpha=alpha)
+                    res = _over_markets(xs.to_numpy(), ys.to_numpy(), list(xs.index), replica0,
+                                        alpha)
                 else:
                     res = ev.paired_over_markets(x.to_numpy(), y.to_numpy(), alpha=alpha)
                 rows.append({"factor": f, "choice": choice, "metric": metric,
@@ -544,6 +573,9 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
                      "comparisons": ("within-market bootstrap (Ledoit-Wolf 2008/2011, "
                                      "stationary bootstrap for max drawdown)"
                                      if len(markets) == 1 else
+                                     "difference on the data (replica 0), standard error = "
+                                     "the spread over its stationary-bootstrap replicas"
+                                     if replica_zero(t[t["status"] == "ok"]) is not None else
                                      "paired t-test over markets (Wilcoxon in p_wilcoxon)"),
                      "p_adjusted": "Holm over the distinct combinations of each metric",
                      "p_holm": "Holm over the (factor, choice) rows of each metric",

@@ -24,7 +24,7 @@ from ..spec.expand import check_limit, resolve_limit
 from ..stages import STAGES, fingerprint
 
 # Backtest settings that may vary across a grid (axes), with their type and default.
-AXES: dict[str, tuple[type, Any]] = {
+AXES: dict[str, tuple[type | str, Any]] = {  # a type, or the name of a special parser
     "driver_window": (int, DRIVER_WINDOW),
     "train_window": (int, TRAIN_WINDOW),
     "cov_window": (int, COV_WINDOW),

@@ -124,6 +124,37 @@ class AblationResult:
         """The market ids, in grid order."""
         return list(self.market_dates)
 
+    def _summary(self) -> str:
+        from ..display import date_span
+
+        where = f", out={str(self.out)!r}" if self.out is not None else ""
+        return (f"{len(self.table)} combinations: {self.ran} ran, {self.skipped} skipped, "
+                f"{self.remaining} remaining; {len(self.dates)} rebalances "
+                f"{date_span(self.dates)}{where}")
+
+    def _top(self) -> pd.DataFrame:
+        """Combinations by Sharpe ratio (best first), labels as the index."""
+        from ..backtest.metrics import METRICS
+
+        cols = [c for c in ("status", *METRICS) if c in self.table.columns]
+        top = self.table.set_index("label")[cols] if "label" in self.table.columns \
+            else self.table[cols]
+        return top.sort_values("sharpe", ascending=False) if "sharpe" in cols else top
+
+    def __repr__(self) -> str:
+        from ..display import text_table
+
+        cols = [c for c in ("status", "sharpe", "annual_return", "max_drawdown")
+                if c in self._top().columns]
+        return f"AblationResult({self._summary()})\n" + text_table(self._top()[cols], 10)
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the run's counts and the best combinations by Sharpe ratio."""
+        from .. import display
+
+        return display.html_block("AblationResult", [self._summary()],
+                                  display.html_table(self._top()))
+
     def stage_computations(self) -> int:
         """Stage outputs (stages 1-4) computed by the combinations run now."""
         return sum(v for k, v in self.counts.items()
@@ -213,23 +244,22 @@ class _Store:
         weights = rec.pop("weights", None)
         rec = {**rec, "label": combo.label, "spec": combo.spec, "benchmark": combo.benchmark,
                "settings": dict(combo.settings), "market": self.market}
+        if self.rows is not None:  # files first (JSON last): memory never holds an unsaved row
+            self.rows.mkdir(parents=True, exist_ok=True)
+            if nav is not None:
+                _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
+                              index=True)
+            if weights is not None:
+                w = weights.copy()
+                w.columns = [str(c) for c in w.columns]
+                _atomic_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
+            atomic_write_bytes(self.rows / f"{combo.id}.json",
+                               json.dumps(to_jsonable(rec), indent=1).encode())
         if nav is not None:
             self.navs[combo.id] = nav
         if weights is not None:
             self.weights[combo.id] = weights
         self.mem[combo.id] = rec
-        if self.rows is None:
-            return
-        self.rows.mkdir(parents=True, exist_ok=True)
-        if nav is not None:
-            _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
-                          index=True)
-        if weights is not None:
-            w = weights.copy()
-            w.columns = [str(c) for c in w.columns]
-            _atomic_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
-        atomic_write_bytes(self.rows / f"{combo.id}.json",
-                      json.dumps(to_jsonable(rec), indent=1).encode())
 
 
 STUDY_MARKER = "study.json"
@@ -461,7 +491,12 @@ def run_ablation(
                           "total": state["total"], "elapsed": elapsed,
                           "eta": elapsed / max(state["done"], 1) * left})
     except (KeyboardInterrupt, WorkerLost):
-        finish(counts, remaining=n_todo - ran)
+        # the tables say what is on disk: a row written just before the interrupt reached
+        # memory is read back, and `remaining` is counted from the rows, not from `ran`
+        for mid, st in stores.items():
+            st.load({c.id for c in todo[mid] if c.id not in st.mem})
+        finish(counts, remaining=sum(c.id not in stores[mid].mem
+                                     for mid in markets for c in todo[mid]))
         raise
     finally:
         close = getattr(stream, "close", None)

@@ -124,7 +124,7 @@ class Book:
         else:
             rr = np.where(alive, r, 0.0)
             if gone.any():
-                rr[gone] = self.delisting_return[gone]
+                rr[gone] = self.delisting_return[gone]  # type: ignore[index]  # set in __post_init__
         rp = float(w @ rr)
         if self.cash:
             rp += self.cash * rf

@@ -9,10 +9,12 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from .. import display
 from ..data.market import Market
-from ..errors import ConfigError, DataError
+from ..errors import CausalfolioError, ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
 from ..registry import Registry
+from ..stages import DriverSelection
 from ..weights import check_bounds
 from .accounting import Book
 from .config import BacktestConfig
@@ -61,6 +63,43 @@ class StrategyResult:
     metrics: dict[str, float]
     universe: tuple[dict[str, Any], ...] = ()
 
+    def __repr__(self) -> str:
+        return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
+                f"{display.date_span(self.weights.index)}, "
+                f"sharpe={self.metrics.get('sharpe', float('nan')):.4g})")
+
+
+class Strategies(dict[str, StrategyResult]):
+    """Strategies by canonical spec; a lookup by any other spelling of a spec (or a
+    :class:`Pipeline`) finds the same strategy: ``result.strategies["rccp(k=3)|linear(lags=[0])|
+    beta|static|hsp"]`` is ``result.strategies["rccp(k=3)|linear|beta|static|hsp"]``."""
+
+    @staticmethod
+    def _canonical(key: object) -> object:
+        if isinstance(key, Pipeline):
+            return key.spec
+        if isinstance(key, str):
+            try:
+                return parse_spec(key).spec
+            except CausalfolioError:
+                return key
+        return key
+
+    def __missing__(self, key: object) -> StrategyResult:
+        canon = self._canonical(key)
+        if isinstance(canon, str) and canon != key and dict.__contains__(self, canon):
+            return dict.__getitem__(self, canon)
+        spelled = f" (canonical form {canon!r})" if canon != key else ""
+        raise KeyError(f"no strategy {key!r}{spelled} in this backtest; its strategies: "
+                       f"{display.names(list(self), limit=10) or 'none'}")
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or dict.__contains__(self, self._canonical(key))
+
+    def get(self, key: object, default: Any = None) -> Any:  # type: ignore[override]
+        """The strategy of ``key`` (any spelling), or ``default``."""
+        return self.__getitem__(key) if key in self else default  # type: ignore[index]
+
 
 @attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable
 class BacktestResult:
@@ -68,7 +107,26 @@ class BacktestResult:
 
     config: BacktestConfig
     dates: pd.DatetimeIndex
-    strategies: dict[str, StrategyResult]
+    strategies: Strategies = attrs.field(converter=Strategies)
+
+    def _summary(self) -> str:
+        schedule = self.config.schedule if isinstance(self.config.schedule, str) else "listed"
+        return (f"{len(self.strategies)} strateg{'y' if len(self.strategies) == 1 else 'ies'}, "
+                f"{len(self.dates)} {schedule} rebalances {display.date_span(self.dates)}")
+
+    def __repr__(self) -> str:
+        cols = ["annual_return", "annual_volatility", "sharpe", "max_drawdown", "turnover"]
+        return (f"BacktestResult({self._summary()})\n"
+                + display.text_table(self.metrics_table()[cols]))
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the settings in one line and the metrics table."""
+        cfg = self.config
+        lines = [self._summary(),
+                 f"bounds {cfg.bounds}, cost {cfg.cost_bps} bps, windows drivers/train/cov "
+                 f"{cfg.windows.drivers}/{cfg.windows.train}/{cfg.windows.cov} days"]
+        return display.html_block("BacktestResult", lines,
+                                  display.html_table(self.metrics_table()))
 
     def metrics_table(self) -> pd.DataFrame:
         """Strategies (rows, in run order) x metrics."""
@@ -289,9 +347,8 @@ def run_backtest(
                          else "")
     r = np.array(market.assets.loc[sim_days].to_numpy(float), dtype=float, order="C")
     sched_pos = {d: k for k, d in enumerate(sched)}
-    if drift_schedule:
-        horizons = None
-    else:
+    horizons: np.ndarray | None = None
+    if not drift_schedule:
         cal_pos = cal.get_indexer(dates)
         horizons = np.diff(np.append(cal_pos, cal.get_indexer([sim_days[-1]])[0] + 1))
     cache = {} if cache is None else cache
@@ -328,7 +385,7 @@ def run_backtest(
                             rebal_days[-1] < d <= day for d in config.reselect_dates))
                 else:
                     again = reselect[sched_pos[day]]
-                reuse = None if again else selection
+                reuse: DriverSelection | None = None if again else selection
                 if reuse is not None and pool is not None:
                     live = set(market.candidates.columns[pool])
                     if not set(reuse.names) <= live:  # a selected driver left: select again

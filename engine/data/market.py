@@ -53,6 +53,24 @@ class Market:
             raise DataError(f"names used both as asset and as candidate driver: {overlap[:5]}; "
                             "rename or remove them from the candidates")
 
+    def _summary(self) -> str:
+        from ..display import date_span
+
+        truth = ", synthetic truth" if self.truth is not None else ""
+        return (f"{self.assets.shape[1]} assets x {len(self.assets)} days "
+                f"{date_span(self.dates)}, {self.candidates.shape[1]} candidates{truth}")
+
+    def __repr__(self) -> str:
+        return f"Market({self._summary()})"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: shape, dates and the first names of assets and candidates."""
+        from .. import display
+
+        return display.html_block("Market", [
+            self._summary(), f"assets: {display.names(list(self.assets.columns))}",
+            f"candidates: {display.names(list(self.candidates.columns))}"])
+
     @property
     def dates(self) -> pd.DatetimeIndex:
         """The common calendar."""

@@ -181,19 +181,19 @@ def synthetic_market(
     d = driver_drift + driver_vol * _t(rng, tail_df, (T + burn, K))
     lags = np.array([1 if j < n_lagged else 0 for j in range(K)])
     lags = lags[rng.permutation(K)]
-    nonlin = np.zeros(K, dtype=bool)
+    nonlin: np.ndarray = np.zeros(K, dtype=bool)
     nonlin[rng.choice(K, size=n_nonlinear, replace=False)] = True
     curv = 0.5  # g(x) = x + a (x^2 - v) / s, g'(x) = 1 + 2 a x / s
     # inputs actually acting on day t: d_j at t - l_j
     x = np.stack([d[burn - lags[j]: burn - lags[j] + T, j] for j in range(K)], axis=1)
     g = x.copy()
     gprime = np.ones_like(x)
-    for j in np.flatnonzero(nonlin):
-        g[:, j] = x[:, j] + curv * (x[:, j] ** 2 - driver_vol**2) / driver_vol
-        gprime[:, j] = 1.0 + 2.0 * curv * x[:, j] / driver_vol
+    for jn in np.flatnonzero(nonlin):
+        g[:, jn] = x[:, jn] + curv * (x[:, jn] ** 2 - driver_vol**2) / driver_vol
+        gprime[:, jn] = 1.0 + 2.0 * curv * x[:, jn] / driver_vol
     # clustered mean sensitivities and mean-reverting, heavy-tailed deviations
     centres = rng.normal(0.0, 1.0, size=(n_clusters, K)) + 0.5
-    cluster = np.arange(N) % n_clusters
+    cluster: np.ndarray = np.arange(N) % n_clusters
     rng.shuffle(cluster)
     bbar = centres[cluster] + beta_spread * rng.normal(0.0, 0.5, size=(N, K))
     phi = beta_persistence

@@ -265,7 +265,8 @@ def max_drawdown(returns: np.ndarray) -> np.ndarray | float:
     return float(dd) if np.ndim(dd) == 0 else dd
 
 
-def metric_diff(a: np.ndarray, b: np.ndarray, metric: Callable[[np.ndarray], float], *,
+def metric_diff(a: np.ndarray, b: np.ndarray,
+                metric: Callable[[np.ndarray], np.ndarray | float], *,
                 block_size: int | None = None, n_boot: int = 1000, alpha: float = 0.05,
                 seed: int = 0, vectorized: bool = False) -> TestResult:
     """Paired stationary-bootstrap test of ``metric(a) - metric(b)`` for any metric.

@@ -93,13 +93,13 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         raise damaged(p, "study.json", "not a JSON object with a 'context'", command=ABLATE)
     table = _read(p, "results")
     summary = _read(p, "summary")
+    # the evidence's effects with intervals (summary with ``choice``), drawn as forest plots
+    with_ci = summary if {"choice", "ci_low", "ci_high"} <= set(summary.columns) else None
     effects = "summary"
-    if "choice" not in summary.columns and (
-            (p / "choices.parquet").is_file() or (p / "choices.csv").is_file()):
+    if (p / "choices.parquet").is_file() or (p / "choices.csv").is_file():
         effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
         summary = _read(p, "choices")
-    # the evidence effects with intervals (``choice``) or the per-level means (``level``)
-    level = "choice" if "choice" in summary.columns else "level"
+    level = "choice" if with_ci is not None and effects == "summary" else "level"
     need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
             effects: ("factor", "metric", level, "effect")}
     for name, frame in (("results", table), (effects, summary)):
@@ -145,8 +145,8 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                     if i in nav.columns]
             pick = best + [i for i in ok.loc[bench, "id"] if i in nav.columns]
             if pick:
-                names = dict(zip(ok["id"], ok["label"].astype(str), strict=True))
-                shown = nav[pick].rename(columns=names)
+                label_of = dict(zip(ok["id"], ok["label"].astype(str), strict=True))
+                shown = nav[pick].rename(columns=label_of)
                 body.append(_img(charts.nav_chart(
                     shown, f"NAV of the best {len(best)} combinations and the benchmarks")))
     if len(failed):
@@ -155,28 +155,28 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         body.append(f"<h3>Failed combinations</h3><ul>{items}</ul>")
     body += evidence_section.section(p)
     body.append("<h2>Effect of each choice</h2>")
-    if summary.empty:
-        body.append("<p>No factor varies among the successful pipeline combinations.</p>")
-    elif {"choice", "ci_low", "ci_high"} <= set(summary.columns):
-        body.append('<p class="note">Effect = mean of the metric with that choice minus the mean '
-                    "of the other choices of the factor, paired within each market and setting "
-                    "of the other factors; 95% interval across markets (or, with one market, "
-                    "across the settings of the other factors); p_holm adjusts for the number "
-                    "of choices.</p>")
-        for factor, rows in summary.groupby("factor", sort=False):
-            body.append(f"<h3>{html.escape(str(factor))}</h3>")
+    if with_ci is not None and not with_ci.empty:
+        body.append('<p class="note">With intervals: mean of the metric with that choice minus '
+                    "the mean of the other choices of the factor, paired within each market and "
+                    "setting of the other factors; 95% interval across markets (or, with one "
+                    "market, across the settings of the other factors); p_holm adjusts for the "
+                    "number of choices (summary.csv).</p>")
+        for factor, rows in with_ci.groupby("factor", sort=False):
             for metric in EFFECT_METRICS:
-                s = rows[rows["metric"] == metric]
-                if s.empty:
+                sub = rows[rows["metric"] == metric]
+                if sub.empty:
                     continue
-                shown = pd.DataFrame({"label": s["choice"].astype(str),
-                                      "diff": s["effect"].astype(float),
-                                      "ci_low": s["ci_low"].astype(float),
-                                      "ci_high": s["ci_high"].astype(float)})
+                shown = pd.DataFrame({"label": sub["choice"].astype(str),
+                                      "diff": sub["effect"].astype(float),
+                                      "ci_low": sub["ci_low"].astype(float),
+                                      "ci_high": sub["ci_high"].astype(float)})
                 body.append(_img(charts.forest_chart(
                     shown, f"{factor}: effect on {metric} (95% intervals)",
                     f"effect on {metric}")))
-    else:
+    bars = None if (effects == "summary" and with_ci is not None) else summary
+    if (bars is None or bars.empty) and (with_ci is None or with_ci.empty):
+        body.append("<p>No factor varies among the successful pipeline combinations.</p>")
+    elif bars is not None and not bars.empty:
         body.append('<p class="note">Effect = mean of the metric over the combinations with that '
                     "choice minus the mean over all pipeline combinations (benchmarks and failures "
                     "excluded): the marginal effect of the choice averaged over the other "

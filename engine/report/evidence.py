@@ -135,12 +135,12 @@ def section(folder: Path) -> list[str]:
         rows = comp[comp["metric"] == metric]
         if rows.empty:
             continue
-        rows = rows.assign(label=[f"{lab} (= {it})" if isinstance(it, str) and it else lab
-                                  for lab, it in zip(rows["label"].astype(str),
-                                                     rows.get("identical_to",
-                                                              [None] * len(rows)),
-                                                     strict=True)])
-        marked = {f"{lab}" for lab in rows["label"] if lab.split(" (= ")[0] in inset}
+        same = rows["identical_to"] if "identical_to" in rows else pd.Series(None, rows.index)
+        shown = [f"{lab} (identical)" if isinstance(it, str) and it else lab
+                 for lab, it in zip(rows["label"].astype(str), same, strict=True)]
+        marked = {nm for nm, lab in zip(shown, rows["label"].astype(str), strict=True)
+                  if lab in inset}
+        rows = rows.assign(label=shown)
         body.append(_img(charts.forest_chart(
             rows, f"{name}: difference to {ref} (95% intervals)",
             f"{name} minus that of {ref}", marked=marked if metric == "sharpe" else ())))

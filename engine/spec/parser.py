@@ -97,8 +97,9 @@ def _literal(node: ast.AST, spec: str, base: int) -> Any:
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, (ast.List, ast.Tuple)):
         return [_literal(e, spec, base) for e in node.elts]
-    start = base + node.col_offset
-    end = base + (node.end_col_offset or node.col_offset + 1)
+    col = getattr(node, "col_offset", 0)  # every expression node has one; ast.AST does not
+    start = base + col
+    end = base + (getattr(node, "end_col_offset", None) or col + 1)
     hint = None
     if isinstance(node, ast.Name):
         hint = f"quote text values, e.g. '{node.id}'"
@@ -148,7 +149,8 @@ def parse_call(text: str, offset: int, spec: str) -> ComponentCall:
         params[kw.arg] = _literal(kw.value, spec, base)
         spans[kw.arg] = (kstart, kend)
     return ComponentCall(name, params, base, base + len(stripped),
-                         (base + node.func.col_offset, base + node.func.end_col_offset), spans)
+                         (base + node.func.col_offset,
+                          base + (node.func.end_col_offset or node.func.col_offset + 1)), spans)
 
 
 def parse_parts(spec: str) -> list[ComponentCall]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -162,6 +163,11 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def names_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """A tuple of names (an attrs converter typed for mypy, which misreads ``converter=tuple``)."""
+    return tuple(value)
+
+
 def frozen_array(value: Any) -> np.ndarray:
     """A read-only float copy of an array (stage outputs are immutable values)."""
     arr = np.array(value, dtype=float, copy=True)
@@ -196,6 +202,8 @@ def source_hash(cls: type) -> str:
         h.update(f"{klass.__module__}:{klass.__qualname__}\n".encode())
         module = sys.modules.get(klass.__module__)
         for obj in (module, klass):
+            if obj is None:
+                continue
             try:
                 h.update(inspect.getsource(obj).encode())
                 break

@@ -11,7 +11,7 @@ import numpy as np
 from .._lazy import lazy_module
 from ..errors import NumericalError
 from ..params import in_range, param, positive
-from .base import Component, frozen_array
+from .base import Component, frozen_array, names_tuple
 from .dynamics import FittedDynamics
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class Sensitivities:
 
     series: np.ndarray = attrs.field(converter=frozen_array)
     dates: pd.DatetimeIndex
-    assets: tuple[str, ...] = attrs.field(converter=tuple)
-    inputs: tuple[str, ...] = attrs.field(converter=tuple)
+    assets: tuple[str, ...] = attrs.field(converter=names_tuple)
+    inputs: tuple[str, ...] = attrs.field(converter=names_tuple)
     aggregate: np.ndarray = attrs.field(converter=frozen_array)
     distance: np.ndarray = attrs.field(converter=frozen_array)
     metric: str = "euclidean"

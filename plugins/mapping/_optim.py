@@ -13,6 +13,7 @@ import numpy as np
 
 from causalfolio.diagnostics import driver_inputs
 from causalfolio.errors import ConfigError, DataError, NumericalError
+from causalfolio.params import param, positive
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import project_to_bounds
 
@@ -333,3 +334,24 @@ def local_quadratic_min(m: np.ndarray, bounds: tuple[float, float], start: np.nd
 def min_eig(m: np.ndarray) -> float:
     """Smallest eigenvalue of the symmetric part of ``m``."""
     return float(np.linalg.eigvalsh(0.5 * (m + m.T))[0])
+
+
+# --- long-short parameters shared by mvo, cvar and closed_form --------------------------------
+
+
+def long_short_param() -> Any:
+    """``long_short``: allow short positions (weights sum to ``net``, ``sum |w| <= gross``)."""
+    return param(False, doc="allow short positions: weights sum to net and their absolute "
+                            "values to at most gross; the backtest's per-asset bounds do not "
+                            "apply")
+
+
+def gross_param() -> Any:
+    """``gross``: the largest gross exposure ``sum |w|`` of a long-short portfolio."""
+    return param(None, doc="long_short: largest gross exposure sum |w| (None: unconstrained; "
+                           "1 with net=1 is long-only)", validator=positive)
+
+
+def net_param() -> Any:
+    """``net``: the net exposure ``sum w`` of a long-short portfolio."""
+    return param(1.0, doc="long_short: net exposure sum w (1: fully invested)")

@@ -29,8 +29,11 @@ from ._optim import (
     exposures_of,
     finalize_weights,
     gaussian_kernel,
+    gross_param,
     local_quadratic_min,
+    long_short_param,
     min_eig,
+    net_param,
     psd_factor,
     require_distance,
     solve,
@@ -79,13 +82,9 @@ class ClosedForm(RiskMapping):
     bandwidth: float | None = param(None, doc="kernel bandwidth h (default: median off-diagonal "
                                               "distance)", validator=positive)
     solver: str = param("auto", doc="cvxpy solver tried first for the convex QP")
-    long_short: bool = param(False, doc="allow short positions: weights sum to net and their "
-                                        "absolute values to at most gross; the backtest's "
-                                        "per-asset bounds do not apply")
-    gross: float | None = param(None, doc="long_short: largest gross exposure sum |w| (None: "
-                                          "unconstrained; 1 with net=1 is long-only)",
-                                validator=positive)
-    net: float = param(1.0, doc="long_short: net exposure sum w (1: fully invested)")
+    long_short: bool = long_short_param()
+    gross: float | None = gross_param()
+    net: float = net_param()
 
     def validate(self) -> None:
         check_exposures(self.name, self.gross, self.net)

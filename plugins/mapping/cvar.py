@@ -27,7 +27,10 @@ from ._optim import (
     check_solver_name,
     driver_design,
     exposures_of,
+    gross_param,
+    long_short_param,
     min_cvar,
+    net_param,
     returns_matrix,
 )
 from .mvo import return_range
@@ -69,13 +72,9 @@ class Cvar(RiskMapping):
     solver: str = param("auto", doc="cvxpy solver tried first ('auto': HIGHS, CLARABEL, ECOS, "
                                     "SCS... as installed)")
     window: int | None = param(None, doc="scenario window in trading days", validator=positive)
-    long_short: bool = param(False, doc="allow short positions: weights sum to net and their "
-                                        "absolute values to at most gross; the backtest's "
-                                        "per-asset bounds do not apply")
-    gross: float | None = param(None, doc="long_short: largest gross exposure sum |w| (None: "
-                                          "unconstrained; 1 with net=1 is long-only)",
-                                validator=positive)
-    net: float = param(1.0, doc="long_short: net exposure sum w (1: fully invested)")
+    long_short: bool = long_short_param()
+    gross: float | None = gross_param()
+    net: float = net_param()
 
     def validate(self) -> None:
         check_exposures(self.name, self.gross, self.net)

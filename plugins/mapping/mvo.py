@@ -25,6 +25,9 @@ from ._optim import (
     covariance,
     exposures_of,
     finalize_weights,
+    gross_param,
+    long_short_param,
+    net_param,
     psd_factor,
     returns_matrix,
     solve,
@@ -131,13 +134,9 @@ class Mvo(RiskMapping):
                                     "SCS... as installed; the others are the fallback chain")
     window: int | None = param(None, doc="covariance window in trading days (default: the "
                                          "backtest's covariance window)", validator=positive)
-    long_short: bool = param(False, doc="allow short positions: weights sum to net and their "
-                                        "absolute values to at most gross; the backtest's "
-                                        "per-asset bounds do not apply")
-    gross: float | None = param(None, doc="long_short: largest gross exposure sum |w| (None: "
-                                          "unconstrained; 1 with net=1 is long-only)",
-                                validator=positive)
-    net: float = param(1.0, doc="long_short: net exposure sum w (1: fully invested)")
+    long_short: bool = long_short_param()
+    gross: float | None = gross_param()
+    net: float = net_param()
 
     def validate(self) -> None:
         check_exposures(self.name, self.gross, self.net)

@@ -335,7 +335,7 @@ def test_grid_file_market_table(tmp_path, capsys):
     assert "unknown key(s) ['synthetc'] in [market]" in capsys.readouterr().err
 
 
-def _check_evidence_folder(out, n_markets, capsys_text):
+def _check_evidence_folder(out, n_markets, capsys_text, *, replicas=False):
     t = pd.read_csv(out / "results.csv")
     assert t["market"].nunique() == n_markets and "identical_to" in t
     summary = pd.read_csv(out / "summary.csv")
@@ -349,12 +349,20 @@ def _check_evidence_folder(out, n_markets, capsys_text):
     assert "equal" not in sharpe.index  # the reference is not compared with itself
     vas = sharpe.loc["rccp(k=3)|linear|beta|vasicek|hsp"]
     assert vas["identical_to"] == "rccp(k=3)|linear|beta|static|hsp"
-    # the difference is the mean over markets of the per-market Sharpe differences (CSV: 10
-    # significant digits)
+    # independent markets: the mean over markets of the per-market Sharpe differences;
+    # bootstrap replicas of one market: the difference on the data (replica 0), its interval
+    # from the replicas' spread (CSV: 10 significant digits)
     per = t[t["label"].isin(["rccp(k=3)|linear|beta|static|hsp", "equal"])]
     wide = per.pivot(index="market", columns="label", values="sharpe")
-    assert sharpe.loc["rccp(k=3)|linear|beta|static|hsp", "diff"] == pytest.approx(
-        (wide["rccp(k=3)|linear|beta|static|hsp"] - wide["equal"]).mean(), rel=1e-7)
+    d = wide["rccp(k=3)|linear|beta|static|hsp"] - wide["equal"]
+    row = sharpe.loc["rccp(k=3)|linear|beta|static|hsp"]
+    if replicas:
+        assert row["diff"] == pytest.approx(d.loc["replica=0"], rel=1e-7)
+        assert row["method"] == "bootstrap-replicas"
+        assert row["ci_high"] - row["ci_low"] == pytest.approx(
+            2 * 1.959963984540054 * d.std(ddof=1), rel=1e-6)
+    else:
+        assert row["diff"] == pytest.approx(d.mean(), rel=1e-7)
     assert (comp["ci_low"].dropna() <= comp.loc[comp["ci_low"].notna(), "diff"] + 1e-12).all()
     ev = json.loads((out / "evidence.json").read_text())
     assert {"settings", "reference"} <= set(ev)
@@ -388,7 +396,7 @@ def test_end_to_end_resampled_real_data(real_files, tmp_path, capsys):
             "--spec", "rccp(k=3)|linear|beta|{static,vasicek}|hsp", "--benchmark",
             "equal", "--quiet", "--out", str(out)]
     assert main(argv) == 0
-    ev = _check_evidence_folder(out, 3, capsys.readouterr().out)
+    ev = _check_evidence_folder(out, 3, capsys.readouterr().out, replicas=True)
     assert ev["market_settings"]["replicas"] == 3
     assert ev["market_settings"]["block_days"] == 10
     t = pd.read_csv(out / "results.csv")

@@ -61,6 +61,7 @@ def test_wheel_contains_every_package(wheel):
                 continue
             assert f"{target}/{py.relative_to(ROOT / top).as_posix()}" in modules
     assert not any(n.startswith(("engine/", "plugins/")) for n in names)
+    assert "causalfolio/py.typed" in names  # PEP 561 marker: type checkers use our hints
 
 
 def test_builtins_register_from_the_installed_wheel(wheel, tmp_path):

@@ -1,0 +1,28 @@
+"""causalfolio inside skfolio and scikit-learn (the ``skfolio`` extra).
+
+* :class:`SensitivityDistance`: a skfolio distance estimator (``skfolio.distance.BaseDistance``)
+  computing causalfolio's sensitivity distance from asset returns ``X`` and candidate driver
+  returns ``y``; skfolio's ``HierarchicalRiskParity``, ``HierarchicalEqualRiskContribution``,
+  ``SchurComplementary`` and ``NestedClustersOptimization`` cluster on it.
+* :class:`CausalPortfolio`: a whole causalfolio pipeline as a skfolio portfolio estimator
+  (``fit(X, y)`` -> ``weights_``, ``predict(X)`` -> ``skfolio.Portfolio``), usable with skfolio's
+  ``WalkForward``, ``CombinatorialPurgedCV`` and scikit-learn's ``GridSearchCV``.
+
+Importing this module imports skfolio and scikit-learn; ``import causalfolio`` does not.
+See ``docs/interop.md``.
+"""
+
+from __future__ import annotations
+
+try:
+    import skfolio  # noqa: F401
+except ImportError:  # pragma: no cover - exercised by tests that block the import
+    raise ImportError(
+        "causalfolio.sklearn needs the package 'skfolio'; install the optional extra: "
+        "pip install 'causalfolio[skfolio]' (or pip install skfolio)"
+    ) from None
+
+from .distance import SensitivityDistance
+from .portfolio import STAGE_PARAM_SEP, CausalPortfolio
+
+__all__ = ["CausalPortfolio", "STAGE_PARAM_SEP", "SensitivityDistance"]

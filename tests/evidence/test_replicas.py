@@ -1,0 +1,95 @@
+"""Bootstrap replicas of one market are not independent markets: the replica-aware interval
+covers the truth at its nominal rate, the paired t over replicas (sqrt(R) too narrow) does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalfolio import evidence as ev
+from causalfolio.ablation.evidence import analyse_study, replica_zero
+
+
+def _replica_means(rng: np.random.Generator, n_rep: int, t: int = 250, mu=(0.1, 0.0)):
+    """Mean return of two correlated strategies on one path and on its stationary-bootstrap
+    replicas (arch indices), replica 0 = the path itself."""
+    from arch.bootstrap import StationaryBootstrap
+
+    z = rng.standard_normal((t, 2))
+    x = mu[0] + z[:, 0]
+    y = mu[1] + 0.6 * z[:, 0] + 0.8 * z[:, 1]
+    bs = StationaryBootstrap(10, np.arange(t), seed=int(rng.integers(2**31)))
+    idx = [np.arange(t)] + [data[0][0] for data, _ in zip(bs.bootstrap(n_rep - 1),
+                                                           range(n_rep - 1), strict=False)]
+    return np.array([x[i].mean() for i in idx]), np.array([y[i].mean() for i in idx])
+
+
+def test_replica_interval_covers_and_paired_t_over_replicas_does_not():
+    rng = np.random.default_rng(7)
+    truth = 0.1
+    hits_rep = hits_t = 0
+    n_sim = 300
+    for _ in range(n_sim):
+        xs, ys = _replica_means(rng, 40)
+        r = ev.paired_over_replicas(xs, ys)
+        hits_rep += r.ci_low <= truth <= r.ci_high
+        t = ev.paired_over_markets(xs, ys)
+        hits_t += t.ci_low <= truth <= t.ci_high
+    assert 0.90 <= hits_rep / n_sim <= 0.985  # nominal 95% (R = 40 replicas, iid returns)
+    assert hits_t / n_sim < 0.5  # sqrt(40) too narrow
+
+
+def test_replica_result_known_answers():
+    x = np.array([1.0, 0.5, 1.5, 1.0, 2.0])
+    y = np.zeros(5)
+    r = ev.paired_over_replicas(x, y)
+    se = np.std(x, ddof=1)
+    assert r.estimate == 1.0 and r.method == "bootstrap-replicas"
+    assert r.ci_low == pytest.approx(1.0 - 1.959963984540054 * se)
+    assert r.ci_high == pytest.approx(1.0 + 1.959963984540054 * se)
+    from scipy import stats
+
+    assert r.p_value == pytest.approx(2 * stats.norm.sf(1.0 / se))
+    z = ev.paired_over_replicas(np.ones(4), np.ones(4))
+    assert (z.estimate, z.p_value) == (0.0, 1.0)
+    missing = ev.paired_over_replicas(np.array([np.nan, 1.0, 2.0]), np.zeros(3))
+    assert np.isnan(missing.estimate)
+
+
+def _study_table(markets, replica: bool):
+    rows = []
+    rng = np.random.default_rng(0)
+    for i, m in enumerate(markets):
+        for cid, lab, bench, sh in (("r", "equal", True, 1.0), ("a", "hsp", False, 1.2)):
+            row = {"market": m, "id": cid, "label": lab, "benchmark": bench, "status": "ok",
+                   "identical_to": None, "sharpe": sh + 0.1 * rng.standard_normal(),
+                   "annual_volatility": 0.2, "max_drawdown": -0.1, "turnover": 0.1}
+            if replica:
+                row["market.replica"] = i
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_study_uses_the_replica_interval_for_resampled_data():
+    markets = [f"replica={i}" for i in range(10)]
+    days = pd.bdate_range("2020-01-01", periods=60)
+    rng = np.random.default_rng(1)
+    returns = {m: pd.DataFrame(rng.normal(0, 0.01, (60, 2)), index=days, columns=["r", "a"])
+               for m in markets}
+    rep = _study_table(markets, replica=True)
+    assert replica_zero(rep) == "replica=0"
+    ind = _study_table(markets, replica=False).rename(columns={})
+    assert replica_zero(ind) is None
+    e_rep = analyse_study(rep, returns, reference="equal", factors=[], n_boot=50)
+    e_ind = analyse_study(ind, returns, reference="equal", factors=[], n_boot=50)
+    c_rep = e_rep.comparisons.set_index("metric").loc["sharpe"]
+    c_ind = e_ind.comparisons.set_index("metric").loc["sharpe"]
+    assert c_rep["method"] == "bootstrap-replicas" and c_ind["method"] == "paired-t"
+    d = (rep[rep.id == "a"]["sharpe"].to_numpy() - rep[rep.id == "r"]["sharpe"].to_numpy())
+    assert c_rep["diff"] == pytest.approx(d[0])  # the data, not the replica mean
+    assert c_rep["ci_high"] - c_rep["ci_low"] == pytest.approx(
+        2 * 1.959963984540054 * d.std(ddof=1))
+    # the paired t over the same numbers is about sqrt(10)/2.26 times narrower
+    assert (c_ind["ci_high"] - c_ind["ci_low"]) < 0.6 * (c_rep["ci_high"] - c_rep["ci_low"])
+    assert "replicas" in e_rep.evidence["settings"]["comparisons"]
