@@ -106,8 +106,10 @@ def run(pipeline: Pipeline, assets: pd.DataFrame, candidates: pd.DataFrame | Non
             f"driver_window={windows.drivers}, train_window={windows.train}, "
             f"cov_window={windows.cov}; give more training rows or shorten the windows")
     return pipeline.run(assets, None if pipeline.is_benchmark else candidates,
-                        after_last(assets.index), windows=windows, bounds=bounds,
-                        horizon=horizon, seed=seed, diagnostics=False)
+                        after_last(assets.index), driver_window=windows.drivers,
+                        train_window=windows.train, cov_window=windows.cov,
+                        min_weight=bounds[0], max_weight=bounds[1], horizon=horizon, seed=seed,
+                        diagnostics=False)
 
 
 def set_stage_params(spec: str, changes: dict[str, Any], sep: str) -> str:

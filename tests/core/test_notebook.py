@@ -12,7 +12,7 @@ from causalfolio.ablation import Grid, run_ablation
 from causalfolio.backtest import METRICS
 
 SPEC = "rccp(k=3)|linear|beta|static|hsp"
-WINDOWS = cf.Windows(drivers=60, train=60, cov=40)
+WINDOWS = dict(driver_window=60, train_window=60, cov_window=40)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def market():
 
 @pytest.fixture(scope="module")
 def result(market):
-    return cf.run_backtest(market, SPEC, cf.BacktestConfig(windows=WINDOWS),
+    return cf.run_backtest(market, SPEC, cf.BacktestConfig(**WINDOWS),
                            benchmarks=["equal", "hrp"])
 
 

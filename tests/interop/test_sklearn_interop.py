@@ -154,7 +154,8 @@ SPEC = "rccp(k=3)|linear|beta|static|hsp"
 
 def _backtest_weights(X, y, spec, dates, bounds):
     res = cf.run_backtest(cf.Market(X, y), spec,
-                          cf.BacktestConfig(schedule=list(dates), bounds=bounds))
+                          cf.BacktestConfig(schedule=list(dates), min_weight=bounds[0],
+                                            max_weight=bounds[1]))
     (strategy,) = res.strategies.values()
     return strategy.weights
 
