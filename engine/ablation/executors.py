@@ -116,7 +116,10 @@ def run_combination(market: Any, combo: Combination, dates: pd.DatetimeIndex,
         warnings.simplefilter("always", CausalfolioWarning)
         try:
             # only metrics and NAV are kept: skip the per-rebalance Table 1 diagnostics
-            config = attrs.evolve(combo.config(fixed, dates), diagnostics=False)
+            # (BacktestConfig has its own __init__ for the deprecated aliases: mypy checks evolve
+            # against it, not against the fields)
+            config = attrs.evolve(combo.config(fixed, dates),  # type: ignore[call-arg]
+                                  diagnostics=False)
             result = run_backtest(market, combo.spec, config, cache=view,
                                   registry=registry)
             strat = next(iter(result.strategies.values()))
