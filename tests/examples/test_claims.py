@@ -16,6 +16,8 @@ pytest.importorskip("arch", reason="the claims study needs arch (pip install .[d
 pytest.importorskip("torch", reason="claim C7 fits neural nets (pip install .[nn])")
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
 CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6", "C7")
 VERDICTS = ("holds", "does not hold", "inconclusive")
 
