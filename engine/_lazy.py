@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -33,3 +34,20 @@ class LazyModule(types.ModuleType):
 def lazy_module(name: str) -> types.ModuleType:
     """Module ``name`` itself when it is already imported, else a :class:`LazyModule`."""
     return sys.modules.get(name) or LazyModule(name)
+
+
+def lazy_exports(package: str, names: Mapping[str, str], namespace: dict[str, Any]
+                 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Module-level ``__getattr__`` and ``__dir__`` for a package whose public names live in
+    submodules loaded on first use: ``names`` maps each name to its submodule (relative to
+    ``package``); ``namespace`` is the package's ``globals()``."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted([*namespace, *names])
+
+    return __getattr__, __dir__
