@@ -80,7 +80,7 @@ class Study:
         # kernel-ridge pipelines (C3, C4) cost ~25x a linear one: 10 markets (said in the doc)
         self.eval_nonlinear = self.eval[:2] if quick else self.eval[:10]
         self.replicas = 3 if quick else 20
-        self.regime_seeds = EVAL_SEEDS[:2] if quick else EVAL_SEEDS[:4]
+        self.regime_seeds = EVAL_SEEDS[:2] if quick else EVAL_SEEDS[:3]
         self.nn_markets = EVAL_SEEDS[:2] if quick else EVAL_SEEDS[:10]
         self.large_candidates = 120 if quick else 2000
         # the Bayesian network takes ~20 s a market at 2,000 candidates: not in the CI run
