@@ -58,10 +58,13 @@ def driver_inputs(inputs: MappingInputs, owner: str = "diagnostics"
     sens = inputs.sensitivities
     if sens is None or inputs.driver_returns is None:
         raise DataError(f"{owner} needs sensitivities and driver returns (a full pipeline)")
-    if list(sens.assets) != list(inputs.assets):
+    if sorted(sens.assets) != sorted(inputs.assets):
         raise DataError(f"{owner}: sensitivities are for assets {list(sens.assets)}, the "
                         f"rebalance for {list(inputs.assets)}")
     b = np.asarray(sens.aggregate, dtype=float)
+    if list(sens.assets) != list(inputs.assets):  # same assets, another order (a mapping that
+        row = {a: i for i, a in enumerate(sens.assets)}  # works in canonical name order)
+        b = b[[row[a] for a in inputs.assets]]
     if not np.all(np.isfinite(b)):
         raise DataError(f"{owner}: the sensitivities contain NaN/inf")
     names = list(sens.inputs)

@@ -138,3 +138,30 @@ def test_implied_covariance_needs_sensitivities(linear_world):
     hsp = cf.parse_spec("rccp|linear|beta|static|hsp(covariance='implied')").mapping
     with pytest.raises(DataError, match="implied covariance needs sensitivities"):
         hsp.allocate(bench)
+
+
+def test_implied_covariance_follows_the_inputs_order(linear_world):
+    """hsp works in canonical (sorted-name) order: with names whose sort order differs from
+    the given order (A9 before A10 as given, after it sorted), the implied covariance must
+    follow the permuted assets, and the weights must not depend on the column order."""
+    import attrs
+
+    import causalfolio as cf
+    from causalfolio.diagnostics import implied_covariance
+
+    names = ["A9", "A10", "A11", "A2"]
+    ren = dict(zip(linear_world.assets, names, strict=True))
+    sens = attrs.evolve(linear_world.sensitivities, assets=tuple(names))
+    inp = attrs.evolve(linear_world, assets=tuple(names),
+                       returns=linear_world.returns.rename(columns=ren), sensitivities=sens)
+    perm = [3, 0, 1, 2]  # another order of the same assets
+    permuted = attrs.evolve(inp, assets=tuple(names[i] for i in perm),
+                            returns=inp.returns[[names[i] for i in perm]])
+    np.testing.assert_allclose(implied_covariance(permuted),
+                               implied_covariance(inp)[np.ix_(perm, perm)], atol=1e-18)
+    hsp = cf.parse_spec("rccp|linear|beta|static|hsp(covariance='implied')").mapping
+    w = hsp.allocate(inp).weights
+    assert w.index.tolist() == names and np.isclose(w.sum(), 1.0)
+    bad = attrs.evolve(inp, sensitivities=attrs.evolve(sens, assets=("B0", "A10", "A11", "A2")))
+    with pytest.raises(DataError, match="sensitivities are for assets"):
+        implied_covariance(bad)
