@@ -690,6 +690,16 @@ def _rows_table(rows: list[dict], *, first: str = "comparison",
     return out
 
 
+def _detail(claim: dict) -> str:
+    """C1 has two parts: fewer colliders (the tested verdict) and avoiding them entirely."""
+    if claim["id"] != "C1" or claim["verdict"] != HOLDS:
+        return ""
+    avoid = any(t["collider"][2] < 0.05 for tab in claim["tables"].values() for t in tab
+                if t["selector"] != "correlation screening")
+    return ("" if avoid else " for *fewer* colliders; *does not hold* for *avoiding* them (no "
+            "selector's collider share is below 5% with 95% confidence)")
+
+
 def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
     meta = results["meta"]
     lines = ["# The monograph's claims, tested", "",
@@ -701,7 +711,8 @@ def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
              "", "## Verdicts", "", "| claim | § | verdict |", "|---|---|---|"]
     claims = [results[c] for c in ("C1", "C2", "C3", "C4", "C5", "C6", "C7") if c in results]
     for c in claims:
-        lines.append(f"| {c['id']}: {c['title']} | {c['section']} | **{c['verdict']}** |")
+        lines.append(f"| {c['id']}: {c['title']} | {c['section']} | **{c['verdict']}**"
+                     f"{_detail(c)} |")
     if "choose" in results:
         ch = results["choose"]
         lines += ["", "## The recommended pipeline", "",
@@ -744,7 +755,7 @@ def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
                           f"`{real['spec']}`, {real['replicas']} stationary-bootstrap replicas "
                           f"(replica 0 = the data): **{real['verdict']}**", ""]
                 lines += _rows_table(real["rows"])
-        lines += ["", f"**Verdict: {c['verdict']}.** {c['reason']}"]
+        lines += ["", f"**Verdict: {c['verdict']}{_detail(c)}.** {c['reason']}"]
     if "regime" in results:
         rg = results["regime"]
         lines += ["", "## Where, if anywhere, does HSP help? The regime map", "",

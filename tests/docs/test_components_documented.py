@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 GUIDES = ("index.md", "concepts.md", "spec-strings.md", "cli.md", "python-api.md",
           "writing-plugins.md", "run-folder.md", "data.md", "examples.md", "reports.md",
-          "evidence.md")
+          "evidence.md", "claims.md")
 
 
 def _builtin():
