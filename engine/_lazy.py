@@ -1,8 +1,12 @@
-"""A module imported on first attribute access, for libraries that discovering components and
-parsing specs do not need (pandas: about a third of a second of every command's start-up).
+"""Modules imported on first attribute access, for libraries that discovering components and
+parsing specs do not need (pandas: about a third of a second of every command's start-up; numpy
+about 0.13 s).
 
 >>> pd = lazy_module("pandas")   # nothing imported yet
 >>> pd.Timestamp("2020-01-02")   # doctest: +SKIP
+
+The package's modules share the two proxies below (``from causalfolio._lazy import np, pd``):
+type checkers see the real modules; at run time the first attribute access imports the library.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import importlib
 import sys
 import types
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class LazyModule(types.ModuleType):
@@ -51,3 +55,11 @@ def lazy_exports(package: str, names: Mapping[str, str], namespace: dict[str, An
         return sorted([*namespace, *names])
 
     return __getattr__, __dir__
+
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")

@@ -17,18 +17,11 @@ All numbers are in daily return units. :func:`mapping_diagnostics` returns plain
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import numpy as np
-
-from ._lazy import lazy_module
+from ._lazy import np, pd
 from .errors import DataError
 from .stages.mapping import MappingInputs
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 def driver_inputs(inputs: MappingInputs, owner: str = "diagnostics"

@@ -7,12 +7,11 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
-import numpy as np
 
-from ._lazy import lazy_module
+from ._lazy import np, pd
 from .defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from .diagnostics import mapping_diagnostics
 from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
@@ -36,11 +35,6 @@ from .stages import (
     fingerprint,
 )
 from .weights import project_to_bounds, within_bounds, within_exposures
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
 

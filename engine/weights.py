@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
+from ._lazy import np
 from .errors import ConfigError, NumericalError
 
 TOL = 1e-9
@@ -61,7 +62,7 @@ def check_exposures(owner: str, gross: float | None, net: float) -> None:
     """Raise :class:`ParameterError` unless a long-short budget is possible: gross >= |net|."""
     from .errors import ParameterError
 
-    if not np.isfinite(net):
+    if not math.isfinite(net):
         raise ParameterError(f"{owner}: parameter 'net' must be finite, got {net!r}")
     if gross is not None and not gross >= abs(net):
         raise ParameterError(f"{owner}: parameter 'gross' (sum |w|) must be >= |net| (sum w); "

@@ -12,20 +12,14 @@ import hashlib
 import json
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
-from .._lazy import lazy_module
+from .._lazy import np, pd
 from ..errors import ParameterError
 from ..params import coerce, type_name
 from ..params import hints as _hints
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 STAGES: tuple[str, ...] = ("drivers", "dynamics", "sensitivities", "forecasting", "mapping")
 """The five stages, in pipeline order."""

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
-from .._lazy import lazy_module
+from .._lazy import np, pd
 from ..errors import DataError
 from .base import Component
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 def input_name(driver: str, lag: int) -> str:

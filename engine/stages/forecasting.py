@@ -6,8 +6,8 @@ import abc
 from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
+from .._lazy import np
 from .base import Component, frozen_array, frozen_optional_array
 from .sensitivities import Sensitivities
 

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
-import numpy as np
 
-from .._lazy import lazy_module
+from .._lazy import np, pd
 from .base import Component
 from .forecasting import DistanceForecast
 from .sensitivities import Sensitivities
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 @attrs.frozen(kw_only=True, eq=False)  # holds arrays/frames: identity equality, hashable

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
-import numpy as np
 
-from .._lazy import lazy_module
+from .._lazy import np, pd
 from ..errors import NumericalError
 from ..params import in_range, param, positive
 from .base import Component, frozen_array, names_tuple
 from .dynamics import FittedDynamics
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 # cdist metrics of every supported scipy version, checked without importing scipy; other names are
 # checked against scipy's own list.

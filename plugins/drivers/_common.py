@@ -15,18 +15,11 @@ matrix product A = E' Xr / |Xr| (N, P) instead of one regression per candidate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import attrs
-import numpy as np
 
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 COLLINEAR_TOL = 1e-10
 """An input whose residual on the current set keeps less than this share of its sum of squares

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
-import numpy as np
 
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.plugins.drivers._common import (
@@ -28,11 +27,6 @@ from causalfolio.plugins.drivers._common import (
     specific_by_regression,
 )
 from causalfolio.stages import DriverSelection, DriverSelector
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 NUMERICAL_TIE = 1e-12
 """Decreases of the objective below this share of G(empty set) are rounding, not improvements."""

@@ -20,22 +20,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError, NumericalError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.plugins.drivers._common import build_pool, check_inputs, dependent_pairs
 from causalfolio.stages import DriverSelection, DriverSelector
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 def _gauss_bic_class():

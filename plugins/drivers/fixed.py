@@ -3,13 +3,10 @@ the factor-model comparison of monograph §9.1 and Remark 5."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError
 from causalfolio.params import in_range, non_empty, param, positive, unique_items
 from causalfolio.plugins.drivers._common import (
@@ -20,11 +17,6 @@ from causalfolio.plugins.drivers._common import (
     specific_by_regression,
 )
 from causalfolio.stages import DriverSelection, DriverSelector
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 @attrs.define(frozen=True, kw_only=True)

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.plugins.drivers._common import (
@@ -32,11 +31,6 @@ from causalfolio.plugins.drivers._common import (
 )
 from causalfolio.plugins.drivers._gsearch import subset_cross
 from causalfolio.stages import DriverSelection, DriverSelector
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 PSI_FLOOR = 1e-10
 """Residual variances are floored at this share of the constituent's variance, so that Sigma(Z)

@@ -16,13 +16,12 @@ already selected, applied while walking the OPT ranking.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.plugins.drivers._common import (
@@ -33,11 +32,6 @@ from causalfolio.plugins.drivers._common import (
     correlation_matrix,
 )
 from causalfolio.stages import DriverSelection, DriverSelector
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 __all__ = ["Rccp", "correlation_matrix", "rank_candidates", "rccp_scores"]
 

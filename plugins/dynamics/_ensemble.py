@@ -27,9 +27,10 @@ import math
 from collections.abc import Callable, Sequence
 
 import attrs
-import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - conventional alias
+
+from causalfolio._lazy import np
 
 
 def tanh(h: torch.Tensor) -> torch.Tensor:

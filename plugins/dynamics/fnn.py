@@ -8,20 +8,14 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import ConfigError, DataError, NumericalError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
 from causalfolio.stages import DynamicsModel, FittedDynamics
 
 from .linear import training_arrays
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 if TYPE_CHECKING:
     import torch

@@ -4,24 +4,18 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import NumericalError, ParameterError, SpecError
 from causalfolio.params import non_empty, non_negative, param, positive, unique_items
 from causalfolio.stages import DynamicsModel, FittedDynamics
 
 from ._estimators import Resolved, check_options, resolve
 from .linear import training_arrays
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 def _spline(*, n_knots: int = 5, degree: int = 3, knots: str = "uniform",

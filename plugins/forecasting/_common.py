@@ -29,8 +29,8 @@ import warnings
 from typing import Any, ClassVar, Literal
 
 import attrs
-import numpy as np
 
+from causalfolio._lazy import np
 from causalfolio.errors import ConfigError, ConstantSensitivitiesWarning, DataError
 from causalfolio.params import non_negative, param, positive
 from causalfolio.stages import DistanceForecast, Sensitivities, SensitivityForecaster

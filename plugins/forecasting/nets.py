@@ -12,9 +12,9 @@ import contextlib
 from typing import Any, ClassVar, Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.params import in_range, param, positive
 
 from ._common import HUBER_C, Fit, MonteCarloForecaster, draw_shocks, median_of, scale

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.errors import ParameterError
 from causalfolio.params import in_range, param
 
@@ -179,7 +179,7 @@ class Arima(MonteCarloForecaster):
                         shocks=self.shocks, max_persistence=self.max_persistence)
 
 
-G_FUNCS = {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0.0)}
+G_FUNCS = {"tanh": lambda v: np.tanh(v), "relu": lambda v: np.maximum(v, 0.0)}
 
 
 class NonlinearFit(Fit):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+from causalfolio._lazy import np
 from causalfolio.errors import ConfigError, DataError
 from causalfolio.stages import MappingInputs
 

@@ -18,19 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError
 from causalfolio.stages import MappingInputs
 from causalfolio.weights import check_bounds
 
 from ._checks import SYMMETRY_TOL, checked_distance  # noqa: F401 - shared, re-exported
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 LINKAGES = ("single", "complete", "average", "ward")
 Linkage = Literal["single", "complete", "average", "ward"]
@@ -218,7 +211,8 @@ def split_range(total: float, lo_left: float, hi_left: float, lo_right: float,
     return min(a, b), max(a, b)
 
 
-SplitFn = Callable[[np.ndarray, np.ndarray, slice, slice], tuple[float, dict[str, Any]]]
+if TYPE_CHECKING:  # an annotation only: evaluating it would import numpy
+    SplitFn = Callable[[np.ndarray, np.ndarray, slice, slice], tuple[float, dict[str, Any]]]
 
 
 def bisect(order: np.ndarray, split: SplitFn, lo: float | np.ndarray = 0.0,
@@ -381,8 +375,9 @@ def weights_series(w: np.ndarray, assets: tuple[str, ...]) -> pd.Series:
     return pd.Series(np.asarray(w, dtype=float), index=list(assets))
 
 
-BoundedFn = Callable[[MappingInputs, np.ndarray, np.ndarray],
-                     tuple[np.ndarray, dict[str, Any]]]
+if TYPE_CHECKING:  # an annotation only
+    BoundedFn = Callable[[MappingInputs, np.ndarray, np.ndarray],
+                         tuple[np.ndarray, dict[str, Any]]]
 
 
 def twin_groups(inputs: MappingInputs) -> list[np.ndarray]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from causalfolio._lazy import np
 from causalfolio.diagnostics import driver_inputs
 from causalfolio.errors import ConfigError, DataError, NumericalError
 from causalfolio.params import param, positive

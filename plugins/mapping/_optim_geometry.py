@@ -3,20 +3,13 @@ from the trailing window and the turn from a risk vector into bounded weights.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
-
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.stages import Allocation, MappingInputs
 from causalfolio.weights import project_to_bounds
 
 from ._optim import cvar_of, inverse_vol, returns_matrix
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 def asset_risk(inputs: MappingInputs, measure: str = "volatility", alpha: float = 0.95

@@ -17,13 +17,12 @@ minimum CVaR (SPEC §5 Decision; monograph §8.5).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import NumericalError
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
@@ -40,11 +39,6 @@ from ._optim import (
     var_of,
     weight_variable,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 Family = Literal["gaussian", "t", "clayton", "gumbel"]
 THETA_MIN = {"clayton": 1e-6, "gumbel": 1.0}

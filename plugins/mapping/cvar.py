@@ -9,13 +9,12 @@ their cross-section).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import ConfigError
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
@@ -34,11 +33,6 @@ from ._optim import (
     returns_matrix,
 )
 from .mvo import return_range
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 
 def driver_scenarios(inputs: MappingInputs, owner: str, residuals: str) -> np.ndarray:

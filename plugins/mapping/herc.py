@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.errors import NumericalError, ParameterError
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping

@@ -9,24 +9,18 @@ inverse to each cluster portfolio's variance across clusters (naive risk parity 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import NumericalError
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 from causalfolio.weights import project_to_bounds
 
 from ._optim import bandwidth, covariance, gaussian_kernel, require_distance, returns_matrix
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 Embedding = Literal["mds", "isomap", "tsne", "spectral"]
 

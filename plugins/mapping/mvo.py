@@ -6,13 +6,12 @@ shrunk covariance of the trailing window, long-only within the weight bounds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import ParameterError
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
@@ -33,11 +32,6 @@ from ._optim import (
     solve,
     weight_variable,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 Objective = Literal["max_sharpe", "min_volatility", "quadratic_utility", "target_return"]
 CovEstimator = Literal["sample", "ledoit_wolf", "oas"]

@@ -14,13 +14,12 @@ c_S = mean(diag Sigma) / mean_i ||s_i - s_bar||^2 and c_D = mean(diag Sigma) / m
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
-from causalfolio._lazy import lazy_module
+from causalfolio._lazy import np, pd
 from causalfolio.errors import ConfigError
 from causalfolio.params import non_negative, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
@@ -39,11 +38,6 @@ from ._optim import (
     solve,
     weight_variable,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
-else:  # imported on first use: loading the registry and parsing specs need no pandas
-    pd = lazy_module("pandas")
 
 Term = Literal["kernel", "dispersion", "distance"]
 

@@ -19,9 +19,9 @@ import functools
 from typing import Any
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.errors import NumericalError
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping

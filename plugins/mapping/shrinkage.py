@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.params import in_range, param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.errors import ConfigError
 from causalfolio.stages import FittedDynamics, SensitivityExtractor
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
-import numpy as np
 
 from causalfolio import hookimpl
+from causalfolio._lazy import np
 from causalfolio.errors import DataError, NumericalError
 from causalfolio.params import param, positive
 from causalfolio.stages import FittedDynamics, SensitivityExtractor

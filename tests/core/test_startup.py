@@ -34,8 +34,8 @@ def test_registry_and_spec_parse_import_no_heavy_library():
             "cf.parse_spec('mlcorr(k=3)|linear(lags=[0,1])|fd|static|mvo(solver=\"auto\")')\n"
             "for e in reg.entries():\n"
             "    e.cls.parameters(); e.cls.summary()\n")
-    # pandas too: it is a third of a second, and parsing needs none of it
-    assert loaded_after(code, ("pandas", *HEAVY)) == []
+    # pandas and numpy too (a third and a seventh of a second): parsing needs neither
+    assert loaded_after(code, ("pandas", "numpy", *HEAVY)) == []
 
 
 def test_every_component_builds_with_its_defaults_without_heavy_imports():
@@ -50,7 +50,7 @@ def test_every_component_builds_with_its_defaults_without_heavy_imports():
             "    if e.name != 'sklearn' and not any(p.required for p in e.cls.parameters()):\n"
             "        e.cls(); built += 1\n"
             "assert built > 20, built\n")
-    assert loaded_after(code, HEAVY) == []
+    assert loaded_after(code, ("numpy", *HEAVY)) == []
 
 
 def test_cli_help_imports_neither_pandas_nor_scipy():
@@ -70,7 +70,7 @@ def test_cli_spec_and_plugins_import_no_heavy_library():
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    assert main(['spec', 'rccp(k={3,4})|linear|beta|static|hsp']) == 0\n"
             "    assert main(['plugins']) == 0\n")
-    assert loaded_after(code, ("pandas", *HEAVY)) == []
+    assert loaded_after(code, ("pandas", "numpy", *HEAVY)) == []
 
 
 def test_the_probe_sees_heavy_imports():
