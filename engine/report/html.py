@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..defaults import COV_WINDOW
 from ..errors import DataError
 from . import charts
 from .charts import Chart
@@ -424,7 +425,7 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
         dv = None
         if market is not None and any(r.get("sensitivities") for r in recs):
             if driver_vol_all is None:
-                window = int(cfg.get("windows", {}).get("cov", 63))
+                window = int(cfg.get("windows", {}).get("cov", COV_WINDOW))
                 driver_vol_all = driver_volatility(
                     market.candidates, [pd.Timestamp(d) for d in meta["rebalance_dates"]], window)
             dv = driver_vol_all
