@@ -8,7 +8,6 @@ instance is always valid.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Iterable
@@ -186,6 +185,7 @@ def source_hash(cls: type) -> str:
     found = _SOURCE_HASHES.get(cls)
     if found is not None:
         return found
+    import hashlib
     import inspect
     import sys
 
@@ -221,6 +221,8 @@ def fingerprint(*parts: Any) -> str:
     Frames hash their index, columns and values bit for bit, so two frames share a key exactly when
     they hold the same data. Used to key stage outputs: component spec plus inputs' identity.
     """
+    import hashlib  # here, not at the top: parsing a spec needs no hashing
+
     h = hashlib.sha256()
     for part in parts:
         _feed(h, part)
