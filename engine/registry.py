@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import difflib
 import importlib
 import importlib.metadata
 import inspect
@@ -315,6 +314,8 @@ class Registry:
 
     def suggest(self, stage: str, name: str) -> str:
         """A 'did you mean' hint for an unknown name, plus failed plugins worth knowing about."""
+        import difflib  # only for an unknown name
+
         close = difflib.get_close_matches(name, self.names(stage), n=1, cutoff=0.5)
         if close:
             hint = f"did you mean {close[0]!r}?"

@@ -8,7 +8,6 @@ instance is always valid.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -247,6 +246,8 @@ def _feed(h: Any, part: Any) -> None:
         for p in part:
             _feed(h, p)
     elif isinstance(part, dict):
+        import json  # here: parsing a spec needs no json
+
         h.update(json.dumps(part, sort_keys=True, default=str).encode())
     else:
         h.update(b"S" + repr(part).encode())

@@ -15,7 +15,6 @@ Resolving never calls the estimator; constructor options are checked against its
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import re
@@ -105,7 +104,7 @@ def resolve(text: str, registry: Any = None) -> Resolved:
         path, cls = found
         return Resolved(path, cls, {}, "scikit-learn")
     names = [e.name for e in reg.estimator_entries()]
-    close = difflib.get_close_matches(text, names, n=1, cutoff=0.6) if isinstance(
+    close = _close(text, names, n=1, cutoff=0.6) if isinstance(
         text, str) else []
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ParameterError(
@@ -135,7 +134,7 @@ def check_options(resolved: Resolved, options: Mapping[str, Any]) -> None:
     if accepted is not None:
         unknown = [k for k in options if k not in accepted]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], accepted, n=1, cutoff=0.5)
+            close = _close(unknown[0], accepted, n=1, cutoff=0.5)
             hint = (f"did you mean {close[0]!r}?" if close
                     else f"it takes {', '.join(accepted) or 'no arguments'}")
             raise ParameterError(
@@ -151,3 +150,10 @@ def check_options(resolved: Resolved, options: Mapping[str, Any]) -> None:
             f"{', '.join(missing)}, which a spec cannot give (options are literals); choose "
             "another estimator"
         )
+
+
+def _close(word: str, possibilities: list[str], n: int, cutoff: float) -> list[str]:
+    """difflib's close matches (imported here: only error messages need it)."""
+    import difflib
+
+    return difflib.get_close_matches(word, possibilities, n=n, cutoff=cutoff)
