@@ -7,9 +7,10 @@ Times, in fresh processes, the four start-up figures of issue #15 (targets in br
 "rccp(k=3)|linear|beta|static|hsp"`` (<= 0.5 s), ``causalfolio plugins`` (<= 0.8 s) and the first
 ``cf.parse_spec`` in a fresh interpreter (<= 0.4 s), plus a bare ``python -c pass`` (the
 interpreter's own start). Each command runs ``--repeat`` times, interleaved with the baseline's
-runs so that both see the same load; the median wall-clock time is printed. ``--baseline`` is
-another virtual environment with causalfolio installed (e.g. an older checkout's ``.venv``): its
-figures are measured in the same run and the ratio ours / baseline is printed. Timings on a shared
+runs so that both see the same load; the median wall-clock time is printed with its interquartile
+range and the fastest run. ``--baseline`` is another virtual environment with causalfolio
+installed (e.g. an older checkout's ``.venv``): its figures are measured in the same run and the
+ratio ours / baseline is printed with a 95% bootstrap interval. Timings on a shared
 machine are noisy: the ratio is the number to compare.
 
 The commands run with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` is removed from their
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 SPEC = "rccp(k=3)|linear|beta|static|hsp"
 TARGETS = {"--help": 0.3, "spec": 0.5, "plugins": 0.8, "parse_spec": 0.4, "python": None}
@@ -69,19 +71,32 @@ def main() -> None:
             times[name].append(once(ours[name]))
             if base:
                 btimes[name].append(once(base[name]))
-    print(f"median of {args.repeat} runs, seconds (ours: {sys.prefix}"
-          + (f"; baseline: {args.baseline}" if base else "") + ")")
-    print(f"{'command':<12} {'target':>7} {'ours':>7}" + (f" {'baseline':>9} {'ratio':>6}"
-                                                         if base else ""))
+    print(f"{args.repeat} runs each, seconds: median [interquartile range], fastest (ours: "
+          f"{sys.prefix}" + (f"; baseline: {args.baseline}" if base else "") + ")")
+    print(f"{'command':<12} {'target':>6} {'ours':>7} {'IQR':>15} {'min':>6}"
+          + (f" {'baseline':>9} {'ratio [95% CI]':>20}" if base else ""))
     for name in ours:
-        med = statistics.median(times[name])
+        t = np.asarray(times[name])
+        q1, med, q3 = np.percentile(t, [25, 50, 75])
         target = TARGETS[name]
-        line = f"{name:<12} {'' if target is None else f'{target:.2f}':>7} {med:7.3f}"
+        line = (f"{name:<12} {'' if target is None else f'{target:.2f}':>6} {med:7.3f} "
+                f"[{q1:.3f}, {q3:.3f}] {t.min():6.3f}")
         if base:
-            bmed = statistics.median(btimes[name])
-            line += f" {bmed:9.3f} {med / bmed:6.2f}"
+            b = np.asarray(btimes[name])
+            lo, hi = ratio_interval(t, b)
+            line += f" {np.median(b):9.3f} {np.median(t) / np.median(b):6.2f} [{lo:.2f}, {hi:.2f}]"
         print(line)
 
+
+def ratio_interval(ours: np.ndarray, base: np.ndarray) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of median(ours) / median(base) (scipy.stats.bootstrap,
+    the two samples resampled independently)."""
+    from scipy.stats import bootstrap
+
+    res = bootstrap((ours, base), lambda a, b, axis=-1: np.median(a, axis=axis)
+                    / np.median(b, axis=axis), vectorized=True, paired=False,
+                    n_resamples=2000, method="percentile", random_state=0)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 if __name__ == "__main__":
     main()
