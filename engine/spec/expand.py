@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterable
 
 from ..errors import ConfigError, SpecError
-from .parser import check_nesting
+from .parser import check_nesting, scan
 
 MAX_COMBINATIONS = 10_000
 """Default limit on the combinations a spec or grid may describe (``max_combinations``)."""
@@ -50,22 +50,15 @@ class _Tree:
         stack: list[list] = [[None, self.root, 0, 1]]
         alt_counts: list[list[int]] = []  # per open group: the counts of its closed alternatives
         buf: list[str] = []
-        quote = None
 
         def flush() -> None:
             if buf:
                 stack[-1][1].append("".join(buf))
                 buf.clear()
 
-        for i, ch in enumerate(spec):
+        for i, ch, quoted in scan(spec):
             frame = stack[-1]
-            if quote:
-                buf.append(ch)
-                if ch == quote and spec[i - 1] != "\\":
-                    quote = None
-                continue
-            if ch in "'\"":
-                quote = ch
+            if quoted:
                 buf.append(ch)
             elif ch == "{":
                 flush()

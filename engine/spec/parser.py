@@ -14,6 +14,7 @@ that points at the offending characters.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -40,16 +41,30 @@ class ComponentCall:
     param_spans: dict[str, tuple[int, int]]
 
 
-def split_parts(spec: str, sep: str = "|") -> list[tuple[str, int]]:
-    """Split at ``sep`` outside brackets and quotes: ``[(text, offset), ...]``."""
-    parts, depth, quote, start = [], 0, None, 0
+def scan(spec: str) -> Iterator[tuple[int, str, bool]]:
+    """Each character of ``spec`` as ``(position, character, quoted)``: ``quoted`` is True inside
+    a quoted string, its quotes included (a quote after a backslash does not close it). The one
+    quote-aware walk that splitting, nesting checks and brace expansion share."""
+    quote = None
     for i, ch in enumerate(spec):
         if quote:
             if ch == quote and spec[i - 1] != "\\":
                 quote = None
+            yield i, ch, True
         elif ch in "'\"":
             quote = ch
-        elif ch in "([{":
+            yield i, ch, True
+        else:
+            yield i, ch, False
+
+
+def split_parts(spec: str, sep: str = "|") -> list[tuple[str, int]]:
+    """Split at ``sep`` outside brackets and quotes: ``[(text, offset), ...]``."""
+    parts, depth, start = [], 0, 0
+    for i, ch, quoted in scan(spec):
+        if quoted:
+            continue
+        if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
@@ -63,14 +78,11 @@ def split_parts(spec: str, sep: str = "|") -> list[tuple[str, int]]:
 def check_nesting(spec: str, *, what: str = "spec") -> None:
     """Raise :class:`SpecError` when brackets nest deeper than :data:`MAX_NESTING` (outside
     quotes), before any recursive step (expansion, parsing) can exhaust the stack."""
-    depth, quote = 0, None
-    for i, ch in enumerate(spec):
-        if quote:
-            if ch == quote and spec[i - 1] != "\\":
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
+    depth = 0
+    for i, ch, quoted in scan(spec):
+        if quoted:
+            continue
+        if ch in "([{":
             depth += 1
             if depth > MAX_NESTING:
                 cut = max(0, i - 40)
