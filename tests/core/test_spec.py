@@ -132,3 +132,19 @@ def test_every_stage_has_components_and_each_round_trips():
         cls = reg.get("mapping", name)
         if not cls.needs_sensitivities:
             assert cf.parse_spec(name).spec == name
+
+
+def test_quoted_text_is_not_syntax_for_splitting_nesting_or_expansion():
+    from causalfolio.spec.parser import MAX_NESTING, check_nesting, scan, split_parts
+
+    spec = "a(s='x|y')|b(t=\"{[(\")|c(u='it\\'s|')"
+    assert [text for text, _ in split_parts(spec)] == [
+        "a(s='x|y')", "b(t=\"{[(\")", "c(u='it\\'s|')"]
+    assert [off for _, off in split_parts(spec)] == [0, 11, 22]
+    # the quotes themselves count as quoted; an escaped quote does not close the string
+    flags = [q for _, _, q in scan("a'b\\'c'd")]
+    assert flags == [False, True, True, True, True, True, True, False]
+    check_nesting("x(s='" + "[" * (MAX_NESTING + 5) + "')")  # text, not nesting
+    with pytest.raises(SpecError, match="nested more than"):
+        check_nesting("x(s=" + "[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1) + ")")
+    assert expand_spec("m(s='{a,b}')|{p,q}") == ["m(s='{a,b}')|p", "m(s='{a,b}')|q"]
