@@ -68,6 +68,9 @@ from .markets import as_markets
 from .summary import factors, results_table, summarize
 
 STUDY_FORMAT = 2
+EVIDENCE_FILES = ("comparisons.parquet", "comparisons.csv", "evidence.json")
+"""The statistics' files: written only when every combination of the study has finished."""
+
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -611,6 +614,10 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
         else:
             _atomic_frame(summary, out / "summary.parquet", index=False)
             _atomic_frame(summary, out / "summary.csv", index=False)
+            # an earlier, finished run's statistics no longer describe this folder's study
+            # (ours: the folder carries study.json, and we hold its lock)
+            for stale in EVIDENCE_FILES:
+                (out / stale).unlink(missing_ok=True)
     return AblationResult(table=table, summary=summary, nav=nav, dates=dates_of[first],
                           counts=counts, ran=ran, skipped=skipped, remaining=remaining, out=out,
                           choices=choices, market_dates=dict(dates_of), reference=reference,

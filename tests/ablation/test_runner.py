@@ -141,6 +141,36 @@ def test_resume_after_interruption_loses_nothing(serial, market, tmp_path):
     assert (again.ran, again.skipped, again.stage_computations()) == (0, 18, 0)
 
 
+
+def test_an_interrupted_rerun_leaves_no_statistics_of_the_earlier_study(market, tmp_path):
+    # comparisons/evidence of a finished study must not survive into a folder whose study.json
+    # now describes a larger, unfinished grid: they would be read as this study's evidence
+    out = tmp_path / "grow"
+    small = Grid.from_specs("rccp(k=3)|linear|beta|static|{hsp,hrp}", benchmarks=["equal"],
+                            settings=SETTINGS)
+    first = run_ablation(market, small, out, executor="serial", cache_dir=None)
+    assert first.evidence is not None
+    assert all((out / name).exists() for name in
+               ("comparisons.csv", "comparisons.parquet", "evidence.json"))
+    large = Grid.from_specs("rccp(k=3)|linear|beta|static|{hsp,hrp,inverse_vol,herc}",
+                            benchmarks=["equal"], settings=SETTINGS)
+
+    def stop_after_one(p):
+        if p["done"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_ablation(market, large, out, executor="serial", progress=stop_after_one,
+                     cache_dir=None)
+    assert json.loads((out / "study.json").read_text())["remaining"] == 1
+    assert not any((out / name).exists() for name in
+                   ("comparisons.csv", "comparisons.parquet", "evidence.json"))
+    assert (out / "summary.csv").exists() and (out / "results.csv").exists()
+    done = run_ablation(market, large, out, executor="serial", cache_dir=None)
+    assert done.remaining == 0 and done.evidence is not None
+    labels = set(pd.read_csv(out / "comparisons.csv")["label"])
+    assert {f"rccp(k=3)|linear|beta|static|{m}" for m in ("inverse_vol", "herc")} <= labels
+
 def test_a_failing_combination_does_not_stop_the_grid(market, tmp_path):
     g = Grid.from_specs("rccp(k={3,40})|linear|beta|static|hsp", benchmarks=["equal"],
                         settings={**SETTINGS, "min_weight": [0.0, 0.5]})
