@@ -76,3 +76,17 @@ def test_cli_spec_and_plugins_import_no_heavy_library():
 def test_the_probe_sees_heavy_imports():
     # the check above can fail: a backtest with an optimiser does import cvxpy
     assert "cvxpy" in loaded_after("import cvxpy", HEAVY)
+
+
+def test_the_shared_lazy_proxies_import_on_first_use_and_then_are_the_library():
+    code = ("import sys\n"
+            "from causalfolio._lazy import lazy_module, np, pd\n"
+            "assert 'numpy' not in sys.modules and 'pandas' not in sys.modules\n"
+            "assert np.asarray([1.5, 2.5]).sum() == 4.0 and 'numpy' in sys.modules\n"
+            "import numpy\n"
+            "assert np.ndarray is numpy.ndarray and np.linalg is numpy.linalg\n"
+            "assert 'ndarray' in vars(np)  # cached: later lookups skip the import machinery\n"
+            "assert lazy_module('numpy') is numpy  # already imported: the module itself\n"
+            "assert 'pandas' not in sys.modules\n"
+            "assert pd.Series([1, 2]).sum() == 3\n")
+    assert loaded_after(code, ("numpy", "pandas")) == ["numpy", "pandas"]
