@@ -110,13 +110,13 @@ def test_sigkill_of_the_main_process_leaves_no_process_behind(tmp_path):
 
 def test_sigterm_saves_progress_and_the_rerun_resumes(tmp_path):
     code, _, err = _start_and_signal(tmp_path, signal.SIGTERM)
-    assert code == 143 and "terminated (SIGTERM)" in err
+    assert code == 143 and "terminated (SIGTERM)" in err, (code, err[-2000:])
     out = tmp_path / "study"
     saved = len(list((out / "rows").glob("*.json")))
-    assert 1 <= saved < N
+    assert 1 <= saved < N, (saved, err[-2000:])
     study = json.loads((out / "study.json").read_text())
-    assert study["finished"] == saved and study["remaining"] == N - saved
-    assert not list(out.rglob(".*.tmp"))
+    assert study["finished"] == saved and study["remaining"] == N - saved, (saved, study)
+    assert not list(out.rglob(".*.tmp")), sorted(map(str, out.rglob(".*.tmp")))
     proc = subprocess.run(_ablate(out, "--executor", "serial"), capture_output=True, text=True,
                           timeout=600, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
