@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from .. import evidence as ev
-from ..data.io import atomic_write_bytes
+from ..backtest.runfolder import to_jsonable
+from ..data.io import atomic_write_bytes, atomic_write_frame
 from ..errors import ConfigError, DataError
 from ..evidence.result import plain
 
@@ -82,32 +83,12 @@ class StudyEvidence:
         for name, frame in (("summary", self.summary), ("comparisons", self.comparisons)):
             for suffix in ("parquet", "csv"):
                 p = out / f"{name}.{suffix}"
-                if suffix == "parquet":
-                    import io
-
-                    buf = io.BytesIO()
-                    frame.to_parquet(buf, index=False)
-                    data = buf.getvalue()
-                else:
-                    data = frame.to_csv(index=False, float_format="%.10g").encode()
-                atomic_write_bytes(p, data)
+                atomic_write_frame(frame, p, index=False)
                 paths.append(p)
         p = out / "evidence.json"
-        atomic_write_bytes(p, json.dumps(_json_safe(self.evidence), indent=2).encode())
+        atomic_write_bytes(p, json.dumps(to_jsonable(self.evidence), indent=2).encode())
         paths.append(p)
         return paths
-
-
-def _json_safe(v: Any) -> Any:
-    """NaN/inf become null so that evidence.json is strict JSON."""
-    v = plain(v)
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_json_safe(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def _missing(v: Any) -> bool:

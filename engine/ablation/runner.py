@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 import warnings
@@ -43,7 +42,7 @@ from ..backtest.runfolder import to_jsonable
 from ..backtest.runner import plan_dates
 from ..backtest.schedule import rebalance_dates
 from ..data.folders import clean_stale, folder_lock
-from ..data.io import atomic_write_bytes
+from ..data.io import atomic_write_bytes, atomic_write_frame
 from ..errors import (
     CausalfolioError,
     CausalfolioWarning,
@@ -187,20 +186,6 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
 
 
 
-def _atomic_frame(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        if path.suffix == ".parquet":
-            frame.to_parquet(tmp, index=index)
-        else:
-            frame.to_csv(tmp, index=index, float_format="%.10g")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _slug(mid: str) -> str:
     """A folder name for a market id: readable part plus a short hash (ids may hold any text)."""
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", mid)[:40]
@@ -250,12 +235,12 @@ class _Store:
         if self.rows is not None:  # files first (JSON last): memory never holds an unsaved row
             self.rows.mkdir(parents=True, exist_ok=True)
             if nav is not None:
-                _atomic_frame(pd.DataFrame({"nav": nav}), self.rows / f"{combo.id}.nav.parquet",
-                              index=True)
+                atomic_write_frame(pd.DataFrame({"nav": nav}),
+                                   self.rows / f"{combo.id}.nav.parquet", index=True)
             if weights is not None:
                 w = weights.copy()
                 w.columns = [str(c) for c in w.columns]
-                _atomic_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
+                atomic_write_frame(w, self.rows / f"{combo.id}.weights.parquet", index=True)
             atomic_write_bytes(self.rows / f"{combo.id}.json",
                                json.dumps(to_jsonable(rec), indent=1).encode())
         if nav is not None:
@@ -592,11 +577,11 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
     counts = {k: int(v) for k, v in sorted(counts.items())}
     if out is not None:  # the results first: they stay on disk whatever the statistics do
         for name, frame in (("results", table), ("choices", choices)):
-            _atomic_frame(frame, out / f"{name}.parquet", index=False)
-            _atomic_frame(frame, out / f"{name}.csv", index=False)
+            atomic_write_frame(frame, out / f"{name}.parquet", index=False)
+            atomic_write_frame(frame, out / f"{name}.csv", index=False)
         if not nav.empty:
             nav.index.name = "date"
-            _atomic_frame(nav, out / "nav.parquet", index=True)
+            atomic_write_frame(nav, out / "nav.parquet", index=True)
         study = {"context": context, "grid": grid.to_json(), "markets": markets_json,
                  "reference": reference, "combinations": len(combos) * len(stores),
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
@@ -612,8 +597,8 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
         if ev is not None:
             ev.write(out)  # summary, comparisons, evidence.json
         else:
-            _atomic_frame(summary, out / "summary.parquet", index=False)
-            _atomic_frame(summary, out / "summary.csv", index=False)
+            atomic_write_frame(summary, out / "summary.parquet", index=False)
+            atomic_write_frame(summary, out / "summary.csv", index=False)
             # an earlier, finished run's statistics no longer describe this folder's study
             # (ours: the folder carries study.json, and we hold its lock)
             for stale in EVIDENCE_FILES:

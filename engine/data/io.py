@@ -198,3 +198,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_frame(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
+    """Write ``frame`` as Parquet or CSV (by suffix; CSV floats ``%.10g``) through a temporary
+    sibling and an atomic rename, as :func:`atomic_write_bytes`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=index)
+        else:
+            frame.to_csv(tmp, index=index, float_format="%.10g")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

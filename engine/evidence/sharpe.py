@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -157,6 +158,17 @@ def _settings(n_boot: int, alpha: float, seed: int) -> tuple[int, float, int]:
             _checks.positive_int(seed, "seed", minimum=0))
 
 
+def _lw_inputs(a: np.ndarray, b: np.ndarray, periods_per_year: int, n_boot: int, alpha: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray, float, dict[str, Any]]:
+    """The checked pair of the Ledoit-Wolf tests, sqrt(periods_per_year) and their common info."""
+    a, b = _checks.pair(a, b, min_len=10)
+    n_boot, alpha, seed = _settings(n_boot, alpha, seed)
+    ann = math.sqrt(_checks.positive_int(periods_per_year, "periods_per_year"))
+    info = {"n": int(a.size), "n_boot": n_boot, "seed": seed, "alpha": alpha,
+            "periods_per_year": int(periods_per_year), "bootstrap": "circular block"}
+    return a, b, ann, info
+
+
 def _degenerate(a: np.ndarray, b: np.ndarray, method: str, info: dict) -> TestResult | None:
     """Identical series (difference 0, p = 1) or a constant series (undefined: NaN)."""
     if np.array_equal(a, b):
@@ -198,11 +210,8 @@ def sharpe_diff(a: np.ndarray, b: np.ndarray, *, periods_per_year: int = 252,
         ``estimate -/+ q * se``; p-value ``(1 + #{d* >= d}) / (1 + n_boot)``. ``info``: block
         length, replicates, seed, HAC standard error (annualised), Sharpe of each series.
     """
-    a, b = _checks.pair(a, b, min_len=10)
-    n_boot, alpha, seed = _settings(n_boot, alpha, seed)
-    ann = math.sqrt(_checks.positive_int(periods_per_year, "periods_per_year"))
-    info = {"n": int(a.size), "n_boot": n_boot, "seed": seed, "alpha": alpha,
-            "periods_per_year": int(periods_per_year), "bootstrap": "circular block"}
+    a, b, ann, info = _lw_inputs(a, b, periods_per_year, n_boot, alpha, seed)
+    n_boot, alpha, seed = info["n_boot"], info["alpha"], info["seed"]
     deg = _degenerate(a, b, "ledoit-wolf-2008", info)
     if deg is not None:
         return deg
@@ -231,11 +240,8 @@ def variance_ratio(a: np.ndarray, b: np.ndarray, *, periods_per_year: int = 252,
         annual volatility) with its own studentised interval ``vol_ci_low``/``vol_ci_high``
         and p-value ``vol_p_value`` from the same replicates.
     """
-    a, b = _checks.pair(a, b, min_len=10)
-    n_boot, alpha, seed = _settings(n_boot, alpha, seed)
-    ann = math.sqrt(_checks.positive_int(periods_per_year, "periods_per_year"))
-    info = {"n": int(a.size), "n_boot": n_boot, "seed": seed, "alpha": alpha,
-            "periods_per_year": int(periods_per_year), "bootstrap": "circular block"}
+    a, b, ann, info = _lw_inputs(a, b, periods_per_year, n_boot, alpha, seed)
+    n_boot, alpha, seed = info["n_boot"], info["alpha"], info["seed"]
     deg = _degenerate(a, b, "ledoit-wolf-2011", info)
     if deg is not None:
         if deg.info.get("identical"):

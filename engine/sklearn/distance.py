@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import pdist, squareform
+from scipy.spatial.distance import squareform
 from skfolio.distance import BaseDistance
 
 from ..defaults import DRIVER_WINDOW, TRAIN_WINDOW
@@ -13,12 +13,6 @@ from ..errors import DataError, NumericalError, SpecError
 from ..pipeline import STAGE_SYNTAX, Windows, parse_spec
 from ..spec.parser import parse_parts
 from ._common import as_frames, run
-
-
-def _nearest_psd(a: np.ndarray) -> np.ndarray:
-    from causalfolio.plugins.mapping._hierarchy import nearest_psd
-
-    return nearest_psd(a)
 
 
 class SensitivityDistance(BaseDistance):
@@ -144,13 +138,11 @@ class SensitivityDistance(BaseDistance):
         top = float(d.max(initial=0.0))
         self.codependence_ = 1.0 - d / top if top > 0 else np.ones_like(d)
         np.fill_diagonal(self.codependence_, 1.0)
-        m = _nearest_psd(d) if self.psd else d
-        if self.distance_of_distances:
-            dist = squareform(pdist(m.T, metric="euclidean"))
-        else:
-            dist = np.clip(0.5 * (m + m.T), 0.0, None)
-            np.fill_diagonal(dist, 0.0)
-        self.distance_ = dist
+        from causalfolio.plugins.mapping._hierarchy import condensed, nearest_psd
+
+        m = nearest_psd(d) if self.psd else d
+        # hsp's clustering distance (eq. 22 or the clipped matrix), as a square matrix
+        self.distance_ = squareform(condensed(m, self.distance_of_distances), checks=False)
         self.drivers_ = list(res.selection.names)
         self.rebalance_ = res
         return self
