@@ -209,7 +209,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     # settings and the destination first: a bad one fails before the data is read
     config = _config(args)
-    out = check_out_path(args.out or f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
+    # `--out ""` is refused (exit 2), not read as "no --out"
+    out = check_out_path(args.out if args.out is not None
+                         else f"runs/backtest-{time.strftime('%Y%m%d-%H%M%S')}")
     market = market_from_args(args)
     return _run(market, args, out, args.force,
                 {"data": {"assets": str(args.assets), "drivers": str(args.drivers),

@@ -93,6 +93,12 @@ class CausalfolioWarning(UserWarning):
     the user probably meant)."""
 
 
+class CacheIntegrityWarning(CausalfolioWarning):
+    """A stage-cache entry on disk failed its keyed digest (altered, damaged, too large or sealed
+    with another cache's secret), or the cache's secret cannot be trusted: the entry is not used
+    and is recomputed."""
+
+
 class ConstantSensitivitiesWarning(CausalfolioWarning):
     """A sensitivity forecaster received series that are constant over the window (e.g. after
     ``linear|beta``): its forecast equals ``static``, so such arms are identical."""

@@ -15,11 +15,17 @@ memory only and are counted as ``skipped``. Every file is written to a temporary
 into place, so concurrent workers and interruptions never leave a half-written entry; the folder
 is safe to delete.
 
-Each file starts with a header line holding the SHA-256 of the rest (the ``.npz`` bytes), checked
-on every read: an entry altered or damaged on disk is recomputed (and rewritten), with one
-:class:`CacheIntegrityWarning` naming it. Stage keys include the code version of each component
-(:func:`causalfolio.stages.code_version`: the causalfolio version and the source hash of the
-component's modules), so a changed component never reuses the outputs of its previous code.
+Each file starts with a header line holding a keyed digest of the rest (HMAC-SHA-256 of the
+``.npz`` bytes under the cache's secret), checked on every read before anything is decoded. The
+secret is 32 random bytes in ``root/secret.key``, outside the entries, created once per cache
+folder with mode 0600 (owner only): whoever can write the entries but not read the secret cannot
+seal an entry we accept, and a secret that is not the user's own owner-only file (or that cannot
+be created) is not trusted (one :class:`CacheIntegrityWarning`; the cache stays in memory). An
+entry altered, damaged, sealed under another secret, or larger than :data:`MAX_ENTRY_BYTES` is
+recomputed (and rewritten), with one :class:`CacheIntegrityWarning` naming it. Stage keys include
+the code version of each component (:func:`causalfolio.stages.code_version`: the causalfolio
+version and the source hash of the component's modules), so a changed component never reuses the
+outputs of its previous code.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ import io
 import json
 import os
 import re
+import secrets
+import stat
 import sys
+import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterator, MutableMapping
@@ -42,11 +51,16 @@ import numpy as np
 import pandas as pd
 
 from ..data.io import atomic_write_bytes
+from ..errors import CacheIntegrityWarning, ConfigError
 from ..stages import DistanceForecast, DriverSelection, FittedDynamics, Sensitivities
 
 CACHE_FORMAT = 1  # the manifest's format
-DISK_FORMAT = 2  # the files' format (folder v<n>); 2: a SHA-256 header line before the .npz
-_HEADER = b"causalfolio-stage-cache sha256="
+DISK_FORMAT = 3  # the files' format (folder v<n>); 3: an HMAC-SHA-256 header line before the .npz
+_HEADER = b"causalfolio-stage-cache hmac-sha256="
+SECRET_NAME = "secret.key"
+"""The cache's secret, in the cache folder next to (never inside) the entries' folder."""
+MAX_ENTRY_BYTES = 512 * 2**20
+"""Largest entry read or written (bytes); a larger file is not read (a miss, with a warning)."""
 _KEY_RE = re.compile(r"^[0-9a-f]{8,64}$")
 _STAGE_TYPES: tuple[tuple[type, str], ...] = (
     (DriverSelection, "drivers"), (FittedDynamics, "dynamics"), (Sensitivities, "sensitivities"),
@@ -242,24 +256,85 @@ def decode(data: bytes | os.PathLike | str) -> Any:
 # --- the caches ---------------------------------------------------------------------------------
 
 
-class CacheIntegrityWarning(UserWarning):
-    """A disk-cache entry failed its content-hash check (altered or damaged); it is recomputed."""
+def seal(data: bytes, key: bytes) -> bytes:
+    """``data`` behind a header line holding its HMAC-SHA-256 under ``key`` (an entry on disk)."""
+    return _HEADER + hmac.new(key, data, hashlib.sha256).hexdigest().encode() + b"\n" + data
 
 
-def seal(data: bytes) -> bytes:
-    """``data`` behind a header line holding its SHA-256 (the on-disk form of an entry)."""
-    return _HEADER + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
-
-
-def unseal(blob: bytes) -> bytes:
-    """The payload of :func:`seal`'s output; :class:`ValueError` when the hash does not match."""
+def unseal(blob: bytes, key: bytes) -> bytes:
+    """The payload of :func:`seal`'s output; :class:`ValueError` when the digest does not match
+    (altered, damaged, or sealed under another key)."""
     n = len(_HEADER)
     if not blob.startswith(_HEADER) or blob[n + 64:n + 65] != b"\n":
-        raise ValueError("no content-hash header")
+        raise ValueError("no keyed-digest header")
     data = blob[n + 65:]
-    if not hmac.compare_digest(hashlib.sha256(data).hexdigest().encode(), blob[n:n + 64]):
-        raise ValueError("content hash mismatch")
+    if not hmac.compare_digest(hmac.new(key, data, hashlib.sha256).hexdigest().encode(),
+                               blob[n:n + 64]):
+        raise ValueError("keyed digest mismatch")
     return data
+
+
+def cache_secret(root: str | os.PathLike) -> bytes:
+    """The secret of the cache folder ``root``, created (32 random bytes, mode 0600) when absent.
+
+    Raises :class:`ValueError` when the file is not one we can trust: not a regular file, not
+    owned by this user, readable or writable by others, or of the wrong size.
+    """
+    root = Path(root)
+    path = root / SECRET_NAME
+    if not path.exists() and not path.is_symlink():
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{SECRET_NAME}.", suffix=".tmp", dir=root)  # 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
+            try:
+                os.link(tmp, path)  # never replaces a secret another process just made
+            except FileExistsError:
+                pass
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise ValueError(f"{path} belongs to another user")
+        if st.st_mode & 0o077:
+            raise ValueError(f"{path} is readable or writable by others "
+                             f"(mode {st.st_mode & 0o777:o}; it must be 600)")
+        key = os.read(fd, 65)
+    finally:
+        os.close(fd)
+    if len(key) != 32:
+        raise ValueError(f"{path} does not hold a 32-byte secret")
+    return key
+
+
+def check_cache_dir(root: str | os.PathLike) -> Path:
+    """Check before a study starts that the cache folder ``root`` can be used: not a file, and
+    writable (its nearest existing folder); :class:`~causalfolio.errors.ConfigError` otherwise.
+    Creates nothing that remains."""
+    p = Path(root)
+    text = str(root)
+    if not text.strip():
+        raise ConfigError("--cache-dir is empty; give a folder, or pass --no-disk-cache")
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--cache-dir {text} is a file, not a folder; give a folder, or pass "
+                          "--no-disk-cache")
+    where = p
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir():
+        raise ConfigError(f"--cache-dir {text}: {where} is a file, not a folder; give a folder, "
+                          "or pass --no-disk-cache")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".causalfolio-probe.", dir=where))
+    except OSError as exc:
+        raise ConfigError(f"--cache-dir {text} cannot be written ({exc.strerror or exc}); give "
+                          "a writable folder, or pass --no-disk-cache") from None
+    return p
 
 
 _WARNED: set[tuple[str, str]] = set()
@@ -279,19 +354,37 @@ def _warn_once(path: Path, blob: bytes, reason: str) -> None:
 
 class DiskCache:
     """Stage outputs on disk, one sealed ``.npz`` (:func:`seal`) per key under
-    ``root/v<format>/<xx>/<key>.npz``.
+    ``root/v<format>/<xx>/<key>.npz``, with the cache's secret in ``root/secret.key``.
 
     Parameters
     ----------
     root
         Cache folder (created when needed). Deleting it at any time is safe: missing entries are
-        recomputed. An entry whose content hash does not match (altered or damaged), or that
-        cannot be decoded, is a miss, with one :class:`CacheIntegrityWarning` naming it.
+        recomputed. An entry whose keyed digest does not match (altered, damaged, or sealed under
+        another secret), larger than :data:`MAX_ENTRY_BYTES`, or that cannot be decoded, is a
+        miss, with one :class:`CacheIntegrityWarning` naming it. When the secret cannot be
+        created or trusted (:func:`cache_secret`), nothing is read or written (one warning).
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self.base = self.root / f"v{DISK_FORMAT}"
+        self._key: bytes | None = None
+        self._unusable = False
+
+    def _secret(self) -> bytes | None:
+        if self._key is None and not self._unusable:
+            try:
+                self._key = cache_secret(self.root)
+            except (OSError, ValueError) as exc:
+                self._unusable = True
+                seen = (str(self.root), "secret")
+                if seen not in _WARNED:
+                    _WARNED.add(seen)
+                    warnings.warn(f"stage cache {self.root}: its secret cannot be used "
+                                  f"({exc}); the disk cache is off for this run",
+                                  CacheIntegrityWarning, stacklevel=4)
+        return self._key
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.match(key):
@@ -302,11 +395,18 @@ class DiskCache:
         """The stored value, or ``None`` when absent, altered or unreadable (recomputed)."""
         p = self._path(key)
         try:
-            blob = p.read_bytes()
+            with open(p, "rb") as fh:
+                blob = fh.read(MAX_ENTRY_BYTES + 1)
         except OSError:  # absent (or vanished): a miss
             return None
+        secret = self._secret()
+        if secret is None:
+            return None
+        if len(blob) > MAX_ENTRY_BYTES:
+            _warn_once(p, blob[:4096], f"larger than {MAX_ENTRY_BYTES} bytes")
+            return None
         try:
-            data = unseal(blob)
+            data = unseal(blob, secret)
         except ValueError as exc:
             _warn_once(p, blob, str(exc))
             return None
@@ -317,15 +417,21 @@ class DiskCache:
             return None
 
     def store(self, key: str, value: Any) -> bool:
-        """Write ``value`` atomically; False when it is outside the safe subset or I/O fails."""
+        """Write ``value`` atomically; False when it is outside the safe subset, larger than
+        :data:`MAX_ENTRY_BYTES`, or I/O fails."""
         try:
             data = encode(value)
         except Unencodable:
             return False
+        if len(data) + 128 > MAX_ENTRY_BYTES:
+            return False
         p = self._path(key)
         try:
+            secret = self._secret()
+            if secret is None:
+                return False
             p.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(p, seal(data))
+            atomic_write_bytes(p, seal(data, secret))
         except OSError:
             return False
         return True

@@ -25,7 +25,6 @@ import functools
 import json
 import os
 import re
-import shutil
 import time
 import uuid
 import warnings
@@ -41,9 +40,18 @@ from ..backtest.config import BacktestConfig
 from ..backtest.runfolder import to_jsonable
 from ..backtest.runner import plan_dates
 from ..backtest.schedule import rebalance_dates
-from ..data.folders import clean_stale, folder_lock
+from ..data.folders import (
+    STAMP_KEY,
+    clean_stale,
+    folder_lock,
+    read_stamp,
+    remove_owned,
+    resolve_out,
+    stamp,
+)
 from ..data.io import atomic_write_bytes, atomic_write_frame
 from ..errors import (
+    CacheIntegrityWarning,
     CausalfolioError,
     CausalfolioWarning,
     ConfigError,
@@ -51,7 +59,7 @@ from ..errors import (
     DataError,
 )
 from ..stages import fingerprint
-from .cache import StageCache
+from .cache import StageCache, check_cache_dir
 from .executors import (
     EXECUTORS,
     Task,
@@ -252,6 +260,17 @@ class _Store:
 
 STUDY_MARKER = "study.json"
 """The file that makes a folder an ablation folder (the only kind ``ablate`` writes into)."""
+_ID = "[0-9a-f]" * 16  # a combination id
+_ROW_FILES = tuple(f"rows/{where}{_ID}{ext}" for where in ("", "*-" + "[0-9a-f]" * 8 + "/")
+                   for ext in (".json", ".nav.parquet", ".weights.parquet"))
+STUDY_FILES = ("study.json", "results.parquet", "results.csv", "summary.parquet",
+               "summary.csv", "choices.parquet", "choices.csv", "nav.parquet", "report.html",
+               *EVIDENCE_FILES, *_ROW_FILES, "stage-cache/v*/*.npz", "stage-cache/secret.key")
+"""What an ablation folder's stamp owns (``*`` patterns; rows are written as the study runs)."""
+
+
+def _stamped(study: dict[str, Any]) -> dict[str, Any]:
+    return {**study, STAMP_KEY: stamp("study", STUDY_FILES)}
 
 
 def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
@@ -265,6 +284,11 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                               "a file it did not write: choose another --out")
         fresh = True
         if study.is_file():
+            if read_stamp(out, STUDY_MARKER) is None:
+                raise ConfigError(f"--out {out} is not an ablation folder written by causalfolio "
+                                  f"(its {STUDY_MARKER} lacks causalfolio's folder stamp) and "
+                                  "causalfolio never writes into a folder it did not make, "
+                                  "whatever the flags: choose another --out")
             try:
                 old = json.loads(study.read_text()).get("context")
             except (OSError, json.JSONDecodeError, AttributeError):
@@ -275,7 +299,9 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                     raise ConfigError(
                         f"--out {out} holds a study on other data, dates or fixed settings; "
                         "choose another --out, or pass --force to discard its results")
-                shutil.rmtree(out / "rows", ignore_errors=True)
+                # only our rows go: anything else in rows/ is the user's and stays
+                remove_owned(out / "rows", [f[len("rows/"):] for f in STUDY_FILES
+                                            if f.startswith("rows/")], keep_root=True)
         elif out.is_dir() and any(p.name not in ("rows", "stage-cache") for p in out.iterdir()):
             raise ConfigError(f"--out {out} is not an ablation folder (no {STUDY_MARKER}) and "
                               "causalfolio never writes into a folder it did not make, whatever "
@@ -285,7 +311,8 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
             started = {"context": context, "grid": grid.to_json(),
                        "combinations": n_combinations, "finished": 0, "failed": 0,
                        "remaining": n_combinations, "counts_last_run": {}}
-            atomic_write_bytes(study, json.dumps(to_jsonable(started), indent=2).encode())
+            atomic_write_bytes(study, json.dumps(to_jsonable(_stamped(started)),
+                                                 indent=2).encode())
 
 
 def _holding_out_lock(fn: Callable[..., AblationResult]) -> Callable[..., AblationResult]:
@@ -418,15 +445,42 @@ def run_ablation(
                                      "params": mparams[mid],
                                      "dates": [str(d.date()) for d in dates_of[mid]]}
                                for mid, m in markets.items()}}
-    out_p = Path(out) if out is not None else None
-    if out_p is not None:
-        _prepare_out(out_p, context, force, grid, len(combos))
+    out_p = resolve_out(out) if out is not None else None
     if cache_dir is True:
         cdir = str(out_p / "stage-cache") if out_p is not None else None
     elif cache_dir in (None, False):
         cdir = None
     else:
-        cdir = str(cache_dir)
+        cdir = str(check_cache_dir(cache_dir))
+    # a folder made (or filled from empty) by this call is removed again when the study stops
+    # before any combination finished (a scheduler that cannot be reached, Ctrl-C at once)
+    existed = out_p is not None and out_p.exists()
+    made = out_p is not None and (not existed or (out_p.is_dir() and not any(out_p.iterdir())))
+    if out_p is not None:
+        _prepare_out(out_p, context, force, grid, len(combos))
+    try:
+        return _run_study(grid, combos, markets, mparams, mjson, dates_of, axes, first, context,
+                          out_p, cdir, ref_label, executor=executor, n_workers=n_workers,
+                          scheduler=scheduler, retry_failed=retry_failed, progress=progress,
+                          dask_processes=dask_processes, per_combination=per_combination,
+                          connect_timeout=connect_timeout, evidence=evidence,
+                          stat_block_days=stat_block_days, n_boot=n_boot, seed=seed)
+    except BaseException:
+        if made and out_p is not None and not any((out_p / "rows").rglob("*.json")):
+            # nothing finished: leave nothing behind (an empty folder given by the user stays)
+            remove_owned(out_p, STUDY_FILES, keep_root=existed)
+        raise
+
+
+def _run_study(grid: Grid, combos: list[Combination], markets: dict[str, Any],
+               mparams: Mapping[str, Mapping[str, Any]], mjson: Mapping[str, Any],
+               dates_of: dict[str, pd.DatetimeIndex], axes: list[str], first: str,
+               context: dict[str, Any], out_p: Path | None, cdir: str | None, ref_label: str,
+               *, executor: str, n_workers: int, scheduler: str | None, retry_failed: bool,
+               progress: Progress | None, dask_processes: bool, per_combination: bool,
+               connect_timeout: float, evidence: bool, stat_block_days: int | None,
+               n_boot: int, seed: int) -> AblationResult:
+    """The study itself, once ``out_p`` is prepared (see :func:`run_ablation`)."""
     nested = len(markets) > 1
     stores = {mid: _Store(out_p, mid, nested=nested) for mid in markets}
     ids = {c.id for c in combos}
@@ -495,7 +549,8 @@ def run_ablation(
 
 _CATEGORIES: dict[str, type[Warning]] = {
     c.__name__: c for c in (UserWarning, RuntimeWarning, FutureWarning, DeprecationWarning,
-                            CausalfolioWarning, ConstantSensitivitiesWarning)}
+                            CausalfolioWarning, ConstantSensitivitiesWarning,
+                            CacheIntegrityWarning)}
 
 
 def _reemit(category: str, message: str) -> None:
@@ -586,7 +641,8 @@ def _finish(grid: Grid, combos: list[Combination], stores: Mapping[str, _Store],
                  "reference": reference, "combinations": len(combos) * len(stores),
                  "finished": int(len(table)), "failed": int((table["status"] == "failed").sum())
                  if len(table) else 0, "remaining": remaining, "counts_last_run": counts}
-        atomic_write_bytes(out / "study.json", json.dumps(to_jsonable(study), indent=2).encode())
+        atomic_write_bytes(out / "study.json",
+                           json.dumps(to_jsonable(_stamped(study)), indent=2).encode())
     ev = None
     if stats is not None and remaining == 0 and returns:
         ev = _evidence(table, returns, reference, axes, stats)

@@ -104,7 +104,8 @@ def write_run(result: BacktestResult, out: str | os.PathLike, *, overwrite: bool
     ``ConfigError`` "in use"); written atomically.
     """
     out = Path(out)
-    with atomic_folder(out, marker=RUN_MARKER, overwrite=overwrite) as tmp:
+    with atomic_folder(out, marker=RUN_MARKER, overwrite=overwrite,
+                       extra_owned=("report.html",)) as tmp:
         _write_contents(result, tmp, extra)
     return out
 

@@ -153,32 +153,74 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     return p
 
 
+def umask() -> int:
+    """The process's file-mode creation mask (read without changing it where the system allows)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # pragma: no cover - systems without /proc
+    os.umask(mask)
+    return mask
+
+
+def _honour_umask(path: str | os.PathLike, mode: int) -> None:
+    """``mkdtemp``/``mkstemp`` create 0700/0600 whatever the umask: give ``path`` the mode an
+    ordinary ``mkdir``/``open`` would (``mode`` less the umask), so colleagues sharing a folder
+    can read what we write when the umask lets them."""
+    os.chmod(path, mode & ~umask())
+
+
 @contextlib.contextmanager
 def atomic_folder(out: Path, *, marker: str, overwrite: bool = False,
-                  what: str = "run") -> Iterator[Path]:
+                  what: str = "run", extra_owned: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temporary folder next to ``out`` and rename it to ``out`` when the block succeeds.
 
     ``out`` is locked for the whole block, and may be replaced only when it is an empty folder or
-    a folder holding ``marker`` (the file the block writes, e.g. ``run.json``) and ``overwrite``
-    (see :mod:`causalfolio.data.folders`); anything else raises
-    :class:`~causalfolio.errors.ConfigError` before the block runs. On error the temporary
-    folder is removed, so nothing half-written is left behind.
+    a folder whose ``marker`` (the file the block writes, e.g. ``run.json``) carries our folder
+    stamp, holds nothing else than the files the stamp lists, and ``overwrite`` (see
+    :mod:`causalfolio.data.folders`); anything else raises
+    :class:`~causalfolio.errors.ConfigError` before the block runs. A symbolic link ``out`` is
+    followed (written at its target). When the block succeeds, the stamp is added to
+    ``marker``, listing every file written plus ``extra_owned`` (names written later, e.g.
+    ``report.html``); the replaced folder's own files are then deleted (only those). On error the
+    temporary folder is removed, so nothing half-written is left behind.
     """
-    from .folders import claim_folder
+    from .folders import (
+        WRITING,
+        claim_folder,
+        read_stamp,
+        remove_owned,
+        resolve_out,
+        stamp_marker,
+        write_writing_stamp,
+    )
 
-    out = Path(out)
-    with claim_folder(out, marker=marker, overwrite=overwrite, what=what):
+    out = resolve_out(out)
+    with claim_folder(out, marker=marker, overwrite=overwrite, what=what) as exists:
+        old = read_stamp(out, marker) if exists else None
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
+            write_writing_stamp(tmp, marker)
             yield tmp
             if not (tmp / marker).is_file():
                 raise RuntimeError(f"the folder written for {out} lacks its marker {marker}")
+            (tmp / WRITING).unlink()
+            stamp_marker(tmp, marker, extra_owned)
+            _honour_umask(tmp, 0o777)
+            if out.exists() and old is None and not any(out.iterdir()):
+                out.rmdir()  # an empty folder: nothing to keep
             if out.exists():
-                backup = out.with_name(f".{out.name}.old")
-                shutil.rmtree(backup, ignore_errors=True)
+                # a unique backup name (never a user's look-alike): reserved empty, replaced by
+                # the rename, restored by the next writer if we are killed before the second
+                backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old",
+                                               dir=out.parent))
                 out.rename(backup)
                 tmp.rename(out)
-                shutil.rmtree(backup)
+                remove_owned(backup, old or [])  # only our files; anything else stays
             else:
                 tmp.rename(out)
         except BaseException:
@@ -194,6 +236,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        _honour_umask(tmp, 0o666)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -211,6 +254,7 @@ def atomic_write_frame(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
             frame.to_parquet(tmp, index=index)
         else:
             frame.to_csv(tmp, index=index, float_format="%.10g")
+        _honour_umask(tmp, 0o666)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

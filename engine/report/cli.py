@@ -15,8 +15,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .html import write_report
 
     run = Path(args.run_dir)
-    if args.out is not None:
-        check_out_path(args.out, kind="file")
+    # the destination first (default RUN_DIR/report.html): a location that cannot be written
+    # fails before seconds of rendering
+    check_out_path(args.out if args.out is not None else run / "report.html", kind="file")
     ablation = is_ablation_folder(run)
     if not ablation and not (run / "run.json").is_file():
         raise DataError(f"{run} is not a causalfolio run folder (no run.json) nor an ablation "

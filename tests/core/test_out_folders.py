@@ -4,6 +4,7 @@ runs are cleaned, and ``--out FILE`` is refused whatever the flags."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,13 @@ import pytest
 
 from causalfolio.backtest import load_run
 from causalfolio.cli import main
-from causalfolio.data.folders import clean_stale, folder_lock
+from causalfolio.data.folders import (
+    STAMP_KEY,
+    clean_stale,
+    folder_lock,
+    stamp,
+    write_writing_stamp,
+)
 from causalfolio.errors import ConfigError
 
 OLD = time.time() - 3600  # an hour ago: the mtime of a killed run's leftovers
@@ -88,11 +95,18 @@ def test_out_file_is_refused_and_nothing_is_written(data, tmp_path, capsys, forc
 def test_force_replaces_a_run_folder(data, tmp_path, capsys):
     out = tmp_path / "run"
     assert run(backtest_args(data, out), capsys)[0] == 0
-    (out / "extra.txt").write_text("left by us in our folder")
     assert run(backtest_args(data, out), capsys)[0] == 2  # no --force: refused
+    assert run(["report", str(out)], capsys)[0] == 0  # our report.html is ours to replace
+    (out / "metrics.csv").write_text("stale")
     assert run(backtest_args(data, out, "--force"), capsys)[0] == 0
-    assert not (out / "extra.txt").exists() and (out / "run.json").is_file()
+    assert (out / "metrics.csv").read_text() != "stale" and (out / "run.json").is_file()
+    assert not (out / "report.html").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # a file the user added to our folder: refused (nothing deleted), named in the message
+    (out / "extra.txt").write_text("the user's")
+    code, _, err = run(backtest_args(data, out, "--force"), capsys)
+    assert code == 2 and err.count("\n") == 1 and "extra.txt" in err
+    assert (out / "extra.txt").read_text() == "the user's" and (out / "run.json").is_file()
 
 
 def test_a_locked_destination_is_in_use(data, tmp_path, capsys):
@@ -152,6 +166,7 @@ def test_stale_leftovers_of_killed_runs_are_cleaned(data, tmp_path, capsys):
     assert run(backtest_args(data, out), capsys)[0] == 0
     stale_dir = tmp_path / ".run.k2j3h4g5.tmp"  # a killed writer's temporary folder
     stale_dir.mkdir()
+    write_writing_stamp(stale_dir, "run.json")
     (stale_dir / "run.json").write_text("{}")
     stale_file = out / ".metrics.csv.ab12cd34.tmp"
     stale_file.write_text("half")
@@ -170,6 +185,7 @@ def test_stale_leftovers_of_killed_runs_are_cleaned(data, tmp_path, capsys):
     # and the next run does it by itself
     os.rmdir(fresh_dir)
     stale_dir.mkdir()
+    write_writing_stamp(stale_dir, "run.json")
     os.utime(stale_dir, (OLD, OLD))
     assert run(backtest_args(data, out, "--force"), capsys)[0] == 0
     assert not stale_dir.exists()
@@ -177,9 +193,9 @@ def test_stale_leftovers_of_killed_runs_are_cleaned(data, tmp_path, capsys):
 
 def test_a_backup_left_between_the_two_renames_is_restored(tmp_path):
     out = tmp_path / "run"
-    backup = tmp_path / ".run.old"
+    backup = tmp_path / ".run.x1y2z3w4.old"
     backup.mkdir()
-    (backup / "run.json").write_text("{}")
+    (backup / "run.json").write_text(json.dumps({STAMP_KEY: stamp("run", ["run.json"])}))
     os.utime(backup, (OLD, OLD))
     with folder_lock(out) as since:
         clean_stale(out, since, "run.json")
@@ -195,16 +211,17 @@ def test_stale_temporary_rows_of_a_killed_ablation_are_cleaned(tmp_path):
                            settings={"driver_window": 60, "train_window": 60, "cov_window": 40})
     out = tmp_path / "study"
     run_ablation(market, grid, out, executor="serial", cache_dir=False)
-    stale = [out / "rows" / ".abc.json.q1w2e3r4.tmp", out / ".results.csv.q1w2e3r4.tmp"]
-    for p in stale:
+    stale = [out / "rows" / ".0123456789abcdef.json.q1w2e3r4.tmp",
+             out / ".results.csv.q1w2e3r4.tmp"]
+    mine = [out / "rows" / ".notes.txt.q1w2e3r4.tmp", tmp_path / ".study.q1w2e3r4.tmp"]
+    for p in [*stale, mine[0]]:
         p.write_text("half")
+    mine[1].mkdir()  # look-alikes of our names, without our stamp: the user's
+    for p in [*stale, *mine]:
         os.utime(p, (OLD, OLD))
-    stale_dir = tmp_path / ".study.q1w2e3r4.tmp"
-    stale_dir.mkdir()
-    os.utime(stale_dir, (OLD, OLD))
     res = run_ablation(market, grid, out, executor="serial", cache_dir=False)
     assert res.skipped == 1
-    assert not any(p.exists() for p in [*stale, stale_dir])
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in mine)
 
 
 def test_a_concurrent_ablation_into_the_same_folder_is_in_use(tmp_path):
