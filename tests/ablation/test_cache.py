@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from causalfolio.ablation import DiskCache, StageCache, decode, encode
-from causalfolio.ablation.cache import CacheIntegrityWarning, Unencodable, seal, stage_of
+from causalfolio.ablation.cache import (
+    CacheIntegrityWarning,
+    Unencodable,
+    cache_secret,
+    seal,
+    stage_of,
+)
 from causalfolio.backtest import BacktestConfig, run_backtest
 
 CFG = BacktestConfig(driver_window=60, train_window=60, cov_window=30)
@@ -116,7 +122,7 @@ def test_foreign_or_damaged_entries_are_misses_never_unpickled(tmp_path, market)
     path.parent.mkdir(parents=True)
     # a pickle disguised as an entry: np.load(allow_pickle=False) refuses it
     path.write_bytes(pickle.dumps({"boom": 1}))
-    with pytest.warns(CacheIntegrityWarning, match="no content-hash header"):
+    with pytest.warns(CacheIntegrityWarning, match="no keyed-digest header"):
         assert disk.load(key) is None
     # a well-formed file naming a class outside the allow-list
     import json
@@ -125,7 +131,8 @@ def test_foreign_or_damaged_entries_are_misses_never_unpickled(tmp_path, market)
         manifest = json.dumps({"format": 1, "root": {"__obj": target, "state": {}}})
         buf = io.BytesIO()
         np.savez(buf, __manifest__=np.frombuffer(manifest.encode(), dtype=np.uint8))
-        path.write_bytes(seal(buf.getvalue()))  # with a valid hash: the decoder refuses it
+        # sealed with the cache's own secret: the decoder refuses it all the same
+        path.write_bytes(seal(buf.getvalue(), cache_secret(tmp_path)))
         with pytest.warns(CacheIntegrityWarning, match=target):
             assert disk.load(key) is None
         with pytest.raises(Unencodable):

@@ -13,7 +13,7 @@ import pytest
 
 import causalfolio
 from causalfolio.ablation import StageCache, decode, encode
-from causalfolio.ablation.cache import CacheIntegrityWarning, seal, stage_of, unseal
+from causalfolio.ablation.cache import CacheIntegrityWarning, cache_secret, seal, stage_of, unseal
 from causalfolio.backtest import BacktestConfig, run_backtest
 from causalfolio.pipeline import parse_spec
 from causalfolio.stages import base
@@ -29,21 +29,25 @@ def _weights(result):
 def _entries(folder):
     """path -> (header, decoded value) of every disk entry."""
     out = {}
+    key = cache_secret(folder)
     for path in sorted(folder.rglob("*.npz")):
         blob = path.read_bytes()
-        out[path] = (blob[: blob.index(b"\n") + 1], decode(unseal(blob)))
+        out[path] = (blob[: blob.index(b"\n") + 1], decode(unseal(blob, key)))
     return out
 
 
 def test_seal_round_trip_and_mismatch():
     data = encode({"x": np.arange(3.0)})
-    assert unseal(seal(data)) == data
-    blob = bytearray(seal(data))
+    key = b"k" * 32
+    assert unseal(seal(data, key), key) == data
+    blob = bytearray(seal(data, key))
     blob[-20] ^= 1
-    with pytest.raises(ValueError, match="content hash mismatch"):
-        unseal(bytes(blob))
-    with pytest.raises(ValueError, match="no content-hash header"):
-        unseal(data)
+    with pytest.raises(ValueError, match="keyed digest mismatch"):
+        unseal(bytes(blob), key)
+    with pytest.raises(ValueError, match="keyed digest mismatch"):  # another cache's secret
+        unseal(seal(data, key), b"x" * 32)
+    with pytest.raises(ValueError, match="no keyed-digest header"):
+        unseal(data, key)
 
 
 def test_an_altered_entry_is_recomputed_with_one_warning(market, tmp_path):
