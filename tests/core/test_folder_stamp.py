@@ -109,7 +109,6 @@ def test_ablate_force_keeps_a_folder_holding_a_look_alike_study_json(tmp_path, c
 def test_ablate_force_deletes_only_its_own_rows(tmp_path, capsys):
     out = tmp_path / "study"
     assert run([*ABLATE, "--out", str(out)], capsys)[0] == 0
-    assert read_stamp(out, "study.json") is not None
     ours = sorted(p.name for p in (out / "rows").iterdir())
     (out / "rows" / "notes.txt").write_text("notes")
     # another study (other data) into the folder: --force discards our rows, never the notes
@@ -117,6 +116,7 @@ def test_ablate_force_deletes_only_its_own_rows(tmp_path, capsys):
     assert code == 0, err
     assert (out / "rows" / "notes.txt").read_text() == "notes"
     assert sorted(p.name for p in (out / "rows").iterdir()) == [*ours, "notes.txt"]  # same ids
+    assert read_stamp(out, "study.json") is not None
 
 
 def test_the_stamp_lists_what_we_wrote(data, tmp_path, capsys):
