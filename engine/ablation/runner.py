@@ -466,9 +466,15 @@ def run_ablation(
                           connect_timeout=connect_timeout, evidence=evidence,
                           stat_block_days=stat_block_days, n_boot=n_boot, seed=seed)
     except BaseException:
-        if made and out_p is not None and not any((out_p / "rows").rglob("*.json")):
-            # nothing finished: leave nothing behind (an empty folder given by the user stays)
-            remove_owned(out_p, STUDY_FILES, keep_root=existed)
+        if out_p is not None:
+            if made and not any((out_p / "rows").rglob("*.json")):
+                # nothing finished: leave nothing behind (an empty folder given by the user stays)
+                remove_owned(out_p, STUDY_FILES, keep_root=existed)
+            else:
+                # a signal (Ctrl-C, SIGTERM) can land between a temporary file's creation and the
+                # `try` that removes it on error: we hold the lock, so every temporary file of
+                # ours in the folder is a leftover of this process (issue #23, the SIGTERM test)
+                clean_stale(out_p, float("inf"), STUDY_MARKER)
         raise
 
 
