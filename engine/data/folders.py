@@ -335,8 +335,9 @@ def clean_stale(out: str | os.PathLike, since: float, marker: str) -> list[Path]
         for p in sorted(parent.iterdir()):
             if p.is_symlink() or not p.is_dir() or p.stat().st_mtime >= since:
                 continue
-            if folder_tmp.match(p.name) and is_writing_folder(p, marker):
-                shutil.rmtree(p, ignore_errors=True)
+            if folder_tmp.match(p.name) and (is_writing_folder(p, marker)
+                                             or not any(p.iterdir())):
+                shutil.rmtree(p, ignore_errors=True)  # ours, or empty: nothing is lost
                 removed.append(p)
             elif folder_old.match(p.name) and (owned := read_stamp(p, marker)) is not None:
                 if out.exists() or out.is_symlink():
