@@ -448,7 +448,7 @@ def run_ablation(
     out_p = resolve_out(out) if out is not None else None
     if cache_dir is True:
         cdir = str(out_p / "stage-cache") if out_p is not None else None
-    elif cache_dir in (None, False):
+    elif cache_dir is None or cache_dir is False:
         cdir = None
     else:
         cdir = str(check_cache_dir(cache_dir))

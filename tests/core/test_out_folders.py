@@ -217,6 +217,7 @@ def test_stale_temporary_rows_of_a_killed_ablation_are_cleaned(tmp_path):
     for p in [*stale, mine[0]]:
         p.write_text("half")
     mine[1].mkdir()  # look-alikes of our names, without our stamp: the user's
+    (mine[1] / "data.csv").write_text("1,2")
     for p in [*stale, *mine]:
         os.utime(p, (OLD, OLD))
     res = run_ablation(market, grid, out, executor="serial", cache_dir=False)
