@@ -396,14 +396,16 @@ class DiskCache:
         p = self._path(key)
         try:
             with open(p, "rb") as fh:
-                blob = fh.read(MAX_ENTRY_BYTES + 1)
+                size = os.fstat(fh.fileno()).st_size
+                # never more than the cap in memory, whatever the file says or becomes
+                blob = fh.read(MAX_ENTRY_BYTES + 1) if size <= MAX_ENTRY_BYTES else b""
         except OSError:  # absent (or vanished): a miss
             return None
         secret = self._secret()
         if secret is None:
             return None
-        if len(blob) > MAX_ENTRY_BYTES:
-            _warn_once(p, blob[:4096], f"larger than {MAX_ENTRY_BYTES} bytes")
+        if size > MAX_ENTRY_BYTES or len(blob) > MAX_ENTRY_BYTES:
+            _warn_once(p, str(size).encode(), f"larger than {MAX_ENTRY_BYTES} bytes")
             return None
         try:
             data = unseal(blob, secret)
