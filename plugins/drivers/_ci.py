@@ -256,8 +256,7 @@ def orient(r: np.ndarray, n: int, skel: Skeleton, alpha: float, max_cond: int | 
     ``x-x``); ``resolve='majority'`` orients an edge by the larger vote (a tie: unoriented).
     ``lagged`` marks variables at t - 1: an edge between a lagged and a lag-0 variable points
     to the lag-0 one (time order), and no head points into a lagged variable. With
-    ``propagate`` the first Meek rule then runs to a fixed point: i -> k - j with i, j not
-    adjacent and k a non-collider of the triple orients k -> j (conflicts never propagate).
+    ``propagate`` Meek's rules 1-3 then run to a fixed point (:func:`_meek`).
     """
     adj = skel.adj
     v = adj.shape[0]
@@ -311,18 +310,48 @@ def orient(r: np.ndarray, n: int, skel: Skeleton, alpha: float, max_cond: int | 
         votes[:, lagged] = 0.0
     head = votes > votes.T if resolve == "majority" else votes > 0
     if propagate:
-        changed = True
-        while changed:
-            changed = False
-            for i, k, j in sorted(noncollider):
-                for a, b in ((i, j), (j, i)):
-                    # a -> k (head at k, none at a), k - b undirected: orient k -> b
-                    if (head[a, k] and not head[k, a] and not head[k, b] and not head[b, k]
-                            and not (lagged is not None and lagged[b])):
-                        head[k, b] = True
-                        changed = True
+        _meek(head, adj, noncollider, lagged)
     return Orientation(head=head, colliders=colliders, ambiguous=ambiguous, fraction=frac,
                        tests=tests, noncolliders=sorted(noncollider))
+
+
+def _meek(head: np.ndarray, adj: np.ndarray, noncollider: set[tuple[int, int, int]],
+          lagged: np.ndarray | None) -> None:
+    """Meek's rules 1-3 to a fixed point, in place (conflicting heads never propagate).
+
+    R1: a -> k - b, a and b not adjacent, k a non-collider of the triple: k -> b.
+    R2: a -> b -> c and a - c: a -> c.  R3: a - c -> b <- d - a, c and d not adjacent,
+    a - b: a -> b. No head points into a lagged variable.
+    """
+    v = adj.shape[0]
+
+    def directed(x: int, y: int) -> bool:
+        return bool(head[x, y] and not head[y, x])
+
+    def undirected(x: int, y: int) -> bool:
+        return bool(adj[x, y] and not head[x, y] and not head[y, x])
+
+    def allowed(y: int) -> bool:
+        return lagged is None or not lagged[y]
+
+    changed = True
+    while changed:
+        changed = False
+        for i, k, j in sorted(noncollider):
+            for a, b in ((i, j), (j, i)):
+                if directed(a, k) and undirected(k, b) and allowed(b):
+                    head[k, b] = changed = True
+        for a in range(v):
+            for c in np.flatnonzero(adj[a]):
+                if not undirected(a, int(c)) or not allowed(int(c)):
+                    continue
+                mids = np.flatnonzero(adj[a] & adj[:, c])
+                if any(directed(a, int(b)) and directed(int(b), int(c)) for b in mids):
+                    head[a, c] = changed = True
+                    continue
+                srcs = [int(d) for d in mids if undirected(a, int(d)) and directed(int(d), int(c))]
+                if any(not adj[x, y] for x in srcs for y in srcs if x < y):
+                    head[a, c] = changed = True
 
 
 def block_set(block: np.ndarray | None, i: int, j: int, n: int) -> np.ndarray | None:

@@ -167,9 +167,13 @@ class Pcmci(DriverSelector):
                     frame.iloc[j, ocol] = CAUSE
                 else:
                     frame.iloc[j, ocol] = "conflict" if ev[pos] else "unoriented"
-        for j in scr:
-            if frame.iloc[j, frame.columns.get_loc("orientation")] == "":
-                frame.iloc[j, frame.columns.get_loc("orientation")] = "time"
+        ocol = frame.columns.get_loc("orientation")
+        for j in scr:  # not oriented at lag 0 but linked at lag 1: a cause by time order
+            if frame.iloc[j, ocol] in ("", "unoriented") and any(
+                    screen["lag_links"][lag][j] > 0 for lag in self.lags if lag > 0):
+                frame.iloc[j, ocol] = "time"
+            elif frame.iloc[j, ocol] == "":
+                frame.iloc[j, ocol] = "unoriented"
 
         # --- stage B: parents of each constituent among the remaining candidates ------------
         rest = np.array([j for j in scr if not effect[j]], dtype=int)
