@@ -176,9 +176,13 @@ class Pcmci(DriverSelector):
                 frame.iloc[j, ocol] = "unoriented"
 
         # --- stage B: parents of each constituent among the remaining candidates ------------
-        rest = np.array([j for j in scr if not effect[j]], dtype=int)
-        var_c = np.repeat(rest, len(self.lags))
-        var_l = np.tile(np.asarray(self.lags), len(rest))
+        # an effect's lag-0 link is dropped; its lagged links stay (time order: X(t-1) cannot be
+        # caused by Y(t))
+        pairs = [(int(j), int(lag)) for j in scr for lag in self.lags
+                 if not (effect[j] and lag == 0)]
+        var_c = np.array([j for j, _ in pairs], dtype=int)
+        var_l = np.array([lag for _, lag in pairs], dtype=int)
+        rest = np.array(sorted(set(var_c.tolist())), dtype=int)
         parents: list[dict[int, tuple[float, float]]] = [{} for _ in range(nn)]
         rb = None
         if len(rest):
@@ -200,14 +204,18 @@ class Pcmci(DriverSelector):
         if self.fwer and len(rest):
             from scipy.stats import binom
 
-            # more parent links than chance allows for any of the screened candidates
+            # more parent links than chance allows (level alpha; screening already controls
+            # the family-wise rate of pure-noise candidates)
             p_link = 1.0 - (1.0 - self.alpha) ** len(self.lags)
             tails = binom.sf(np.arange(nn + 1) - 1, nn, p_link)
-            need = max(need, int(np.argmax(tails <= self.alpha / len(rest)))
-                       if (tails <= self.alpha / len(rest)).any() else nn + 1)
+            need = max(need, int(np.argmax(tails <= self.alpha))
+                       if (tails <= self.alpha).any() else nn + 1)
         common = sorted((j for j, d in parent_of.items() if len(d) >= need),
                         key=lambda j: (-round(strength[j], 12), names[j]))
         for j in common:
+            if effect[j]:  # an effect at lag 0 that acts at lag 1: a cause by time order
+                frame.iloc[j, frame.columns.get_loc("orientation")] = "time"
+                frame.iloc[j, frame.columns.get_loc("sepset")] = ""
             frame.iloc[j, frame.columns.get_loc("verdict")] = CAUSE
             frame.iloc[j, frame.columns.get_loc("p_value")] = max(
                 v[2] for v in parent_of[j].values())
@@ -258,14 +266,18 @@ class Pcmci(DriverSelector):
 def _screen(ya: np.ndarray, xl: dict[int, np.ndarray], const: np.ndarray, sel: Pcmci
             ) -> dict[str, Any]:
     """Correlation screening of every candidate at every lag (see the module docstring)."""
-    from scipy.stats import binom
+    from scipy.stats import binom, f
 
     n, nn = ya.shape
     m = const.shape[0]
     lag_links, total, strength = {}, np.zeros(m, dtype=int), np.zeros(m)
     linked = np.zeros((m, nn), dtype=bool)
     min_p = np.ones(m)
+    joint_p = np.ones(m)
     best, best_lag = np.full(m, -1.0), np.zeros(m, dtype=int)
+    dfe = n - nn - 1
+    if dfe >= 1:
+        q, _ = np.linalg.qr(ya - ya.mean(axis=0))
     for lag in sel.lags:
         c = correlation_matrix(xl[lag], ya)
         p = pvalue(c, n, 0)
@@ -278,13 +290,22 @@ def _screen(ya: np.ndarray, xl: dict[int, np.ndarray], const: np.ndarray, sel: P
         min_p = np.minimum(min_p, np.where(const, 1.0, p.min(axis=1)))
         better = s > best
         best, best_lag = np.where(better, s, best), np.where(better, lag, best_lag)
+        if dfe >= 1:  # joint F-test of the candidate on all constituents
+            xc = xl[lag] - xl[lag].mean(axis=0)
+            ss = (xc**2).sum(axis=0)
+            r2 = np.where(ss > 0, ((q.T @ xc) ** 2).sum(axis=0) / np.where(ss > 0, ss, 1.0), 0)
+            r2 = np.clip(r2, 0.0, 1.0 - 1e-15)
+            joint_p = np.minimum(joint_p, f.sf(r2 / nn / ((1 - r2) / dfe), nn, dfe))
+    joint_p = np.minimum(joint_p * len(sel.lags), 1.0)
     assets_linked = linked.sum(axis=1)
     ok = (assets_linked >= sel.min_assets) & ~const
     reason = np.where(const, "constant", np.where(ok, "passed", "too few links")).astype(object)
     if sel.fwer:
-        tail = binom.sf(total - 1, nn * len(sel.lags), sel.alpha)
+        # beyond chance for any of the M candidates: the joint F-test of the candidate on all
+        # constituents (the binomial count of links when there are too few rows for it)
+        tail = joint_p if dfe >= 1 else binom.sf(total - 1, nn * len(sel.lags), sel.alpha)
         chance = ok & (tail > sel.alpha / max(int((~const).sum()), 1))
-        reason[chance] = "links within chance"
+        reason[chance] = "within chance"
         ok &= ~chance
     idx = np.flatnonzero(ok)
     if len(idx) > sel.max_screened:
@@ -326,7 +347,8 @@ def _block_votes(r: np.ndarray, n: int, nn: int, lagged: np.ndarray, alpha: floa
     """Votes of the constituents taken as one block B on each candidate's role.
 
     Cause votes: candidates x, y independent (p > alpha) but dependent given B (p <= alpha):
-    B is a collider, x -> B <- y; x gets one vote per such y. Effect votes: x dependent on a
+    B is a collider, x -> B <- y; x gets one vote per such y beyond the alpha share of its
+    independent partners that would vote by chance. Effect votes: x dependent on a
     cause y (a candidate with a cause vote, or a lag-1 candidate linked to B: time order) but
     independent of it given B: B separates them and is not a collider, so y -> B -> x. The
     causes are found as a fixed point (a candidate is a cause when its cause votes outnumber its
@@ -345,7 +367,10 @@ def _block_votes(r: np.ndarray, n: int, nn: int, lagged: np.ndarray, alpha: floa
     np.fill_diagonal(pb, 0.0)
     cause_pair = (p0 > alpha) & (pb <= alpha)
     effect_pair = (p0 <= alpha) & (pb > alpha)
-    cvq = cause_pair.sum(axis=1)
+    # each marginally independent partner is a false cause vote with probability ~alpha:
+    # count only the votes beyond that expectation
+    cvq = np.maximum(cause_pair.sum(axis=1) - np.ceil(alpha * (p0 > alpha).sum(axis=1)),
+                     0).astype(int)
     lag_q = lagged[q]
     is_cause = (cvq > 0) | lag_q
     for _ in range(len(q) + 1):  # a fixed point: causes are the candidates voted causes
@@ -429,9 +454,9 @@ def _mark_proxies(frame: pd.DataFrame, rb: np.ndarray, n: int, nn: int, rest: np
                                                                       strict=True))}
     vcol = frame.columns.get_loc("verdict")
     for j in rest:
-        if frame.iloc[j, vcol] == CAUSE:
+        pj = pos.get((int(j), int(screen["best_lag"][j])))
+        if frame.iloc[j, vcol] in (CAUSE, EFFECT) or pj is None:
             continue
-        pj = pos[(int(j), int(screen["best_lag"][j]))]
         links = np.flatnonzero(pvalue(rb[pj, :nn], n, 0) <= alpha)
         if not len(links):
             continue

@@ -2,9 +2,10 @@
 equal tigramite's ``run_pcmciplus`` (GPL-3.0, test-only) on random linear SCMs.
 
 Same test (partial correlation, analytic t-test with n - 2 - |S| degrees of freedom), same
-alpha (0.05 and 0.01 alternately over 22 SCMs), ``tau_max=0`` and ``contemp_collider_rule='majority'``. Compared: the adjacencies, the
-ambiguous triples and every edge mark (``-->``, ``<--``, ``o-o``, ``x-x``) after tigramite's
-orientation phase versus ours (majority colliders, conflicts kept as ``x-x``, then Meek's
+alpha (0.05 and 0.01 alternately over 22 SCMs), ``tau_max=0`` and
+``contemp_collider_rule='majority'``. Compared: the adjacencies, the ambiguous triples and
+every edge mark (``-->``, ``<--``, ``o-o``, ``x-x``) after tigramite's orientation phase
+versus ours (majority colliders, conflicts kept as ``x-x``, then Meek's
 rules 1-3). Why lag 0 only: pcmci's stage A puts a candidate's lag-1 copy in the graph as a
 separate node whose edges are oriented by time, whereas PCMCI+ conditions each contemporaneous
 test on the lagged parents (MCI); the lag-1 graphs are therefore not the same object. The
