@@ -4,25 +4,26 @@ Orient, then select (PC / PCMCI+ family: Spirtes-Glymour; Runge 2020):
 
 1. Screening. Every candidate at every lag l in ``lags`` (X(t - l) against Y(t)) is tested
    against every constituent (analytic correlation t-test at ``alpha``). A candidate passes
-   when it is linked to at least ``min_assets`` constituents and (``fwer=True``) its number of
-   links is more than chance allows for any candidate: binomial tail P(Bin(N L, alpha) >= links)
-   <= alpha / M (Bonferroni over the M candidates). At most ``max_screened`` pass, strongest
-   (summed |corr| of the links) first.
-2. Stage A, orientation. On the constituents and the candidates screened at lag 0: a PC-stable
-   skeleton with every lag-0 pair open (constituent pairs included), conditioning sets up to
-   ``max_cond`` drawn from the adjacencies, plus one "block" test per remaining edge given all
-   constituents adjacent to its endpoints (a common effect of many constituents is separated
-   from their other causes only by a set that large). Colliders i -> k <- j of the unshielded
-   triples are found by the majority rule and propagated by Meek's first rule. A candidate with
-   an arrow from some constituent and into none is an *effect* and is dropped; conflicting
-   marks alone drop nothing. Lag-1 links need no orientation: time order makes them causes.
+   when it is linked to at least ``min_assets`` constituents and (``fwer=True``) the joint
+   F-test of the candidate on all constituents (best lag, Bonferroni over the lags) has a
+   p-value <= alpha / M (Bonferroni over the M candidates). At most ``max_screened`` pass,
+   strongest (summed |corr| of the links) first.
+2. Stage A, orientation. On the constituents, the candidates screened at lag 0 and the lag-1
+   copies of those screened at lag 1 (time-ordered), with the constituents taken as one block
+   B (``orient='block'``): x independent of y but dependent given B makes B a collider of two
+   causes (a cause vote for x, counted beyond the alpha share of chance votes); x dependent on a
+   cause y but independent of it given B means B separates them (an effect vote). ``'pc'``
+   instead runs a PC-stable skeleton (every lag-0 pair open, constituent pairs included) with
+   majority-rule colliders and votes from the unshielded triples; ``'both'`` sums the votes.
+   A candidate with more effect than cause votes is an *effect*: its lag-0 link is dropped
+   (its lag-1 links stay: time order makes them causes); conflicts alone drop nothing.
 3. Stage B, selection. For each constituent, its parents among the remaining candidates (each
    at every lag in ``lags``): marginal test, then PCMCI's PC1 condition selection (condition on
    the p strongest other parents, p = 1..``max_cond``), then backward elimination given all
    other parents. Constituents are never in the conditioning set: siblings nearly determine a
    common driver and would destroy the test's power. A candidate that is a parent of at least
-   ``min_assets`` constituents is a common driver; ``k`` keeps the strongest (summed |partial
-   corr|), ``None`` keeps all.
+   ``min_assets`` constituents (with ``fwer``: more than chance allows at level alpha) is a
+   common driver; ``k`` keeps the strongest (summed |partial corr|), ``None`` keeps all.
 
 Verdicts (``scores["verdict"]``): ``cause`` (a common driver), ``effect`` (stage A),
 ``proxy of X`` (not a parent, and conditioning on the selected driver X removes most of its
@@ -60,6 +61,12 @@ from causalfolio.stages import DriverSelection, DriverSelector
 
 NOT_SCREENED, EFFECT, CAUSE, UNDETERMINED = "not screened", "effect", "cause", "undetermined"
 
+DETERMINED_R2 = 0.999
+"""A lag-0 candidate whose regression on the same-day constituents has R^2 >= this is an effect
+of them (an index or basket computed from their prices): a cause cannot be determined by its
+effects while they carry their own noise, and conditional-independence tests given all the
+constituents are degenerate for it (zero residual variance)."""
+
 
 @attrs.define(frozen=True, kw_only=True)
 class Pcmci(DriverSelector):
@@ -86,8 +93,9 @@ class Pcmci(DriverSelector):
         "block", doc="stage A evidence: the constituents as one block (a collider of two "
                      "independent causes; a separator of an effect from the causes), a PC-stable "
                      "skeleton over constituents and candidates, or both votes summed")
-    fwer: bool = param(True, doc="screening also requires more links than chance allows for "
-                       "any candidate (binomial tail <= alpha / M)")
+    fwer: bool = param(True, doc="screening also requires the joint F-test of the candidate "
+                       "on all constituents at alpha / M, and a common driver more parent links "
+                       "than chance allows")
     window: int | None = param(None, doc="selection window in trading days (default: the "
                                "backtest's driver window)", validator=positive)
 
@@ -150,13 +158,21 @@ class Pcmci(DriverSelector):
                     if q not in evidence and pev[q]:
                         p, sep = _effect_evidence(q, skel, ori, nn)
                         evidence[q] = (p, ",".join(node[x] for x in sep))
+            det = _determined(r, nn)
             ocol = frame.columns.get_loc("orientation")
             for pos, (j, lag) in enumerate(a_vars, start=nn):
                 if lag == 1:
                     continue
                 frame.iloc[j, frame.columns.get_loc("effect_votes")] = ev[pos]
                 frame.iloc[j, frame.columns.get_loc("cause_votes")] = cv[pos]
-                if ev[pos] > cv[pos]:
+                if det[pos] >= DETERMINED_R2:  # a function of same-day constituents
+                    effect[j] = True
+                    frame.iloc[j, ocol] = EFFECT
+                    frame.iloc[j, frame.columns.get_loc("verdict")] = EFFECT
+                    frame.iloc[j, frame.columns.get_loc("p_value")] = float("nan")
+                    frame.iloc[j, frame.columns.get_loc("sepset")] = (
+                        f"determined by the constituents (R2 = {det[pos]:.6f})")
+                elif ev[pos] > cv[pos]:
                     effect[j] = True
                     p, sep = evidence.get(pos, (float("nan"), ""))
                     frame.iloc[j, ocol] = EFFECT
@@ -340,6 +356,15 @@ def _votes(ori: Any, nn: int, lagged: np.ndarray, v: int) -> tuple[np.ndarray, n
             if c >= nn and not lagged[c] and h[x, k] and not h[k, x]:
                 ev[c] += 1
     return ev, cv
+
+
+def _determined(r: np.ndarray, nn: int) -> np.ndarray:
+    """R^2 of every variable (V,) on the first nn (the constituents) from the correlation
+    matrix r; 0 for the constituents themselves."""
+    sol = np.linalg.lstsq(r[:nn, :nn], r[:nn, nn:], rcond=None)[0]
+    out = np.zeros(r.shape[0])
+    out[nn:] = np.clip((r[:nn, nn:] * sol).sum(axis=0), 0.0, 1.0)
+    return out
 
 
 def _block_votes(r: np.ndarray, n: int, nn: int, lagged: np.ndarray, alpha: float

@@ -85,6 +85,16 @@ def test_correlation_screening_picks_the_collider_pcmci_does_not():
     assert "C" not in Pcmci(k=3).select(y, x, seed=0).names
 
 
+def test_an_index_computed_from_the_constituents_is_an_effect():
+    """An equal-weighted index of the constituents is determined by them (R^2 = 1): an effect by
+    construction, never a cause, although it correlates with every constituent most."""
+    y, x = _scm(seed=6)
+    sel = Pcmci().select(y, x.assign(EW=y.mean(axis=1)), seed=0)
+    assert sel.scores.loc["EW", "verdict"] == "effect"
+    assert sel.scores.loc["EW", "sepset"].startswith("determined by the constituents")
+    assert set(sel.names) == {"D1", "D2", "L"}
+
+
 def test_k_caps_by_strength_and_min_assets():
     y, x = _scm(seed=0)
     full = Pcmci().select(y, x, seed=0)
