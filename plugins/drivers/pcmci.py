@@ -228,6 +228,17 @@ class Pcmci(DriverSelector):
                        if (tails <= self.alpha).any() else nn + 1)
         common = sorted((j for j, d in parent_of.items() if len(d) >= need),
                         key=lambda j: (-round(strength[j], 12), names[j]))
+        pos = {(int(c), int(lag)): nn + q for q, (c, lag) in enumerate(pairs)}
+        kept: list[int] = []
+        proxies: dict[int, tuple[int, float]] = {}
+        for j in common:  # a parent whose links a stronger driver explains is its proxy
+            hit = _proxy_of(j, kept, rb, n, nn, pos, parent_of, screen, self.alpha)
+            if hit is None:
+                kept.append(j)
+            else:
+                proxies[j] = hit
+        common = kept
+        vcol = frame.columns.get_loc("verdict")
         for j in common:
             if effect[j]:  # an effect at lag 0 that acts at lag 1: a cause by time order
                 frame.iloc[j, frame.columns.get_loc("orientation")] = "time"
@@ -253,8 +264,15 @@ class Pcmci(DriverSelector):
 
         # --- proxies: removed once a selected driver is conditioned on ----------------------
         if rb is not None and common:
-            _mark_proxies(frame, rb, n, nn, rest, var_c, var_l, common, parent_of, screen,
-                          names, self.alpha)
+            for j in rest:
+                if frame.iloc[j, vcol] in (CAUSE, EFFECT):
+                    continue
+                hit = proxies.get(j) or _proxy_of(j, common, rb, n, nn, pos, parent_of, screen,
+                                                  self.alpha)
+                if hit is not None:
+                    frame.iloc[j, vcol] = f"proxy of {names[hit[0]]}"
+                    frame.iloc[j, frame.columns.get_loc("p_value")] = hit[1]
+                    frame.iloc[j, frame.columns.get_loc("sepset")] = names[hit[0]]
         lag_of = {names[j]: int(max(parent_of[j].values(), key=lambda v: abs(v[1]))[0])
                   if j in parent_of else int(screen["best_lag"][j]) for j in chosen}
         cols = np.column_stack([xl[lag_of[names[j]]][:, j] for j in chosen])
@@ -468,39 +486,31 @@ def _parents(rb: np.ndarray, n: int, i: int, nn: int, alpha: float, max_cond: in
     return {}
 
 
-def _mark_proxies(frame: pd.DataFrame, rb: np.ndarray, n: int, nn: int, rest: np.ndarray,
-                  var_c: np.ndarray, var_l: np.ndarray, common: list[int],
-                  parent_of: dict[int, dict[int, tuple[int, float, float]]],
-                  screen: dict[str, Any], names: list[str], alpha: float) -> None:
-    """Verdict ``proxy of X`` for remaining candidates that are not common drivers: X is the
-    selected driver that, conditioned on alone, removes the most of the candidate's marginal
-    links (at least half of them; ties: larger |corr| with X)."""
-    pos = {(int(c), int(lag)): nn + q for q, (c, lag) in enumerate(zip(var_c, var_l,
-                                                                      strict=True))}
-    vcol = frame.columns.get_loc("verdict")
-    for j in rest:
-        pj = pos.get((int(j), int(screen["best_lag"][j])))
-        if frame.iloc[j, vcol] in (CAUSE, EFFECT) or pj is None:
-            continue
-        links = np.flatnonzero(pvalue(rb[pj, :nn], n, 0) <= alpha)
-        if not len(links):
-            continue
-        best = None
-        for d in common:
-            dlag = max(parent_of[d].values(), key=lambda v: abs(v[1]))[0]
-            pd_ = pos[(int(d), int(dlag))]
-            pc = partial_corr(rb, np.full(len(links), pj), links,
-                              np.full((len(links), 1), pd_))
-            pv = pvalue(pc, n, 1)
-            gone = int((pv > alpha).sum())
-            key = (gone, abs(rb[pj, pd_]))
-            if gone * 2 >= len(links) and (best is None or key > best[0]):
-                strongest = links[np.argmax(np.abs(rb[pj, links]))]
-                best = (key, d, float(pv[list(links).index(strongest)]))
-        if best is not None:
-            frame.iloc[j, vcol] = f"proxy of {names[best[1]]}"
-            frame.iloc[j, frame.columns.get_loc("p_value")] = best[2]
-            frame.iloc[j, frame.columns.get_loc("sepset")] = names[best[1]]
+def _proxy_of(j: int, drivers: list[int], rb: np.ndarray, n: int, nn: int,
+              pos: dict[tuple[int, int], int],
+              parent_of: dict[int, dict[int, tuple[int, float, float]]],
+              screen: dict[str, Any], alpha: float) -> tuple[int, float] | None:
+    """The driver among ``drivers`` that, conditioned on alone, removes the most of candidate
+    j's marginal links to the constituents (at least half of them; ties: larger |corr| with
+    it), with the p-value of that test at j's strongest link; None when no driver does."""
+    pj = pos.get((int(j), int(screen["best_lag"][j])))
+    if pj is None:
+        return None
+    links = np.flatnonzero(pvalue(rb[pj, :nn], n, 0) <= alpha)
+    if not len(links):
+        return None
+    best = None
+    for d in drivers:
+        dlag = max(parent_of[d].values(), key=lambda v: abs(v[1]))[0]
+        pd_ = pos[(int(d), int(dlag))]
+        pc = partial_corr(rb, np.full(len(links), pj), links, np.full((len(links), 1), pd_))
+        pv = pvalue(pc, n, 1)
+        gone = int((pv > alpha).sum())
+        key = (gone, abs(rb[pj, pd_]))
+        if gone * 2 >= len(links) and (best is None or key > best[0]):
+            strongest = int(np.argmax(np.abs(rb[pj, links])))
+            best = (key, d, float(pv[strongest]))
+    return None if best is None else (best[1], best[2])
 
 
 @hookimpl
