@@ -23,7 +23,8 @@ Orient, then select (PC / PCMCI+ family: Spirtes-Glymour; Runge 2020):
    other parents. Constituents are never in the conditioning set: siblings nearly determine a
    common driver and would destroy the test's power. A candidate that is a parent of at least
    ``min_assets`` constituents (with ``fwer``: more than chance allows at level alpha) is a
-   common driver; ``k`` keeps the strongest (summed |partial corr|), ``None`` keeps all.
+   common driver, unless a stronger one explains its links (then it is its proxy); ``k`` keeps
+   the strongest (summed |partial corr|), ``None`` keeps all.
 
 Verdicts (``scores["verdict"]``): ``cause`` (a common driver), ``effect`` (stage A),
 ``proxy of X`` (not a parent, and conditioning on the selected driver X removes most of its
