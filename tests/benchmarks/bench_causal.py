@@ -2,7 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_causal.py \
         [--seeds 20] [--candidates 50,240,2000] [--windows 126,252,1000] \
-        [--selectors all|pcmci,rccp,...] [--tigramite 120]
+        [--selectors all|pcmci,rccp,...] [--tigramite 120] [--market KEY=VALUE ...]
 
 Run by hand (not collected by pytest). For every (candidates, window) cell, ``--seeds``
 independent synthetic markets (evaluation seeds 0, 1, ...: the seeds of docs/claims.md C1; the
@@ -75,15 +75,21 @@ def fmt(x: list[float]) -> str:
     return f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+EXTRA: dict[str, object] = {}
+"""Extra ``synthetic_market`` arguments from ``--market KEY=VALUE`` (e.g. the harder worlds:
+``collider_noise``, ``n_pair_colliders``, ``index``, ``n_derived``, ``n_latent`` where this
+version of ``synthetic_market`` has them)."""
+
+
 def market(m: int, window: int, seed: int):
-    mk = synthetic_market(seed=seed, n_days=window, **MARKETS[m])
+    mk = synthetic_market(seed=seed, n_days=window, **{**MARKETS[m], **EXTRA})
     return mk.assets, mk.candidates, mk.truth
 
 
 def cell(m: int, window: int, seeds: list[int], names: list[str]) -> None:
     k = MARKETS[m]["n_common"]
-    res = {n: {"shares": {lab: [] for lab in LABELS}, "recall": [], "time": [], "size": []}
-           for n in names}
+    res = {n: {"shares": {lab: [] for lab in LABELS}, "recall": [], "time": [], "size": [],
+               "roles": {}} for n in names}
     for seed in seeds:
         y, x, truth = market(m, window, seed)
         for n in names:
@@ -96,6 +102,9 @@ def cell(m: int, window: int, seeds: list[int], names: list[str]) -> None:
                 res[n]["shares"][lab].append(labs.count(lab) / max(len(labs), 1))
             res[n]["recall"].append(labs.count("common") / k)
             res[n]["size"].append(len(labs))
+            for p in picked:  # finer roles (index, pair_collider, latent_proxy...) if any
+                role = getattr(truth, "roles", {}).get(p, truth.labels[p])
+                res[n]["roles"][role] = res[n]["roles"].get(role, 0) + 1
     print(f"\n#### {m:,} candidates, {window} days ({len(seeds)} markets; mean [95% CI])\n")
     print("| selector | common | proxy | collider | specific | noise | recall | picks "
           "| s / selection |")
@@ -105,6 +114,10 @@ def cell(m: int, window: int, seeds: list[int], names: list[str]) -> None:
         row = " | ".join(fmt(r["shares"][lab]) for lab in LABELS)
         print(f"| `{SELECTORS[n].format(k=k)}` | {row} | {fmt(r['recall'])} | "
               f"{np.mean(r['size']):.1f} | {statistics.median(r['time']):.3f} |", flush=True)
+    if EXTRA:
+        print("\npicks by role, summed over markets: " + "; ".join(
+            f"{n}: " + ", ".join(f"{ro} {c}" for ro, c in sorted(res[n]["roles"].items()))
+            for n in names))
 
 
 def _tigramite_job(data: np.ndarray, alpha: float, queue) -> None:
@@ -165,7 +178,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tigramite", type=float, default=0.0,
                     help="time limit (s) of each tigramite run; 0 skips the comparison")
     ap.add_argument("--tigramite-seeds", type=int, default=2)
+    ap.add_argument("--market", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra synthetic_market argument (a Python literal), repeatable")
     args = ap.parse_args(argv)
+    import ast
+
+    for item in args.market:
+        key, _, value = item.partition("=")
+        EXTRA[key.strip()] = ast.literal_eval(value.strip())
     names = list(SELECTORS) if args.selectors == "all" else args.selectors.split(",")
     seeds = list(range(args.seeds))
     print("command: " + " ".join(["python", *sys.argv]))
