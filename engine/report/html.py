@@ -60,7 +60,15 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}
 code{background:#f4f4f4;padding:0 .2em}.note{color:#555;font-size:.9em}
 #report-status{color:#888;font-size:.8em}
+caption{caption-side:top;text-align:left;color:#555;font-size:.95em;padding:.2em 0}
+td:has(code){text-align:left}
+table.settings td{white-space:normal;text-align:left;word-break:normal}
+table.settings td:first-child{min-width:10em;word-break:normal}
+.warning{background:#fff4e5;border-left:4px solid #e69500;padding:.4em .8em}
 """
+
+STATUS = '<p id="report-status"></p>'
+"""Filled by :data:`SCRIPT` with ``images decoded: n/n`` (empty, so invisible, without scripts)."""
 
 SCRIPT = """
 (function(){
@@ -241,6 +249,8 @@ def _img(chart: Chart) -> str:
 
 
 def _fmt(metric: str, v: Any) -> str:
+    if v is None:
+        return "n/a"
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -267,9 +277,41 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
     for idx, row in frame.iterrows():
         cells = "".join(
             f"<td>{v:.{digits}g}</td>" if isinstance(v, (float, np.floating)) and v == v
-            else f"<td>{html.escape(str(v))}</td>" for v in row.tolist())
+            else "<td></td>" if _blank(v) else f"<td>{html.escape(str(v))}</td>"
+            for v in row.tolist())
         rows.append(f"<tr><td>{html.escape(str(idx))}</td>{cells}</tr>")
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _blank(v: Any) -> bool:
+    """None and NaN: shown as an empty cell, never as the text ``None``/``nan``."""
+    return v is None or (isinstance(v, (float, np.floating)) and v != v)
+
+
+def _flat(mapping: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in (mapping or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += _flat(v, key + ".")
+        else:
+            out.append((key, v))
+    return out
+
+
+def settings_table(mapping: Any) -> str:
+    """A settings mapping as a two-column table (nested keys dotted, lists comma-separated,
+    None as "default"), instead of raw JSON."""
+    rows = []
+    for key, v in _flat(mapping):
+        if isinstance(v, (list, tuple)):
+            text = ", ".join(json.dumps(x) if isinstance(x, (dict, list)) else str(x) for x in v)
+        elif isinstance(v, dict):
+            text = "none"
+        else:
+            text = "default" if v is None else str(v)
+        rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(text)}</td></tr>")
+    return f'<table class="settings"><tr><th>setting</th><th>value</th></tr>{"".join(rows)}</table>'
 
 
 def _pick_dates(records: Sequence[dict[str, Any]], dates: Sequence[str] | None) -> list[int]:
@@ -407,7 +449,7 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
             f"{html.escape(str(cfg.get('cost_bps')))} bps &middot; risk-free rate "
             f"{html.escape(str(cfg.get('risk_free_used', '0% a year')))} (Sharpe and Sortino "
             "on excess returns)</p>",
-            '<p id="report-status">images not checked (scripts disabled)</p>',
+            STATUS,
             "<h2>Performance</h2>", metrics_html(metrics),
             _img(charts.metrics_chart(metrics)),
             _img(charts.nav_chart(nav)), _img(charts.drawdown_chart(nav))]
