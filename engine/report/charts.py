@@ -8,6 +8,7 @@ canvas, so the global matplotlib backend is never touched.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Collection, Mapping, Sequence
 
@@ -42,6 +43,25 @@ class Chart:
     def data_uri(self) -> str:
         """The image as a ``data:image/png;base64,...`` URI."""
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def chart(draw):
+    """Decorator of every chart function: text is drawn literally, never as TeX.
+
+    Series, asset and driver names come from users' files; matplotlib would parse a name
+    between two ``$`` as mathtext and fail on ``$\\undefinedmacro{$`` or ``$X000_{$`` (or
+    silently typeset ``$x_1$``). Drawing (and saving) inside ``text.parse_math = False`` keeps
+    every title, label, tick label, legend entry and annotation as written.
+    """
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return draw(*args, **kwargs)
+
+    drawn.literal_text = True  # type: ignore[attr-defined]
+    return drawn
 
 
 def _figure(width: float = 9.0, height: float = 4.0):
@@ -106,6 +126,7 @@ def _series_legend(ax, n: int) -> None:
 # --- performance ------------------------------------------------------------------------------
 
 
+@chart
 def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)") -> Chart:
     """Daily NAV of every strategy (columns of ``nav``), one line each."""
     fig = _figure(9.0 if nav.shape[1] <= 4 else 11.0, 4.2)
@@ -120,6 +141,7 @@ def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)") -
     return _render(fig, title)
 
 
+@chart
 def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak") -> Chart:
     """Drawdown (NAV / running max - 1, in %) of every strategy."""
     from ..backtest.metrics import drawdown
@@ -137,6 +159,7 @@ def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak")
     return _render(fig, title)
 
 
+@chart
 def weights_chart(weights: pd.DataFrame, title: str) -> Chart:
     """Target weights at each rebalance (dates x assets) as a stacked area, in %."""
     w = weights.drop(columns=[c for c in ("turnover",) if c in weights.columns])
@@ -155,6 +178,7 @@ def weights_chart(weights: pd.DataFrame, title: str) -> Chart:
     return _render(fig, title)
 
 
+@chart
 def metrics_chart(metrics: pd.DataFrame, title: str = "Return, volatility and Sharpe") -> Chart:
     """Bars of annual return, annual volatility (in %) and Sharpe ratio per strategy."""
     fig = _figure(9.0, 3.4)
@@ -181,6 +205,7 @@ def metrics_chart(metrics: pd.DataFrame, title: str = "Return, volatility and Sh
 # --- drivers and the sensitivity space --------------------------------------------------------
 
 
+@chart
 def drivers_chart(selections: Mapping[pd.Timestamp, Mapping[str, float]], title: str) -> Chart:
     """Which candidates were selected at each update, coloured by their evidence.
 
@@ -257,6 +282,7 @@ def classical_mds(distance: np.ndarray, dims: int = 2) -> np.ndarray:
     return coords
 
 
+@chart
 def sensitivity_map(distance: np.ndarray, assets: Sequence[str], title: str,
                     weights: Sequence[float] | None = None) -> Chart:
     """2-D map of the sensitivity space: classical MDS of the distance matrix.
@@ -279,6 +305,7 @@ def sensitivity_map(distance: np.ndarray, assets: Sequence[str], title: str,
     return _render(fig, title)
 
 
+@chart
 def dendrogram_chart(linkage: np.ndarray, assets: Sequence[str], title: str) -> Chart:
     """The cluster tree (scipy linkage matrix) with asset labels."""
     from scipy.cluster.hierarchy import dendrogram
@@ -295,6 +322,7 @@ def dendrogram_chart(linkage: np.ndarray, assets: Sequence[str], title: str) -> 
     return _render(fig, title)
 
 
+@chart
 def forecast_paths_chart(paths: np.ndarray, assets: Sequence[str], inputs: Sequence[str],
                          title: str, *, n_assets: int = 4, input_index: int = 0) -> Chart:
     """Forecast sensitivity paths of one input for a few assets: mean and 5-95% band.
@@ -324,6 +352,7 @@ def forecast_paths_chart(paths: np.ndarray, assets: Sequence[str], inputs: Seque
     return _render(fig, title)
 
 
+@chart
 def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
     """Per-driver attribution at each rebalance (dates x drivers) as stacked signed bars."""
     fig = _figure(9.0, 4.0)
@@ -351,6 +380,7 @@ def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
     return _render(fig, title)
 
 
+@chart
 def bar_chart(values: pd.Series, title: str, xlabel: str, *,
               highlight: Collection[str] = (), zoom: bool = False) -> Chart:
     """Horizontal bars of one number per label (ablation summaries); labels in ``highlight``
@@ -385,6 +415,7 @@ def bar_chart(values: pd.Series, title: str, xlabel: str, *,
     return _render(fig, title)
 
 
+@chart
 def forest_chart(frame: pd.DataFrame, title: str, xlabel: str, *,
                  marked: Collection[str] = ()) -> Chart:
     """Differences with their intervals, one row per label (a forest plot).

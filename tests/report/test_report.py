@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 
 import numpy as np
@@ -273,3 +274,37 @@ def test_forecast_paths_are_charted_from_the_in_memory_result(full_report, repor
     # from the folder alone the paths are not available, and the report says so
     assert "Forecast sensitivities to" not in report_text
     assert "simulated paths are kept only in" in report_text
+
+
+# --- names that look like TeX (issue #23 D09) ---------------------------------------------------
+
+
+TEX_NAMES = ("$\\undefinedmacro{$", "$X000_{$")
+
+
+def test_every_chart_draws_text_literally():
+    import inspect
+
+    drawers = [f for n, f in vars(charts).items() if inspect.isfunction(f) and
+               not n.startswith("_") and inspect.signature(f).return_annotation in
+               ("Chart", charts.Chart)]
+    assert len(drawers) >= 10
+    assert [f.__name__ for f in drawers if not getattr(f, "literal_text", False)] == []
+
+
+def test_tex_like_series_names_do_not_break_the_report(tiny_market, tmp_path):
+    from causalfolio.backtest import BacktestConfig, run_backtest, write_run
+    from causalfolio.data import Market
+    from causalfolio.report.html import write_report
+
+    a, c = tiny_market.assets.copy(), tiny_market.candidates.copy()
+    a.columns = [TEX_NAMES[0], *a.columns[1:]]
+    c.columns = [TEX_NAMES[1], *c.columns[1:]]
+    market = Market(assets=a, candidates=c)
+    config = BacktestConfig(driver_window=60, train_window=60, cov_window=40,
+                            start="2015-11-01")
+    spec = "rccp(k=3,exclude=['X001','X002','X003'])|linear|beta|static|hsp"
+    res = run_backtest(market, [spec], config, benchmarks=["equal"])
+    assert TEX_NAMES[1] in res.strategies[spec].rebalances[0].selection.names
+    out = write_report(write_run(res, tmp_path / "run"), market=market, result=res)
+    assert html.escape(TEX_NAMES[1]) in out.read_text()  # in the drivers' evidence table
