@@ -377,14 +377,17 @@ def sensitivity_map(distance: np.ndarray, assets: Sequence[str], title: str,
 def label_offsets(ax, xy: np.ndarray, names: Sequence[str],
                   radius: Sequence[float] | None = None, fontsize: float = 8.0
                   ) -> list[tuple[float, float]]:
-    """Offsets (points) of point labels that do not overlap each other: each label starts just
-    right of its marker (``radius`` in points) and moves up (then down) in steps of a line until
-    its box (estimated from the number of characters) is clear of the labels placed before it."""
+    """Offsets (points) of point labels that overlap neither each other nor the markers: each
+    label starts just right of its marker (``radius`` in points) and moves up (then down) in
+    steps of a line until its box (estimated from the number of characters) is clear of every
+    marker and of the labels placed before it."""
     pix = ax.transData.transform(np.asarray(xy, float))
     scale = ax.figure.dpi / 72.0
     h = 1.25 * fontsize * scale
     rad = np.zeros(len(pix)) if radius is None else np.asarray(radius, float)
-    placed: list[tuple[float, float, float, float]] = []
+    # the markers first: a label covers neither another label nor another point
+    placed = [(px - r * scale, py - r * scale, px + r * scale, py + r * scale)
+              for (px, py), r in zip(pix, rad, strict=True)]
     out = [(0.0, 0.0)] * len(pix)
     order = sorted(range(len(pix)), key=lambda i: (pix[i][1], pix[i][0]))
     for i in order:
@@ -529,7 +532,7 @@ def forest_chart(frame: pd.DataFrame, title: str, xlabel: str, *,
     from matplotlib.lines import Line2D
 
     n = len(frame)
-    fig = _figure(8.0, max(2.4, 0.32 * n + 1.4))
+    fig = _figure(10.0, max(2.4, 0.32 * n + 1.4))
     ax = fig.add_subplot()
     y = np.arange(n)
     d = frame["diff"].to_numpy(float)

@@ -179,7 +179,7 @@ def section(folder: Path) -> list[str]:
         cells = []
         for _, r in show.iterrows():
             it = r.get("identical_to")
-            it = "" if not isinstance(it, str) else html.escape(it)
+            it = "" if not isinstance(it, str) else f"<code>{html.escape(it)}</code>"
             lo, hi = _num(r["ci_low"]), _num(r["ci_high"])
             ci = f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) else "n/a"
             cells.append(f"<tr><td><code>{html.escape(str(r['label']))}</code></td>"

@@ -55,7 +55,7 @@ margin-top:2em}h3{margin-top:1.4em}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0;display:block;overflow-x:auto;
 max-width:100%}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
-td:first-child,td:has(code){white-space:normal;word-break:break-all;min-width:14em}
+td:has(code){white-space:normal;word-break:break-all;min-width:14em}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}
 code{background:#f4f4f4;padding:0 .2em}.note{color:#555;font-size:.9em}

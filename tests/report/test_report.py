@@ -366,3 +366,24 @@ def test_driver_evidence_keeps_the_runner_ups(run_dir, report_text):
     ranks = [scores[n]["rank"] for n in ups]
     assert ranks == sorted(ranks) and min(ranks) > max(scores[n]["rank"] for n in d["names"])
     assert "the 5 best candidates that were not selected" in report_text
+
+
+def test_mds_labels_do_not_overlap_points_or_each_other():
+    fig = charts._figure(6.0, 4.0)
+    ax = fig.add_subplot()
+    xy = np.array([[0.0, 0.0], [0.0, 0.0], [0.001, 0.0], [1.0, 1.0]])  # three on one spot
+    ax.set_xlim(-1, 2)
+    ax.set_ylim(-1, 2)
+    off = charts.label_offsets(ax, xy, ["AAA", "BBB", "CCC", "DDD"], radius=[5, 5, 5, 5])
+    scale = fig.dpi / 72.0
+    pix = ax.transData.transform(xy)
+    h, w = 1.25 * 8 * scale, 0.62 * 8 * scale * 3
+    boxes = [(px + dx * scale, py + dy * scale) for (px, py), (dx, dy) in
+             zip(pix, off, strict=True)]
+    for i, (x0, y0) in enumerate(boxes):
+        for j, (x1, y1) in enumerate(boxes[:i]):
+            assert x0 + w <= x1 or x1 + w <= x0 or y0 + h <= y1 or y1 + h <= y0, (i, j)
+        for px, py in pix:  # clear of every marker (radius 5 points)
+            r = 5 * scale
+            assert (x0 >= px + r - 1e-9 or x0 + w <= px - r or y0 >= py + r - 1e-9
+                    or y0 + h <= py - r)
