@@ -46,6 +46,7 @@ from ..data.io import atomic_write_bytes, atomic_write_frame
 from ..errors import (
     CausalfolioError,
     CausalfolioWarning,
+    CollinearDriversWarning,
     ConfigError,
     ConstantSensitivitiesWarning,
     DataError,
@@ -495,7 +496,8 @@ def run_ablation(
 
 _CATEGORIES: dict[str, type[Warning]] = {
     c.__name__: c for c in (UserWarning, RuntimeWarning, FutureWarning, DeprecationWarning,
-                            CausalfolioWarning, ConstantSensitivitiesWarning)}
+                            CausalfolioWarning, ConstantSensitivitiesWarning,
+                            CollinearDriversWarning)}
 
 
 def _reemit(category: str, message: str) -> None:
