@@ -262,6 +262,11 @@ def test_every_chart_has_title_axes_labels_and_legend(tiny_result):
                                  "risk"),
         charts.bar_chart(pd.Series([0.1, -0.1], index=["a", "b"]), "effects", "effect",
                          highlight={"b"}),
+        charts.heatmap_chart(s.weights - 0.1, "active", "pp", diverging=True),
+        charts.heatmap_chart(s.weights, "weights", "%"),
+        charts.rolling_chart(nav.pct_change().iloc[1:], 40, "rolling"),
+        charts.forest_chart(pd.DataFrame({"label": ["a"], "diff": [0.1], "ci_low": [-0.1],
+                                          "ci_high": [0.3]}), "forest", "diff", marked={"a"}),
     ]
     for c in made:
         assert c.problems == (), (c.title, c.problems)
