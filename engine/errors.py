@@ -102,3 +102,9 @@ class CacheIntegrityWarning(CausalfolioWarning):
 class ConstantSensitivitiesWarning(CausalfolioWarning):
     """A sensitivity forecaster received series that are constant over the window (e.g. after
     ``linear|beta``): its forecast equals ``static``, so such arms are identical."""
+
+
+class CollinearDriversWarning(CausalfolioWarning):
+    """The drivers selected at a rebalance are near-collinear (variance inflation factor above
+    10 over the driver window): their sensitivities are poorly identified and may flip sign
+    from one rebalance to the next."""

@@ -71,7 +71,7 @@ def run(period: str, out: str, *, quick: bool = False, dynamics: str = "kernel",
         print(ok.sort_values("sharpe", ascending=False)[
             ["label", "total_return", "annual_volatility", "sharpe"]].head(10).to_string(
                 index=False, float_format=lambda v: f"{v:.3f}"))
-        print("Sharpe ratio by choice (effect = mean with the choice - overall mean):")
+        print("Sharpe ratio by choice (mean_minus_overall = mean with the choice - overall mean):")
         print(format_summary(res.choices, "sharpe"))
         print(f"report: {report}")
     return {"result": res, "report": report, "facts": facts, "k": k}

@@ -47,7 +47,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from .grid import AXES, Grid, parse_values
     from .markets import MarketGrid, market_options_from_toml, parse_seeds
     from .runner import resolve_reference, run_ablation
-    from .summary import format_summary
+    from .summary import format_effects, format_summary
 
     # cheap checks first: a bad option fails before the grid is expanded or anything is created
     check_scheduler(args.scheduler, args.executor)
@@ -139,8 +139,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         best = ok.sort_values("sharpe", ascending=False).head(args.top)
         print(f"top {len(best)} by Sharpe:")
         print(best[["label", *cols]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print("Sharpe ratio by choice (mean over the other factors; effect = mean - overall mean):")
+    print("Sharpe ratio by choice (mean over the combinations with it; mean_minus_overall = "
+          "that mean - the mean over all pipeline combinations):")
     print(format_summary(res.choices if res.choices is not None else res.summary, "sharpe"))
+    if res.evidence is not None and not res.evidence.summary.empty:
+        print("effect of each choice on the Sharpe ratio (the choice minus the other choices of "
+              "its factor, paired; 95% interval; Holm p) - summary.csv:")
+        print(format_effects(res.evidence.summary, "sharpe"))
     same = table[table["identical_to"].notna()] if "identical_to" in table else table.iloc[:0]
     if len(same):
         pairs = same.groupby(["label", "identical_to"], sort=False).size()

@@ -54,6 +54,7 @@ from ..errors import (
     CacheIntegrityWarning,
     CausalfolioError,
     CausalfolioWarning,
+    CollinearDriversWarning,
     ConfigError,
     ConstantSensitivitiesWarning,
     DataError,
@@ -556,7 +557,7 @@ def _run_study(grid: Grid, combos: list[Combination], markets: dict[str, Any],
 _CATEGORIES: dict[str, type[Warning]] = {
     c.__name__: c for c in (UserWarning, RuntimeWarning, FutureWarning, DeprecationWarning,
                             CausalfolioWarning, ConstantSensitivitiesWarning,
-                            CacheIntegrityWarning)}
+                            CacheIntegrityWarning, CollinearDriversWarning)}
 
 
 def _reemit(category: str, message: str) -> None:

@@ -18,6 +18,10 @@ from ..stages import STAGES
 from .grid import Combination
 
 STATUS_COLUMNS = ("status", "error", "seconds", "stage_computed", "stage_reused")
+OVERALL = "mean_minus_overall"
+"""Column of the per-choice table: the level's mean minus the mean over all pipeline rows
+(called ``effect`` in folders written before it was renamed; *effect* now means only the evidence
+summary's choice-minus-the-other-choices difference)."""
 
 
 def _plain(v: Any) -> Any:
@@ -145,10 +149,14 @@ def summarize(table: pd.DataFrame, axes: Sequence[str],
 
     Uses the successful pipeline rows (benchmarks and failures excluded). Columns: ``factor``,
     ``level`` (text), ``metric``, ``n``, ``mean``, ``std`` (sample, ddof=1; NaN for one row),
-    ``min``, ``max``, ``effect`` (the level's mean minus the mean over all rows: the marginal
-    effect of that choice averaged over every other factor).
+    ``min``, ``max``, ``mean_minus_overall`` (the level's mean minus the mean over all rows;
+    weighted by ``n`` these sum to zero over a factor's levels).
+
+    ``mean_minus_overall`` is not the *effect* of a choice: that word is kept for the evidence
+    summary's ``effect`` (:func:`causalfolio.ablation.evidence.analyse_study`: the choice minus
+    the other choices of the factor, paired within cells, with an interval).
     """
-    cols = ["factor", "level", "metric", "n", "mean", "std", "min", "max", "effect"]
+    cols = ["factor", "level", "metric", "n", "mean", "std", "min", "max", OVERALL]
     if table.empty:
         return pd.DataFrame(columns=cols)
     ok = table[(table["status"] == "ok") & ~table["benchmark"].astype(bool)]
@@ -162,13 +170,24 @@ def summarize(table: pd.DataFrame, axes: Sequence[str],
             for level, vals in ok[m].groupby(levels, sort=False):
                 out.append({"factor": f, "level": level, "metric": m, "n": int(vals.count()),
                             "mean": vals.mean(), "std": vals.std(ddof=1), "min": vals.min(),
-                            "max": vals.max(), "effect": vals.mean() - overall})
+                            "max": vals.max(), OVERALL: vals.mean() - overall})
     return pd.DataFrame(out, columns=cols)
 
 
 def format_summary(summary: pd.DataFrame, metric: str = "sharpe") -> str:
-    """A compact text view of one metric's summary (for the console)."""
+    """A compact text view of one metric of the per-choice table (for the console)."""
     if summary.empty:
         return "(no factor varies among the successful combinations)"
-    s = summary[summary["metric"] == metric][["factor", "level", "n", "mean", "std", "effect"]]
+    s = summary[summary["metric"] == metric][["factor", "level", "n", "mean", "std", OVERALL]]
+    return s.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+
+
+def format_effects(summary: pd.DataFrame, metric: str = "sharpe") -> str:
+    """A compact text view of the evidence summary's effects of one metric (for the console):
+    ``effect`` (the choice minus the other choices of the factor), its 95% interval and the
+    Holm-adjusted p-value."""
+    s = summary[summary["metric"] == metric] if "metric" in summary else summary.iloc[:0]
+    if s.empty or "effect" not in s:
+        return "(no factor varies among the successful combinations)"
+    s = s[["factor", "choice", "effect", "ci_low", "ci_high", "p_holm"]]
     return s.to_string(index=False, float_format=lambda v: f"{v:.3f}")

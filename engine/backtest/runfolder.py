@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,30 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+RUNNER_UPS = 5
+"""Candidates not selected kept with the selected ones in a rebalance's ``drivers.scores``."""
+
+
+def with_runner_ups(scores: pd.DataFrame, names: Sequence[str], n: int = RUNNER_UPS
+                    ) -> pd.DataFrame:
+    """The scores of the selected ``names`` (in selection order) followed by the ``n`` best
+    candidates that were not selected (by ``rank`` when the selector gives one, else in the
+    selector's order), so a reader sees the margin of the selection."""
+    chosen = [k for k in names if k in scores.index]
+    rest = scores.drop(index=chosen)
+    if "rank" in rest.columns:
+        rest = rest.sort_values("rank", kind="stable")
+    return pd.concat([scores.loc[chosen], rest.head(n)])
+
+
 def _rebalance_record(res) -> dict[str, Any]:
     rec: dict[str, Any] = {"date": res.date, "weights": res.weights, "timings": res.timings}
     if res.selection is not None:
         sel = res.selection
         rec["drivers"] = {"names": list(sel.names), "specific_to": sel.specific_to,
                           "objective": sel.objective, "info": sel.info, "key": sel.key,
-                          "scores": sel.scores.loc[list(sel.names)] if sel.scores is not None
-                          else None}
+                          "scores": with_runner_ups(sel.scores, sel.names)
+                          if sel.scores is not None else None}
     if res.sensitivities is not None:
         s = res.sensitivities
         rec["sensitivities"] = {"inputs": list(s.inputs), "aggregate": s.aggregate_frame(),

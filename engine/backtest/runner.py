@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -11,12 +12,13 @@ import pandas as pd
 
 from .. import display
 from ..data.market import Market
-from ..errors import CausalfolioError, ConfigError, DataError
+from ..errors import CausalfolioError, CollinearDriversWarning, ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
 from ..registry import Registry
 from ..stages import DriverSelection
 from ..weights import check_bounds
 from .accounting import Book
+from .collinearity import collinear, describe, selected_vif
 from .config import BacktestConfig
 from .inputs import check_assets, daily_risk_free
 from .metrics import METRICS, performance
@@ -364,6 +366,8 @@ def run_backtest(
         rebal_turnover: list[float] = []
         targets: list[np.ndarray] = []
         selection = None
+        flagged: list[tuple[str, list[tuple[str, float]]]] = []  # near-collinear selections
+        selections = 0
         book = Book(n=len(names), cost_bps=costs, fixed_cost=config.fixed_cost,
                     band=config.band, turnover_cap=config.turnover_cap, drift=config.drift,
                     delisting_return=delist)
@@ -417,6 +421,13 @@ def run_backtest(
                     "bounds": list(bounds), "bounds_relaxed": relaxed,
                     "cash_before": book.cash if k else 1.0,
                 }
+                if reuse is None and c_win is not None and res.selection is not None:
+                    vif = selected_vif(c_win, res.selection.names, config.driver_window)
+                    if vif:
+                        rec["vif"] = vif
+                        if collinear(vif):
+                            flagged.append((str(day.date()), collinear(vif)))
+                    selections += 1
                 if prev_inv is not None and not universe.fixed:
                     rec["entered"] = list(names[inv & ~prev_inv])
                     rec["left"] = list(names[prev_inv & ~inv])
@@ -433,6 +444,9 @@ def run_backtest(
             nav[t + 1] = nav[t] * (1.0 + port[t])
             if drift_schedule:
                 trigger = book.drifted_beyond(targets[-1], config.drift_threshold)
+        if flagged:
+            warnings.warn(CollinearDriversWarning(describe(label, flagged, selections)),
+                          stacklevel=2)
         idx = pd.DatetimeIndex(rebal_days, name=None)
         weights = pd.DataFrame(np.array(targets), index=idx, columns=names)
         turnover = pd.Series(rebal_turnover, index=idx)

@@ -1,17 +1,18 @@
 """A self-contained HTML report of an ablation result folder (``causalfolio ablate --out``).
 
-Shows the results table, Sharpe ratio per combination with the benchmarks highlighted, the NAV
-of the best combinations against the benchmarks, and the per-choice effect summary as charts: for
-every factor (a stage, a component parameter or a settings axis that varies in the grid), the mean
-of a metric at each level minus the mean over all pipeline rows (the ``effect`` column of
-``choices.csv``, or of ``summary.csv`` in folders written before it, see
-:func:`causalfolio.ablation.summary.summarize`).
+Leads with the evidence (forest plot of each combination's difference to the reference with its
+interval, model confidence set members marked), then the ranked results table (on the data,
+replica 0, for bootstrap replicas), the NAV of the best combinations against the benchmarks, and
+the effect of each choice: for every factor (a stage, a component parameter or a settings axis
+that varies in the grid), the evidence summary's ``effect`` (the choice minus the other choices,
+with an interval). A folder without statistics shows the per-choice means minus the overall mean
+instead (``choices.csv``'s ``mean_minus_overall``, see
+:func:`causalfolio.ablation.summary.summarize`), never called an effect.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
 
@@ -20,7 +21,16 @@ import pandas as pd
 from ..errors import DataError
 from . import charts
 from . import evidence as evidence_section
-from .html import GENERATOR, SCRIPT, STYLE, _fmt, _img, check_report_target
+from .html import (
+    GENERATOR,
+    SCRIPT,
+    STATUS,
+    STYLE,
+    _fmt,
+    _img,
+    check_report_target,
+    settings_table,
+)
 
 TABLE_METRICS = ("total_return", "annual_volatility", "sharpe", "max_drawdown", "turnover")
 EFFECT_METRICS = ("sharpe", "total_return", "annual_volatility")
@@ -48,12 +58,24 @@ def _read(p: Path, name: str) -> pd.DataFrame:
 
 
 def _one_row_per_combination(table: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
-    """With several markets: one row per combination (metrics averaged over the markets where it
-    succeeded), the market whose NAVs are drawn, and a note saying so."""
+    """With several markets: one row per combination, the market whose NAVs are drawn, and a
+    note saying so. Independent markets: metrics averaged over the markets where a combination
+    succeeded. Bootstrap replicas of one market: the rows of the data itself (replica 0), the
+    statistic a backtest on the data gives (a mean over replicas matches no backtest)."""
     if "market" not in table or table["market"].nunique() < 2:
         first = str(table["market"].iloc[0]) if "market" in table and len(table) else None
         return table, first, ""
+    from ..ablation.evidence import replica_zero
+
     markets = list(dict.fromkeys(table["market"].astype(str)))
+    zero = replica_zero(table.assign(market=table["market"].astype(str)))
+    if zero is not None:
+        rows = table[table["market"].astype(str) == zero]
+        note = (f"{len(markets)} markets: the data (replica 0) and {len(markets) - 1} "
+                "stationary-bootstrap replicas of it. The results table and the NAV chart show "
+                "the data itself (replica 0), as a backtest on it gives them; the intervals "
+                "above come from the replicas.")
+        return rows.reset_index(drop=True), zero, note
     ok = table[table["status"] == "ok"]
     metrics = [m for m in TABLE_METRICS if m in table]
     means = ok.groupby("id", sort=False)[metrics].mean()
@@ -70,9 +92,36 @@ def _one_row_per_combination(table: pd.DataFrame) -> tuple[pd.DataFrame, str | N
     return rows.reset_index(), markets[0], note
 
 
+def _overall_column(frame: pd.DataFrame) -> str:
+    """The per-choice table's level-minus-overall-mean column (``effect`` in older folders)."""
+    from ..ablation.summary import OVERALL
+
+    return OVERALL if OVERALL in frame.columns else "effect"
+
+
+def _effects_note(with_ci: pd.DataFrame) -> str:
+    """What the effects' intervals are computed over, from the ``method`` the statistics used."""
+    methods = set(with_ci["method"].astype(str)) if "method" in with_ci else {"paired-t"}
+    if methods == {"bootstrap-replicas"}:
+        over = ("the difference on the data (replica 0), its 95% interval from the spread over "
+                "the stationary-bootstrap replicas")
+    elif methods == {"paired-t"}:
+        over = ("95% interval of a paired t-test across markets (or, with one market, across "
+                "the settings of the other factors)")
+    else:
+        over = f"95% intervals by {', '.join(sorted(methods))}"
+    return ("Effect of a choice = the mean of the metric with that choice minus the mean of the "
+            "other choices of the factor, paired within each market and setting of the other "
+            f"factors; {over}; p_holm adjusts for the number of choices (summary.csv).")
+
+
 def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                            title: str | None = None) -> str:
     """The HTML text of the report of an ablation folder.
+
+    The report leads with the evidence (forest plot of every combination's difference to the
+    reference with its interval, MCS members marked), then the results table (ranked, with a
+    caption saying a ranking is not evidence), the NAVs, the effect of each choice and the study.
 
     Parameters
     ----------
@@ -97,11 +146,12 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
     with_ci = summary if {"choice", "ci_low", "ci_high"} <= set(summary.columns) else None
     effects = "summary"
     if (p / "choices.parquet").is_file() or (p / "choices.csv").is_file():
-        effects = "choices"  # per-choice mean/effect (summary.* holds the evidence)
+        effects = "choices"  # per-choice mean/spread (summary.* holds the evidence)
         summary = _read(p, "choices")
     level = "choice" if with_ci is not None and effects == "summary" else "level"
     need = {"results": ("status", "benchmark", "label", "id", *TABLE_METRICS),
-            effects: ("factor", "metric", level, "effect")}
+            effects: ("factor", "metric", level,
+                      "effect" if level == "choice" else _overall_column(summary))}
     for name, frame in (("results", table), (effects, summary)):
         lacking = [c for c in need[name] if c not in frame.columns]
         if lacking and not (name == effects and frame.empty):
@@ -117,17 +167,19 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
             f'<p class="note">{len(table)} combinations ({len(ok)} ok, {len(failed)} failed)'
             + (f", {len(dates)} common rebalance dates from {html.escape(dates[0])} to "
                f"{html.escape(dates[-1])}" if dates else "") + "</p>",
-            '<p id="report-status">images not checked (scripts disabled)</p>',
-            *([f'<p class="note">{html.escape(note)}</p>'] if note else []),
-            "<h2>Results</h2>"]
+            STATUS,
+            *([f'<p class="note">{html.escape(note)}</p>'] if note else [])]
+    evidence = evidence_section.section(p)
+    body += evidence  # the intervals first: a ranking without them is not evidence
+    body.append("<h2>Results</h2>")
     if len(ok):
         ranked = ok.sort_values("sharpe", ascending=False)
-        names = [f"{k}. {label}" for k, label in enumerate(ranked["label"].astype(str), 1)]
-        is_bench = bench.loc[ranked.index].to_numpy()
-        sharpe = pd.Series(ranked["sharpe"].to_numpy(float), index=names)
-        body.append(_img(charts.bar_chart(
-            sharpe, "Sharpe ratio per combination (benchmarks in red)", "Sharpe ratio",
-            highlight={n for n, b in zip(names, is_bench, strict=True) if b}, zoom=True)))
+        where = ("on the data (replica 0)" if "replica 0" in note else
+                 "means over the markets" if note else "on the data")
+        caption = (f"Metrics {where}, ranked by Sharpe ratio. A ranking without intervals is "
+                   "not evidence" + (": the differences to the reference and their intervals "
+                                     "are in the evidence section above." if evidence else
+                                     ": this study computed no intervals."))
         rows = []
         for k, (_, r) in enumerate(ranked.iterrows(), 1):
             cells = "".join(f"<td>{_fmt(m, r[m])}</td>" for m in TABLE_METRICS)
@@ -135,8 +187,8 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
             rows.append(f"<tr><td>{k}</td><td><code>{html.escape(str(r['label']))}</code>{tag}"
                         f"</td>{cells}</tr>")
         head = "".join(f"<th>{m}</th>" for m in TABLE_METRICS)
-        body.append(f"<table><tr><th>rank</th><th>combination</th>{head}</tr>{''.join(rows)}"
-                    "</table>")
+        body.append(f"<table><caption>{html.escape(caption)}</caption><tr><th>rank</th>"
+                    f"<th>combination</th>{head}</tr>{''.join(rows)}</table>")
         if (p / "nav.parquet").is_file():
             nav = pd.read_parquet(p / "nav.parquet")
             if isinstance(nav.columns, pd.MultiIndex):  # several markets: draw the first one
@@ -153,14 +205,9 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
         items = "".join(f"<li><code>{html.escape(str(r['label']))}</code>: "
                         f"{html.escape(str(r.get('error')))}</li>" for _, r in failed.iterrows())
         body.append(f"<h3>Failed combinations</h3><ul>{items}</ul>")
-    body += evidence_section.section(p)
     body.append("<h2>Effect of each choice</h2>")
     if with_ci is not None and not with_ci.empty:
-        body.append('<p class="note">With intervals: mean of the metric with that choice minus '
-                    "the mean of the other choices of the factor, paired within each market and "
-                    "setting of the other factors; 95% interval across markets (or, with one "
-                    "market, across the settings of the other factors); p_holm adjusts for the "
-                    "number of choices (summary.csv).</p>")
+        body.append(f'<p class="note">{html.escape(_effects_note(with_ci))}</p>')
         for factor, rows in with_ci.groupby("factor", sort=False):
             for metric in EFFECT_METRICS:
                 sub = rows[rows["metric"] == metric]
@@ -173,26 +220,28 @@ def render_ablation_report(folder: str | os.PathLike, *, top: int = 8,
                 body.append(_img(charts.forest_chart(
                     shown, f"{factor}: effect on {metric} (95% intervals)",
                     f"effect on {metric}")))
-    bars = None if (effects == "summary" and with_ci is not None) else summary
-    if (bars is None or bars.empty) and (with_ci is None or with_ci.empty):
+    elif summary.empty:
         body.append("<p>No factor varies among the successful pipeline combinations.</p>")
-    elif bars is not None and not bars.empty:
-        body.append('<p class="note">Effect = mean of the metric over the combinations with that '
-                    "choice minus the mean over all pipeline combinations (benchmarks and failures "
-                    "excluded): the marginal effect of the choice averaged over the other "
-                    "factors.</p>")
+    else:  # no statistics: the per-choice means, not called effects (they carry no interval)
+        col = _overall_column(summary)
+        body.append('<p class="note">No intervals were computed for this study. Shown: the mean '
+                    "of the metric over the combinations with each choice minus the mean over "
+                    "all pipeline combinations (benchmarks and failures excluded; choices.csv's "
+                    f"<code>{col}</code>), a description of the grid, not evidence.</p>")
         for factor, rows in summary.groupby("factor", sort=False):
             body.append(f"<h3>{html.escape(str(factor))}</h3>")
             for metric in EFFECT_METRICS:
                 s = rows[rows["metric"] == metric]
                 if s.empty:
                     continue
-                eff = pd.Series(s["effect"].to_numpy(float), index=s["level"].astype(str))
+                eff = pd.Series(s[col].to_numpy(float), index=s["level"].astype(str))
                 unit = " (x100 = percentage points)" if metric != "sharpe" else ""
                 body.append(_img(charts.bar_chart(
-                    eff, f"{factor}: effect on {metric}", f"effect on {metric}{unit}")))
+                    eff, f"{factor}: mean {metric} minus the overall mean",
+                    f"mean {metric} minus the overall mean{unit}")))
     body.append("<h2>Study</h2>")
-    body.append(f"<pre>{html.escape(json.dumps(study.get('grid', study), indent=2))}</pre>")
+    grid = study.get("grid", study)
+    body.append(settings_table(grid if isinstance(grid, dict) else {"grid": grid}))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + GENERATOR +
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")

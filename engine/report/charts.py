@@ -8,6 +8,7 @@ canvas, so the global matplotlib backend is never touched.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from collections.abc import Collection, Mapping, Sequence
 
@@ -42,6 +43,25 @@ class Chart:
     def data_uri(self) -> str:
         """The image as a ``data:image/png;base64,...`` URI."""
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def chart(draw):
+    """Decorator of every chart function: text is drawn literally, never as TeX.
+
+    Series, asset and driver names come from users' files; matplotlib would parse a name
+    between two ``$`` as mathtext and fail on ``$\\undefinedmacro{$`` or ``$X000_{$`` (or
+    silently typeset ``$x_1$``). Drawing (and saving) inside ``text.parse_math = False`` keeps
+    every title, label, tick label, legend entry and annotation as written.
+    """
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return draw(*args, **kwargs)
+
+    drawn.literal_text = True  # type: ignore[attr-defined]
+    return drawn
 
 
 def _figure(width: float = 9.0, height: float = 4.0):
@@ -106,20 +126,85 @@ def _series_legend(ax, n: int) -> None:
 # --- performance ------------------------------------------------------------------------------
 
 
-def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)") -> Chart:
-    """Daily NAV of every strategy (columns of ``nav``), one line each."""
+@chart
+def nav_chart(nav: pd.DataFrame, title: str = "Net asset value (start = 100)", *,
+              ylabel: str = "NAV", xlabel: str = "date", marker: str | None = None) -> Chart:
+    """One line per column of ``nav`` against its date index (NAV, or any series over dates:
+    relative NAV, turnover per rebalance)."""
     fig = _figure(9.0 if nav.shape[1] <= 4 else 11.0, 4.2)
     ax = fig.add_subplot()
     for col in nav.columns:
-        ax.plot(nav.index, nav[col].to_numpy(float), lw=1.3, label=_short(str(col)))
+        ax.plot(nav.index, nav[col].to_numpy(float), lw=1.3, label=_short(str(col)),
+                marker=marker, ms=4)
     ax.set_title(title)
-    ax.set_xlabel("date")
-    ax.set_ylabel("NAV")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     _series_legend(ax, len(nav.columns))
     return _render(fig, title)
 
 
+@chart
+def rolling_chart(returns: pd.DataFrame, window: int, title: str,
+                  periods_per_year: int = 252) -> Chart:
+    """Rolling annualised Sharpe ratio (mean / std x sqrt(252), no risk-free rate) and rolling
+    annualised volatility (%) over ``window`` days, one line per strategy, two panels."""
+    fig = _figure(9.0 if returns.shape[1] <= 4 else 11.0, 5.6)
+    top, bottom = fig.add_subplot(2, 1, 1), fig.add_subplot(2, 1, 2, sharex=None)
+    roll = returns.rolling(window, min_periods=window)
+    mean, std = roll.mean(), roll.std(ddof=1)
+    sharpe = (mean / std.where(std > 0)) * np.sqrt(periods_per_year)
+    vol = 100 * std * np.sqrt(periods_per_year)
+    for col in returns.columns:
+        top.plot(sharpe.index, sharpe[col].to_numpy(float), lw=1.2, label=_short(str(col)))
+        bottom.plot(vol.index, vol[col].to_numpy(float), lw=1.2, label=_short(str(col)))
+    top.axhline(0, color="k", lw=0.8)
+    top.set_title(f"Sharpe ratio over the past {window} days")
+    bottom.set_title(f"annualised volatility over the past {window} days")
+    top.set_ylabel("Sharpe ratio")
+    bottom.set_ylabel("volatility (%)")
+    for ax in (top, bottom):
+        ax.set_xlabel("date")
+        ax.grid(alpha=0.3)
+        _series_legend(ax, len(returns.columns))
+    fig.suptitle(title)
+    return _render(fig, title)
+
+
+@chart
+def heatmap_chart(frame: pd.DataFrame, title: str, label: str, *,
+                  diverging: bool = False) -> Chart:
+    """A dates x assets frame as a heatmap (assets down, dates across), in the frame's units.
+
+    ``diverging`` centres a red-blue colour map on 0 (e.g. active weights: weight minus the
+    benchmark's), else a sequential map from 0.
+    """
+    v = frame.to_numpy(float).T
+    fig = _figure(9.0, max(2.6, 0.26 * frame.shape[1] + 1.6))
+    ax = fig.add_subplot()
+    finite = v[np.isfinite(v)]
+    if diverging:
+        lim = float(np.abs(finite).max()) if finite.size else 1.0
+        im = ax.imshow(v, aspect="auto", cmap="RdBu_r", vmin=-(lim or 1.0), vmax=lim or 1.0,
+                       interpolation="nearest")
+    else:
+        im = ax.imshow(v, aspect="auto", cmap="viridis", interpolation="nearest",
+                       vmin=min(0.0, float(finite.min()) if finite.size else 0.0))
+    ax.set_yticks(range(frame.shape[1]))
+    ax.set_yticklabels([_short(str(c), 24) for c in frame.columns], fontsize=7)
+    step = max(1, len(frame.index) // 12)
+    ax.set_xticks(range(0, len(frame.index), step))
+    ax.set_xticklabels([str(pd.Timestamp(d).date()) for d in frame.index[::step]], rotation=45,
+                       ha="right", fontsize=7)
+    ax.set_xlabel("rebalance date")
+    ax.set_ylabel("asset")
+    ax.set_title(title)
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label(label)
+    return _render(fig, title)
+
+
+@chart
 def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak") -> Chart:
     """Drawdown (NAV / running max - 1, in %) of every strategy."""
     from ..backtest.metrics import drawdown
@@ -137,6 +222,7 @@ def drawdown_chart(nav: pd.DataFrame, title: str = "Drawdown from running peak")
     return _render(fig, title)
 
 
+@chart
 def weights_chart(weights: pd.DataFrame, title: str) -> Chart:
     """Target weights at each rebalance (dates x assets) as a stacked area, in %."""
     w = weights.drop(columns=[c for c in ("turnover",) if c in weights.columns])
@@ -155,6 +241,7 @@ def weights_chart(weights: pd.DataFrame, title: str) -> Chart:
     return _render(fig, title)
 
 
+@chart
 def metrics_chart(metrics: pd.DataFrame, title: str = "Return, volatility and Sharpe") -> Chart:
     """Bars of annual return, annual volatility (in %) and Sharpe ratio per strategy."""
     fig = _figure(9.0, 3.4)
@@ -181,6 +268,7 @@ def metrics_chart(metrics: pd.DataFrame, title: str = "Return, volatility and Sh
 # --- drivers and the sensitivity space --------------------------------------------------------
 
 
+@chart
 def drivers_chart(selections: Mapping[pd.Timestamp, Mapping[str, float]], title: str) -> Chart:
     """Which candidates were selected at each update, coloured by their evidence.
 
@@ -257,6 +345,7 @@ def classical_mds(distance: np.ndarray, dims: int = 2) -> np.ndarray:
     return coords
 
 
+@chart
 def sensitivity_map(distance: np.ndarray, assets: Sequence[str], title: str,
                     weights: Sequence[float] | None = None) -> Chart:
     """2-D map of the sensitivity space: classical MDS of the distance matrix.
@@ -264,21 +353,59 @@ def sensitivity_map(distance: np.ndarray, assets: Sequence[str], title: str,
     Marker area is proportional to the asset's weight when ``weights`` are given.
     """
     xy = classical_mds(distance, 2)
-    fig = _figure(6.4, 5.0)
+    fig = _figure(8.0, 5.0)
     ax = fig.add_subplot()
     size = (np.asarray(weights, float) * 2500 + 10) if weights is not None else 60
     ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.6, c="C0", edgecolors="k",
                label="asset (area = weight)" if weights is not None else "asset")
-    for (x, y), name in zip(xy, assets, strict=True):
-        ax.annotate(str(name), (x, y), fontsize=8, xytext=(3, 3), textcoords="offset points")
     ax.set_xlabel("MDS axis 1 (sensitivity units)")
     ax.set_ylabel("MDS axis 2 (sensitivity units)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              markerscale=0.5)
+    fig.tight_layout()
+    radius = np.sqrt(np.broadcast_to(np.asarray(size, float), (len(xy),))) / 2  # points
+    for (x, y), name, (dx, dy) in zip(xy, assets, label_offsets(ax, xy, assets, radius),
+                                      strict=True):
+        ax.annotate(str(name), (x, y), fontsize=8, xytext=(dx, dy), textcoords="offset points",
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5"}
+                    if abs(dy) > 8 else None)
     return _render(fig, title)
 
 
+def label_offsets(ax, xy: np.ndarray, names: Sequence[str],
+                  radius: Sequence[float] | None = None, fontsize: float = 8.0
+                  ) -> list[tuple[float, float]]:
+    """Offsets (points) of point labels that overlap neither each other nor the markers: each
+    label starts just right of its marker (``radius`` in points) and moves up (then down) in
+    steps of a line until its box (estimated from the number of characters) is clear of every
+    marker and of the labels placed before it."""
+    pix = ax.transData.transform(np.asarray(xy, float))
+    scale = ax.figure.dpi / 72.0
+    h = 1.25 * fontsize * scale
+    rad = np.zeros(len(pix)) if radius is None else np.asarray(radius, float)
+    # the markers first: a label covers neither another label nor another point
+    placed = [(px - r * scale, py - r * scale, px + r * scale, py + r * scale)
+              for (px, py), r in zip(pix, rad, strict=True)]
+    out = [(0.0, 0.0)] * len(pix)
+    order = sorted(range(len(pix)), key=lambda i: (pix[i][1], pix[i][0]))
+    for i in order:
+        (px, py), name = pix[i], names[i]
+        w = 0.62 * fontsize * scale * len(str(name))
+        x0 = px + (rad[i] + 2) * scale
+        for step in [0, *[s for k in range(1, 12) for s in (k, -k)]]:
+            y0 = py - h / 2 + step * h
+            box = (x0, y0, x0 + w, y0 + h)
+            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3]
+                   for b in placed):
+                break
+        placed.append(box)
+        out[i] = ((box[0] - px) / scale, (box[1] - py) / scale)
+    return out
+
+
+@chart
 def dendrogram_chart(linkage: np.ndarray, assets: Sequence[str], title: str) -> Chart:
     """The cluster tree (scipy linkage matrix) with asset labels."""
     from scipy.cluster.hierarchy import dendrogram
@@ -295,6 +422,7 @@ def dendrogram_chart(linkage: np.ndarray, assets: Sequence[str], title: str) -> 
     return _render(fig, title)
 
 
+@chart
 def forecast_paths_chart(paths: np.ndarray, assets: Sequence[str], inputs: Sequence[str],
                          title: str, *, n_assets: int = 4, input_index: int = 0) -> Chart:
     """Forecast sensitivity paths of one input for a few assets: mean and 5-95% band.
@@ -324,6 +452,7 @@ def forecast_paths_chart(paths: np.ndarray, assets: Sequence[str], inputs: Seque
     return _render(fig, title)
 
 
+@chart
 def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
     """Per-driver attribution at each rebalance (dates x drivers) as stacked signed bars."""
     fig = _figure(9.0, 4.0)
@@ -351,6 +480,7 @@ def attribution_chart(frame: pd.DataFrame, title: str, ylabel: str) -> Chart:
     return _render(fig, title)
 
 
+@chart
 def bar_chart(values: pd.Series, title: str, xlabel: str, *,
               highlight: Collection[str] = (), zoom: bool = False) -> Chart:
     """Horizontal bars of one number per label (ablation summaries); labels in ``highlight``
@@ -385,6 +515,7 @@ def bar_chart(values: pd.Series, title: str, xlabel: str, *,
     return _render(fig, title)
 
 
+@chart
 def forest_chart(frame: pd.DataFrame, title: str, xlabel: str, *,
                  marked: Collection[str] = ()) -> Chart:
     """Differences with their intervals, one row per label (a forest plot).
@@ -401,7 +532,7 @@ def forest_chart(frame: pd.DataFrame, title: str, xlabel: str, *,
     from matplotlib.lines import Line2D
 
     n = len(frame)
-    fig = _figure(8.0, max(2.4, 0.32 * n + 1.4))
+    fig = _figure(10.0, max(2.4, 0.32 * n + 1.4))
     ax = fig.add_subplot()
     y = np.arange(n)
     d = frame["diff"].to_numpy(float)
@@ -429,5 +560,6 @@ def forest_chart(frame: pd.DataFrame, title: str, xlabel: str, *,
         handles += [Line2D([], [], marker="s", color="k", ls="", label="in the confidence set"),
                     Line2D([], [], marker="o", markerfacecolor="white", color="k", ls="",
                            label="not in the set")]
-    ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0)
     return _render(fig, title)

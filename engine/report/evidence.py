@@ -61,6 +61,33 @@ def _names(items: Any) -> str:
     return ", ".join(f"<code>{html.escape(i)}</code>" for i in items) if items else "none"
 
 
+METHODS = {
+    "paired-t": "across {n} independent markets (paired t-test over markets)",
+    "bootstrap-replicas": ("on the data (replica 0), with the standard error from the spread over "
+                           "its {r} stationary-bootstrap replicas"),
+    "ledoit-wolf-2008": ("on one market (Ledoit-Wolf 2008 studentised block-bootstrap test of "
+                         "the Sharpe ratio difference)"),
+    "stationary-bootstrap-percentile": "on one market (paired stationary bootstrap, percentile "
+                                       "interval)",
+}
+"""How each ``method`` of comparisons.csv is said in the report ({n}: markets, {r}: replicas)."""
+
+
+def method_phrase(rows: pd.DataFrame, n_markets: int) -> str:
+    """Where and how the comparisons were measured, from the ``method`` the statistics used
+    (comparisons.csv), not from the number of markets."""
+    used = [str(m) for m in rows["method"].dropna().unique()] if "method" in rows else []
+    used = [m for m in used if not m.startswith("n/a")]
+    most = (pd.to_numeric(rows["n_markets"], errors="coerce").max() if "n_markets" in rows
+            else math.nan)
+    n = int(most) if most == most and most > 0 else n_markets
+    if not used:
+        return "with no test (no interval could be computed)"
+    said = [METHODS.get(m, "by {m}").format(n=n, r=max(n - 1, 0), m=html.escape(m))
+            for m in used]
+    return " and ".join(said)
+
+
 def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
     """One plain-language sentence (HTML) per statistic, keyed by name."""
     ref = html.escape(str((ev.get("reference") or {}).get("label", "the reference")))
@@ -68,9 +95,7 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
     sh = comp[(comp["metric"] == "sharpe")]
     distinct = sh[sh["identical_to"].isna()] if "identical_to" in sh else sh
     n_sig = int((distinct["p_adjusted"].astype(float) < 0.05).sum())
-    n_mk = int(ev.get("n_markets") or 1)
-    where = (f"across {n_mk} markets (paired t-test over markets)" if n_mk > 1 else
-             "on one market (Ledoit-Wolf block-bootstrap test)")
+    where = method_phrase(distinct, int(ev.get("n_markets") or 1))
     out["comparisons"] = (f"Measured {where}, {n_sig} of {len(distinct)} distinct combinations "
                           f"have a Sharpe ratio different from {ref} after Holm's adjustment for "
                           "the number of combinations (adjusted p &lt; 0.05).")
@@ -154,7 +179,7 @@ def section(folder: Path) -> list[str]:
         cells = []
         for _, r in show.iterrows():
             it = r.get("identical_to")
-            it = "" if not isinstance(it, str) else html.escape(it)
+            it = "" if not isinstance(it, str) else f"<code>{html.escape(it)}</code>"
             lo, hi = _num(r["ci_low"]), _num(r["ci_high"])
             ci = f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) else "n/a"
             cells.append(f"<tr><td><code>{html.escape(str(r['label']))}</code></td>"

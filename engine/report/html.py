@@ -55,12 +55,20 @@ margin-top:2em}h3{margin-top:1.4em}
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0;display:block;overflow-x:auto;
 max-width:100%}
 td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
-td:first-child,td:has(code){white-space:normal;word-break:break-all;min-width:14em}
+td:has(code){white-space:normal;word-break:break-all;min-width:14em}
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 img{max-width:100%;height:auto;display:block;margin:.6em 0}
 code{background:#f4f4f4;padding:0 .2em}.note{color:#555;font-size:.9em}
 #report-status{color:#888;font-size:.8em}
+caption{caption-side:top;text-align:left;color:#555;font-size:.95em;padding:.2em 0}
+td:has(code){text-align:left}
+table.settings td{white-space:normal;text-align:left;word-break:normal}
+table.settings td:first-child{min-width:10em;word-break:normal}
+.warning{background:#fff4e5;border-left:4px solid #e69500;padding:.4em .8em}
 """
+
+STATUS = '<p id="report-status"></p>'
+"""Filled by :data:`SCRIPT` with ``images decoded: n/n`` (empty, so invisible, without scripts)."""
 
 SCRIPT = """
 (function(){
@@ -241,6 +249,8 @@ def _img(chart: Chart) -> str:
 
 
 def _fmt(metric: str, v: Any) -> str:
+    if v is None:
+        return "n/a"
     try:
         x = float(v)
     except (TypeError, ValueError):
@@ -250,9 +260,18 @@ def _fmt(metric: str, v: Any) -> str:
     return f"{100 * x:.2f}%" if metric in PCT_METRICS else f"{x:.3f}"
 
 
+SHORT = {"total_return": "total return", "annual_return": "annual return",
+         "annual_volatility": "volatility", "sharpe": "Sharpe", "sortino": "Sortino",
+         "max_drawdown": "max drawdown", "calmar": "Calmar", "turnover": "turnover",
+         "gross_exposure": "gross exposure"}
+
+
 def metrics_html(metrics: pd.DataFrame) -> str:
-    """The metrics table (strategies x metrics) as an HTML table."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in metrics.columns)
+    """The metrics table (strategies x metrics) as an HTML table; headers in words, a gross
+    exposure of 1 everywhere (long-only) left out."""
+    if "gross_exposure" in metrics and np.allclose(metrics["gross_exposure"].astype(float), 1.0):
+        metrics = metrics.drop(columns="gross_exposure")
+    head = "".join(f"<th>{html.escape(SHORT.get(str(c), str(c)))}</th>" for c in metrics.columns)
     body = []
     for label, row in metrics.iterrows():
         cells = "".join(f"<td>{_fmt(str(c), row[c])}</td>" for c in metrics.columns)
@@ -267,9 +286,41 @@ def _table(frame: pd.DataFrame, digits: int = 4) -> str:
     for idx, row in frame.iterrows():
         cells = "".join(
             f"<td>{v:.{digits}g}</td>" if isinstance(v, (float, np.floating)) and v == v
-            else f"<td>{html.escape(str(v))}</td>" for v in row.tolist())
+            else "<td></td>" if _blank(v) else f"<td>{html.escape(str(v))}</td>"
+            for v in row.tolist())
         rows.append(f"<tr><td>{html.escape(str(idx))}</td>{cells}</tr>")
     return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _blank(v: Any) -> bool:
+    """None and NaN: shown as an empty cell, never as the text ``None``/``nan``."""
+    return v is None or (isinstance(v, (float, np.floating)) and v != v)
+
+
+def _flat(mapping: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in (mapping or {}).items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out += _flat(v, key + ".")
+        else:
+            out.append((key, v))
+    return out
+
+
+def settings_table(mapping: Any) -> str:
+    """A settings mapping as a two-column table (nested keys dotted, lists comma-separated,
+    None as "default"), instead of raw JSON."""
+    rows = []
+    for key, v in _flat(mapping):
+        if isinstance(v, (list, tuple)):
+            text = ", ".join(json.dumps(x) if isinstance(x, (dict, list)) else str(x) for x in v)
+        elif isinstance(v, dict):
+            text = "none"
+        else:
+            text = "none" if v is None else str(v)
+        rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(text)}</td></tr>")
+    return f'<table class="settings"><tr><th>setting</th><th>value</th></tr>{"".join(rows)}</table>'
 
 
 def _pick_dates(records: Sequence[dict[str, Any]], dates: Sequence[str] | None) -> list[int]:
@@ -295,11 +346,70 @@ def _pick_dates(records: Sequence[dict[str, Any]], dates: Sequence[str] | None) 
     return sorted(set(out))
 
 
+def collinear_warning(label: str, records: Sequence[dict[str, Any]]) -> str | None:
+    """The near-collinear drivers warning of a strategy (VIF stored at each selection), or
+    None."""
+    from ..backtest.collinearity import collinear, describe
+
+    with_vif = [r for r in records if (r.get("universe") or {}).get("vif")]
+    flagged = [(r["date"], collinear(r["universe"]["vif"])) for r in with_vif]
+    flagged = [f for f in flagged if f[1]]
+    return describe(label, flagged, len(with_vif)) if flagged else None
+
+
+def active_weights(weights: pd.DataFrame, benchmark: pd.DataFrame) -> pd.DataFrame:
+    """Weight minus the benchmark's at each rebalance of ``weights`` (dates x assets): the
+    benchmark's last weights on or before each date, assets it does not hold at 0."""
+    w = weights.drop(columns=[c for c in ("turnover",) if c in weights.columns]).astype(float)
+    ref = benchmark.drop(columns=[c for c in ("turnover",) if c in benchmark.columns])
+    ref = ref.astype(float).sort_index().reindex(w.index, method="ffill")
+    return w - ref.reindex(columns=w.columns).fillna(0.0)
+
+
+def _weights_section(label: str, records: list[dict[str, Any]], weights: pd.DataFrame,
+                     base: tuple[str, pd.DataFrame] | None) -> list[str]:
+    """Weights at each rebalance: nothing drawn when they are constant; else a heatmap of the
+    active weights (minus the first benchmark's) or, for that benchmark, of the weights; then
+    the mapping's per-asset risk contributions when it stored them."""
+    w = weights.drop(columns=[c for c in ("turnover",) if c in weights.columns]).astype(float)
+    short = charts._short(label, 60)
+    parts = ["<h3>Weights over time</h3>"]
+    if len(w) < 2 or np.allclose(w.to_numpy(), w.iloc[0].to_numpy(), atol=1e-9):
+        first = w.iloc[0]
+        same = np.allclose(first.to_numpy(), first.iloc[0], atol=1e-9)
+        what = (f"{100 * first.iloc[0]:.2f}% in each of the {len(first)} assets" if same else
+                ", ".join(f"{html.escape(str(k))} {100 * v:.1f}%" for k, v in first.items()))
+        parts.append(f"<p>Constant weights at every rebalance: {what} (no chart).</p>")
+    elif base is not None and base[0] != label:
+        active = 100 * active_weights(w, base[1])
+        parts.append(f'<p class="note">Active weight = the target weight minus that of '
+                     f"<code>{html.escape(base[0])}</code> at each rebalance, in percentage "
+                     "points (red: more than the benchmark, blue: less).</p>")
+        parts.append(_img(charts.heatmap_chart(
+            active, f"Active weights vs {base[0]}: {short}",
+            f"weight minus {charts._short(base[0], 20)}'s (pp)", diverging=True)))
+    else:
+        parts.append(_img(charts.heatmap_chart(100 * w, f"Target weights: {short}",
+                                               "weight (%)")))
+    rc = {pd.Timestamp(r["date"]): (r.get("diagnostics") or {}).get("risk_contributions")
+          for r in records}
+    rc = {d: v for d, v in rc.items() if isinstance(v, dict) and v}
+    if rc:
+        frame = 100 * pd.DataFrame(rc).T.sort_index().reindex(columns=w.columns).astype(float)
+        parts.append('<p class="note">Risk contribution of each asset (share of the portfolio\'s '
+                     "variance, %, as the mapping computed it on its covariance).</p>")
+        parts.append(_img(charts.heatmap_chart(frame, f"Risk contributions: {short}",
+                                               "share of portfolio risk (%)")))
+    return parts
+
+
 def _strategy_section(label: str, records: list[dict[str, Any]], weights: pd.DataFrame,
                       dates: Sequence[str] | None, paths: dict[str, Any] | None,
-                      driver_vol: pd.DataFrame | None) -> str:
-    parts = ["<h3>Weights over time</h3>",
-             _img(charts.weights_chart(weights, f"Target weights: {charts._short(label, 60)}"))]
+                      driver_vol: pd.DataFrame | None,
+                      base: tuple[str, pd.DataFrame] | None = None) -> str:
+    warn = collinear_warning(label, records)
+    parts = [f'<p class="warning">Warning: {html.escape(warn)}.</p>'] if warn else []
+    parts += _weights_section(label, records, weights, base)
     if not any(r.get("drivers") for r in records):
         return "\n".join(parts)
     # drivers and their evidence
@@ -316,8 +426,14 @@ def _strategy_section(label: str, records: list[dict[str, Any]], weights: pd.Dat
     parts.append(_img(charts.drivers_chart(sel, f"Selected drivers ({col})")))
     last = updates[-1]["drivers"]
     if last.get("scores"):
-        sc = pd.DataFrame(last["scores"]).T
-        parts.append(f"<p>Evidence at the last update ({html.escape(updates[-1]['date'])}):</p>")
+        sc = pd.DataFrame(last["scores"]).T.dropna(axis=1, how="all")
+        chosen = set(last.get("names") or [])
+        sc.insert(0, "selected", ["yes" if k in chosen else "" for k in sc.index])
+        n_up = int((sc["selected"] == "").sum())
+        parts.append(f"<p>Evidence at the last update ({html.escape(updates[-1]['date'])}): "
+                     "the selected drivers" + (f", then the {n_up} best candidates that were "
+                                               "not selected (the margin of the selection)"
+                                               if n_up else "") + ".</p>")
         parts.append(_table(sc))
     # sensitivity space and dendrogram at chosen dates
     parts.append("<h3>Sensitivity space and cluster tree</h3>")
@@ -368,6 +484,113 @@ def _strategy_section(label: str, records: list[dict[str, Any]], weights: pd.Dat
     return "\n".join(parts)
 
 
+def is_benchmark(label: str) -> bool:
+    """A benchmark strategy (a mapping alone, e.g. ``equal``), not a five-stage pipeline."""
+    return "|" not in label
+
+
+def _p(p: float) -> str:
+    return "n/a" if p != p else "&lt; 1e-4" if p < 1e-4 else f"{p:.4f}" if p < 0.001 else \
+        f"{p:.3f}"
+
+
+def sharpe_tests(nav: pd.DataFrame, ref: str, *, n_boot: int = 999, seed: int = 0
+                 ) -> list[tuple[str, Any]]:
+    """Each strategy's Sharpe ratio minus that of ``ref`` (Ledoit-Wolf 2008 block-bootstrap
+    test on the daily returns of the NAVs, common days; the same settings as the CLI prints):
+    (label, TestResult or a reason it is undefined)."""
+    from ..evidence import sharpe_diff
+
+    returns = nav.pct_change().iloc[1:]
+    out: list[tuple[str, Any]] = []
+    for label in nav.columns:
+        if label == ref:
+            continue
+        both = returns[[label, ref]].dropna()
+        if len(both) < 10:
+            out.append((label, "fewer than 10 common days"))
+            continue
+        out.append((label, sharpe_diff(both.iloc[:, 0].to_numpy(), both.iloc[:, 1].to_numpy(),
+                                       n_boot=n_boot, seed=seed)))
+    return out
+
+
+def sharpe_tests_html(nav: pd.DataFrame, ref: str) -> str:
+    """The Sharpe-difference table against the first benchmark."""
+    rows = []
+    for label, res in sharpe_tests(nav, ref):
+        name = f"<td><code>{html.escape(str(label))}</code></td>"
+        if isinstance(res, str) or res.estimate != res.estimate:
+            why = res if isinstance(res, str) else res.info.get("note", "undefined")
+            rows.append(f"{name}<td>n/a</td><td>{html.escape(str(why))}</td><td></td><td></td>")
+            continue
+        b = res.info.get("block_size")
+        rows.append(f"{name}<td>{res.estimate:+.3f}</td><td>[{res.ci_low:+.3f}, "
+                    f"{res.ci_high:+.3f}]</td><td>{_p(res.p_value)}</td>"
+                    f"<td>{'' if b is None else b}</td>")
+    caption = (f"Sharpe ratio minus that of {ref}: Ledoit-Wolf (2008) studentised block-bootstrap"
+               " test on the same days, 95% interval, 999 replicates, seed 0 (as the command "
+               "line prints it).")
+    return (f"<table><caption>{html.escape(caption)}</caption><tr><th>strategy</th>"
+            "<th>Sharpe difference</th><th>95% interval</th><th>p</th><th>block (days)</th>"
+            f"</tr>{''.join(f'<tr>{r}</tr>' for r in rows)}</table>")
+
+
+def calendar_returns(nav: pd.DataFrame) -> pd.DataFrame:
+    """Total return of every strategy in each calendar year (years x strategies), from the NAV
+    at the end of the previous year (or the first NAV) to the last NAV of the year."""
+    nav = nav.astype(float)
+    years = nav.index.year
+    out = {}
+    prev = nav.iloc[0]
+    for y in sorted(set(years)):
+        last = nav[years == y].iloc[-1]
+        out[y] = last / prev - 1.0
+        prev = last
+    return pd.DataFrame(out).T
+
+
+def performance_section(nav: pd.DataFrame, weights: dict[str, pd.DataFrame],
+                        ref: str | None) -> list[str]:
+    """NAV (and relative to the first benchmark), the Sharpe-difference test, drawdown, rolling
+    Sharpe and volatility, turnover per rebalance and returns per calendar year."""
+    parts = []
+    if ref is not None and len(nav.columns) > 1:
+        parts.append(sharpe_tests_html(nav, ref))
+    parts.append(_img(charts.nav_chart(nav)))
+    if ref is not None and len(nav.columns) > 1:
+        rel = 100 * nav.div(nav[ref], axis=0)  # the benchmark itself: the flat line at 100
+        parts.append(_img(charts.nav_chart(
+            rel, f"NAV relative to {charts._short(ref, 40)} (100 = level with it)",
+            ylabel=f"NAV / NAV of {charts._short(ref, 20)} x 100")))
+    parts.append(_img(charts.drawdown_chart(nav)))
+    returns = nav.pct_change().iloc[1:]
+    window = 252 if len(returns) >= 300 else max(20, len(returns) // 3)
+    if len(returns) >= 2 * window or window == 252:
+        say = "1-year" if window == 252 else f"{window}-day (history shorter than 300 days)"
+        parts.append(_img(charts.rolling_chart(returns, window,
+                                               f"Rolling {say} Sharpe ratio and volatility")))
+    turn = pd.DataFrame({k: w["turnover"] for k, w in weights.items() if "turnover" in w})
+    turn = turn.iloc[1:]  # the first rebalance buys the portfolio from cash
+    if len(turn):
+        parts.append(_img(charts.nav_chart(
+            100 * turn, "Turnover at each rebalance (after the first)",
+            ylabel="turnover (% of NAV)", xlabel="rebalance date", marker="o")))
+    years = calendar_returns(nav)
+    first, last = nav.index[0], nav.index[-1]
+    rows = []
+    for y, r in years.iterrows():
+        part = " (part)" if (y == first.year and first.month > 1) or (
+            y == last.year and last.month < 12) else ""
+        cells = "".join(f"<td>{_fmt('total_return', v)}</td>" for v in r)
+        rows.append(f"<tr><td>{y}{part}</td>{cells}</tr>")
+    head = "".join(f"<th><code>{html.escape(charts._short(str(c), 40))}</code></th>"
+                   for c in years.columns)
+    parts.append("<table><caption>Return in each calendar year</caption><tr><th>year</th>"
+                 f"{head}</tr>{''.join(rows)}</table>")
+    return parts
+
+
 def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = None,
                   market: Any = None, result: Any = None, title: str | None = None) -> str:
     """The HTML text of the report of a run folder.
@@ -407,10 +630,12 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
             f"{html.escape(str(cfg.get('cost_bps')))} bps &middot; risk-free rate "
             f"{html.escape(str(cfg.get('risk_free_used', '0% a year')))} (Sharpe and Sortino "
             "on excess returns)</p>",
-            '<p id="report-status">images not checked (scripts disabled)</p>',
+            STATUS,
             "<h2>Performance</h2>", metrics_html(metrics),
-            _img(charts.metrics_chart(metrics)),
-            _img(charts.nav_chart(nav)), _img(charts.drawdown_chart(nav))]
+            _img(charts.metrics_chart(metrics))]
+    bench = [k for k in meta["strategies"] if is_benchmark(k)]
+    base = (bench[0], weights[bench[0]]) if bench else None
+    body += performance_section(nav, weights, bench[0] if bench else None)
     driver_vol_all = None
     for label, recs in records.items():
         body.append(f"<h2>Strategy <code>{html.escape(label)}</code></h2>")
@@ -429,11 +654,13 @@ def render_report(run_dir: str | os.PathLike, *, dates: Sequence[str] | None = N
                 driver_vol_all = driver_volatility(
                     market.candidates, [pd.Timestamp(d) for d in meta["rebalance_dates"]], window)
             dv = driver_vol_all
-        body.append(_strategy_section(label, recs, weights[label], dates, paths, dv))
+        body.append(_strategy_section(label, recs, weights[label], dates, paths, dv, base))
     body.append("<h2>Settings</h2>")
-    body.append(f"<pre>{html.escape(json.dumps(cfg, indent=2))}</pre>")
+    body.append(settings_table(cfg))
     if "data" in meta:
-        body.append(f"<pre>{html.escape(json.dumps(meta['data'], indent=2))}</pre>")
+        body.append("<h3>Data</h3>")
+        body.append(settings_table(meta["data"] if isinstance(meta["data"], dict)
+                                   else {"data": meta["data"]}))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + GENERATOR +
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + f"\n<script>{SCRIPT}</script>\n</body></html>\n")

@@ -19,6 +19,12 @@ def test_ablate_grid_end_to_end_and_resume(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "10 combinations run, 0 already done, 0 failed" in text
     assert "Sharpe ratio by choice" in text and "cov_window" in text
+    # two quantities, two names: the per-choice deviation and the evidence's effect
+    assert "mean_minus_overall" in text and "effect of each choice on the Sharpe ratio" in text
+    effects = text.split("effect of each choice on the Sharpe ratio", 1)[1]
+    summary = pd.read_csv(out / "summary.csv")
+    row = summary[(summary["metric"] == "sharpe") & (summary["factor"] == "mapping")].iloc[0]
+    assert f"{row['effect']:.3f}" in effects
     table = pd.read_csv(out / "results.csv")
     assert len(table) == 10 and set(table["cov_window"]) == {30, 40}
     summary = pd.read_parquet(out / "summary.parquet")

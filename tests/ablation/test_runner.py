@@ -83,11 +83,13 @@ def test_summary_is_the_marginal_mean_of_each_choice(serial):
             assert row["n"] == len(grp) == 8
             assert row["mean"] == pytest.approx(grp["sharpe"].mean())
             assert row["std"] == pytest.approx(grp["sharpe"].std(ddof=1))
-            assert row["effect"] == pytest.approx(grp["sharpe"].mean() - pipes["sharpe"].mean())
-    # effects of a factor weighted by level counts sum to zero
+            assert row["mean_minus_overall"] == pytest.approx(grp["sharpe"].mean()
+                                                             - pipes["sharpe"].mean())
+    # deviations of a factor's levels from the overall mean, weighted by counts, sum to zero
     for factor in set(s["factor"]):
         sub = s[(s.factor == factor) & (s.metric == "total_return")]
-        assert (sub["effect"] * sub["n"]).sum() == pytest.approx(0.0, abs=1e-12)
+        assert (sub["mean_minus_overall"] * sub["n"]).sum() == pytest.approx(0.0, abs=1e-12)
+    assert "effect" not in s  # "effect" is the evidence summary's word only
 
 
 def test_summary_known_answer():
@@ -97,7 +99,7 @@ def test_summary_known_answer():
     for s in ("dynamics", "sensitivities", "forecasting", "mapping"):
         t[s] = "x"
     s = summarize(t, [], metrics=["sharpe"])
-    assert s[["level", "n", "mean", "min", "max", "effect"]].values.tolist() == [
+    assert s[["level", "n", "mean", "min", "max", "mean_minus_overall"]].values.tolist() == [
         ["a", 2, 2.0, 1.0, 3.0, -2.0], ["b", 2, 6.0, 5.0, 7.0, 2.0]]
     assert s["std"].tolist() == pytest.approx([2 ** 0.5] * 2)
 

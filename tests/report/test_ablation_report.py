@@ -41,19 +41,55 @@ def test_ablation_report_shows_every_result(ablation_dir, ablation_text):
     assert not re.search(r"https?://", text)
 
 
-def test_ablation_report_charts_every_factor_effect(ablation_dir, ablation_text):
+def test_ablation_report_leads_with_the_forest_plot_and_names_one_effect(ablation_dir,
+                                                                          ablation_text):
     summary = pd.read_csv(ablation_dir / "summary.csv")
     factors = list(dict.fromkeys(summary["factor"]))
     assert set(factors) >= {"drivers", "mapping"}
     titles = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', ablation_text)
-    assert titles[:2] == ["Sharpe ratio per combination (benchmarks in red)",
-                          "NAV of the best 4 combinations and the benchmarks"]
+    # the first chart: every combination's difference to the reference with its interval
+    assert titles[0] == "Sharpe ratio: difference to equal (95% intervals)"
+    assert not any(t.startswith("Sharpe ratio per combination") for t in titles)  # no ranking
+    assert "A ranking without intervals is not evidence" in ablation_text
     for f in factors:
-        for m in ("sharpe", "total_return", "annual_volatility"):
-            assert f"{f}: effect on {m}" in titles
-    # the effects of a factor's levels average to zero when every level has as many rows
+        for m in ("sharpe", "annual_volatility"):
+            assert f"{f}: effect on {m} (95% intervals)" in titles
+    # "effect" is the evidence's choice-minus-the-other-choices only: with statistics, no chart
+    # of choices.csv's mean-minus-overall is drawn (it used to share the title, with other signs)
+    assert sum("effect" in t for t in titles) == sum(
+        f"{f}: effect on {m} (95% intervals)" in titles for f in factors
+        for m in ("sharpe", "total_return", "annual_volatility"))
+    assert not any("minus the overall mean" in t for t in titles)
+    # the effect is the choice minus the other choice (two levels: +x and -x)
     s = summary[(summary["factor"] == "mapping") & (summary["metric"] == "sharpe")]
     assert s["effect"].sum() == pytest.approx(0.0, abs=1e-12)
+    choices = pd.read_csv(ablation_dir / "choices.csv")
+    assert "effect" not in choices and "mean_minus_overall" in choices
+    c = choices[(choices["factor"] == "mapping") & (choices["metric"] == "sharpe")]
+    for _, row in s.iterrows():  # balanced grid: effect = 2 x (mean - overall) for two levels
+        dev = c.loc[c["level"] == row["choice"], "mean_minus_overall"].item()
+        assert row["effect"] == pytest.approx(2 * dev)
+
+
+def test_without_statistics_choices_are_not_called_effects(ablation_dir, tmp_path):
+    import shutil
+
+    plain = tmp_path / "plain"
+    shutil.copytree(ablation_dir, plain)
+    for name in ("comparisons.csv", "comparisons.parquet", "evidence.json", "summary.parquet"):
+        (plain / name).unlink()
+    pd.read_csv(plain / "choices.csv").to_csv(plain / "summary.csv", index=False)
+    text = render_ablation_report(plain)
+    titles = re.findall(r'alt="([^"]+)"', text)
+    assert "mapping: mean sharpe minus the overall mean" in titles
+    assert not any("effect" in t for t in titles)
+    assert "this study computed no intervals" in text
+    # an older folder: choices.csv's column was called effect
+    old = pd.read_csv(plain / "choices.csv").rename(columns={"mean_minus_overall": "effect"})
+    old.to_csv(plain / "choices.csv", index=False)
+    (plain / "choices.parquet").unlink()
+    again = render_ablation_report(plain)
+    assert re.findall(r'src="([^"]+)"', again) == re.findall(r'src="([^"]+)"', text)
 
 
 def test_report_command_detects_ablation_folders(ablation_dir, tmp_path, capsys):
@@ -75,3 +111,44 @@ def test_unfinished_ablation_is_a_clear_error(ablation_dir, tmp_path):
         render_ablation_report(broken)
     with pytest.raises(DataError, match="not an ablation result folder"):
         render_ablation_report(tmp_path)
+
+
+def _replicated_table() -> pd.DataFrame:
+    rows = []
+    for rep, shift in ((0, 0.0), (1, 0.5), (2, -0.1)):
+        for cid, label, sharpe in (("a", "p1", 1.0), ("b", "equal", 0.8)):
+            rows.append({"market": f"r{rep}", "market.replica": rep, "id": cid, "label": label,
+                         "benchmark": label == "equal", "status": "ok", "error": None,
+                         "sharpe": sharpe + shift, "total_return": 0.1, "turnover": 0.0,
+                         "annual_volatility": 0.2, "max_drawdown": -0.1})
+    return pd.DataFrame(rows)
+
+
+def test_results_of_bootstrap_replicas_are_those_on_the_data():
+    from causalfolio.report.ablation import _one_row_per_combination
+
+    rows, nav_market, note = _one_row_per_combination(_replicated_table())
+    # the statistic a backtest on the data gives, not a mean over bootstrap draws (1.133)
+    assert dict(zip(rows["label"], rows["sharpe"], strict=True)) == {"p1": 1.0, "equal": 0.8}
+    assert nav_market == "r0" and "replica 0" in note
+    # independent markets (no replica column): means over the markets
+    rows, nav_market, note = _one_row_per_combination(
+        _replicated_table().drop(columns="market.replica"))
+    assert rows.set_index("label").at["p1", "sharpe"] == pytest.approx((1.0 + 1.5 + 0.9) / 3)
+    assert "means over the markets" in note
+
+
+@pytest.mark.parametrize(("method", "said", "not_said"), [
+    ("bootstrap-replicas", "on the data (replica 0), with the standard error from the spread "
+     "over its 19 stationary-bootstrap replicas", "paired t-test"),
+    ("paired-t", "across 20 independent markets (paired t-test over markets)", "replica"),
+    ("ledoit-wolf-2008", "on one market (Ledoit-Wolf 2008", "paired t-test"),
+])
+def test_the_method_sentence_comes_from_the_method_used(method, said, not_said):
+    from causalfolio.report.evidence import sentences
+
+    comp = pd.DataFrame({"label": ["p1"], "metric": ["sharpe"], "diff": [0.1], "ci_low": [-0.1],
+                         "ci_high": [0.3], "p_value": [0.4], "p_adjusted": [0.4],
+                         "identical_to": [None], "n_markets": [20], "method": [method]})
+    text = sentences(comp, {"reference": {"label": "equal"}, "n_markets": 20})["comparisons"]
+    assert said in text and not_said not in text

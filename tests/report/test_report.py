@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 
 import numpy as np
@@ -144,7 +145,20 @@ def test_report_is_self_contained_and_complete(report_text, tiny_result):
     assert [t for t in titles if t.startswith("Sensitivity space")] == [
         f"Sensitivity space on {d}" for d in shown]
     assert sum(t.startswith("Cluster tree on") and "from the mapping" in t for t in titles) == 3
-    assert sum(t.startswith("Target weights") for t in titles) == 3
+    # weights: active weights against the first benchmark, nothing drawn for constant weights
+    pipeline = next(k for k in tiny_result.strategies if "|" in k)
+    assert [t for t in titles if "weights" in t.lower()] == [
+        f"Active weights vs equal: {pipeline}", "Active weights vs equal: hrp"]
+    assert "Constant weights at every rebalance: 16.67% in each of the 6 assets" in text
+    assert [t for t in titles if t.startswith("Risk contributions")] == [
+        f"Risk contributions: {pipeline}", "Risk contributions: hrp"]
+    for want in ("NAV relative to equal (100 = level with it)",
+                 "Turnover at each rebalance (after the first)"):
+        assert want in titles
+    assert any(t.startswith("Rolling ") and "Sharpe ratio and volatility" in t for t in titles)
+    assert "<caption>Return in each calendar year</caption>" in text
+    assert "images not checked" not in text and ">None<" not in text
+    assert "<pre>" not in text  # settings as a table, not raw JSON
     # the metrics table shows the run's numbers
     for label, s in tiny_result.strategies.items():
         assert f"{100 * s.metrics['total_return']:.2f}%" in text
@@ -248,6 +262,11 @@ def test_every_chart_has_title_axes_labels_and_legend(tiny_result):
                                  "risk"),
         charts.bar_chart(pd.Series([0.1, -0.1], index=["a", "b"]), "effects", "effect",
                          highlight={"b"}),
+        charts.heatmap_chart(s.weights - 0.1, "active", "pp", diverging=True),
+        charts.heatmap_chart(s.weights, "weights", "%"),
+        charts.rolling_chart(nav.pct_change().iloc[1:], 40, "rolling"),
+        charts.forest_chart(pd.DataFrame({"label": ["a"], "diff": [0.1], "ci_low": [-0.1],
+                                          "ci_high": [0.3]}), "forest", "diff", marked={"a"}),
     ]
     for c in made:
         assert c.problems == (), (c.title, c.problems)
@@ -273,3 +292,103 @@ def test_forecast_paths_are_charted_from_the_in_memory_result(full_report, repor
     # from the folder alone the paths are not available, and the report says so
     assert "Forecast sensitivities to" not in report_text
     assert "simulated paths are kept only in" in report_text
+
+
+# --- names that look like TeX (issue #23 D09) ---------------------------------------------------
+
+
+TEX_NAMES = ("$\\undefinedmacro{$", "$X000_{$")
+
+
+def test_every_chart_draws_text_literally():
+    import inspect
+
+    drawers = [f for n, f in vars(charts).items() if inspect.isfunction(f) and
+               not n.startswith("_") and inspect.signature(f).return_annotation in
+               ("Chart", charts.Chart)]
+    assert len(drawers) >= 10
+    assert [f.__name__ for f in drawers if not getattr(f, "literal_text", False)] == []
+
+
+def test_tex_like_series_names_do_not_break_the_report(tiny_market, tmp_path):
+    from causalfolio.backtest import BacktestConfig, run_backtest, write_run
+    from causalfolio.data import Market
+    from causalfolio.report.html import write_report
+
+    a, c = tiny_market.assets.copy(), tiny_market.candidates.copy()
+    a.columns = [TEX_NAMES[0], *a.columns[1:]]
+    c.columns = [TEX_NAMES[1], *c.columns[1:]]
+    market = Market(assets=a, candidates=c)
+    config = BacktestConfig(driver_window=60, train_window=60, cov_window=40,
+                            start="2015-11-01")
+    spec = "rccp(k=3,exclude=['X001','X002','X003'])|linear|beta|static|hsp"
+    res = run_backtest(market, [spec], config, benchmarks=["equal"])
+    assert TEX_NAMES[1] in res.strategies[spec].rebalances[0].selection.names
+    out = write_report(write_run(res, tmp_path / "run"), dates=[str(res.dates[-1].date())])
+    assert html.escape(TEX_NAMES[1]) in out.read_text()  # in the drivers' evidence table
+
+
+# --- what the backtest report adds (issue #22 item 6) -------------------------------------------
+
+
+def test_sharpe_tests_in_the_report_are_those_the_cli_prints(report_text, tiny_result):
+    from causalfolio.cli import _sharpe_vs_benchmark
+
+    printed = _sharpe_vs_benchmark(tiny_result, "equal").splitlines()[1:]
+    assert len(printed) == 2
+    for line in printed:
+        label, est, lo, hi, p = re.match(
+            r"\s+(\S+)\s+([-+][\d.]+)\s+\[([-+][\d.]+), ([-+][\d.]+)\]\s+p=([\d.]+)",
+            line).groups()
+        row = (f"<td><code>{html.escape(label)}</code></td><td>{est}</td><td>[{lo}, {hi}]</td>"
+               f"<td>{p}</td>")
+        assert row in report_text, (line, row)
+
+
+def test_calendar_returns_and_active_weights_known_answers():
+    from causalfolio.report.html import active_weights, calendar_returns
+
+    idx = pd.to_datetime(["2020-06-30", "2020-12-31", "2021-03-31", "2021-12-31", "2022-01-31"])
+    nav = pd.DataFrame({"a": [100.0, 110.0, 99.0, 121.0, 60.5]}, index=idx)
+    np.testing.assert_allclose(calendar_returns(nav)["a"].to_numpy(), [0.1, 0.1, -0.5])
+    w = pd.DataFrame({"A": [0.6, 0.2], "B": [0.4, 0.8], "turnover": [1.0, 0.4]},
+                     index=pd.to_datetime(["2020-01-01", "2020-02-03"]))
+    base = pd.DataFrame({"A": [0.5], "turnover": [1.0]}, index=pd.to_datetime(["2020-01-01"]))
+    got = active_weights(w, base)
+    np.testing.assert_allclose(got.to_numpy(), [[0.1, 0.4], [-0.3, 0.8]])
+    assert list(got.columns) == ["A", "B"]
+
+
+def test_driver_evidence_keeps_the_runner_ups(run_dir, report_text):
+    recs = load_rebalances(run_dir)
+    label = next(k for k, v in recs.items() if v[0].get("drivers"))
+    d = recs[label][0]["drivers"]
+    scores = d["scores"]
+    k = len(d["names"])
+    assert list(scores)[:k] == d["names"]
+    ups = list(scores)[k:]
+    assert len(ups) == 5 and not set(ups) & set(d["names"])
+    ranks = [scores[n]["rank"] for n in ups]
+    assert ranks == sorted(ranks) and min(ranks) > max(scores[n]["rank"] for n in d["names"])
+    assert "the 5 best candidates that were not selected" in report_text
+
+
+def test_mds_labels_do_not_overlap_points_or_each_other():
+    fig = charts._figure(6.0, 4.0)
+    ax = fig.add_subplot()
+    xy = np.array([[0.0, 0.0], [0.0, 0.0], [0.001, 0.0], [1.0, 1.0]])  # three on one spot
+    ax.set_xlim(-1, 2)
+    ax.set_ylim(-1, 2)
+    off = charts.label_offsets(ax, xy, ["AAA", "BBB", "CCC", "DDD"], radius=[5, 5, 5, 5])
+    scale = fig.dpi / 72.0
+    pix = ax.transData.transform(xy)
+    h, w = 1.25 * 8 * scale, 0.62 * 8 * scale * 3
+    boxes = [(px + dx * scale, py + dy * scale) for (px, py), (dx, dy) in
+             zip(pix, off, strict=True)]
+    for i, (x0, y0) in enumerate(boxes):
+        for j, (x1, y1) in enumerate(boxes[:i]):
+            assert x0 + w <= x1 or x1 + w <= x0 or y0 + h <= y1 or y1 + h <= y0, (i, j)
+        for px, py in pix:  # clear of every marker (radius 5 points)
+            r = 5 * scale
+            assert (x0 >= px + r - 1e-9 or x0 + w <= px - r or y0 >= py + r - 1e-9
+                    or y0 + h <= py - r)
