@@ -59,11 +59,29 @@ def parse_date(value: Any, name: str) -> pd.Timestamp | None:
     return ts.tz_localize(None) if ts.tz is not None else ts
 
 
+MAX_SEED = 2**32 - 1
+"""Largest seed: numpy's and scikit-learn's ``random_state`` range, and small enough for the
+int64 columns of result tables."""
+
+
 def check_seed(value: Any, name: str = "seed") -> int:
-    """A random seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
+    """A random seed: an integer in [0, :data:`MAX_SEED`] (numpy's generators refuse negative
+    seeds; a larger one cannot be stored in the result tables)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        raise ConfigError(f"{name} must be an integer >= 0, got {shorten(repr(value))}")
+    if value > MAX_SEED:
+        raise ConfigError(f"{name} must be at most {MAX_SEED} (2**32 - 1), got "
+                          f"{shorten(repr(value))}")
     return int(value)
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters (with the length of the rest) for echoing user input
+    back in a one-line error message: a megabyte of spec is not repeated on stderr."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
 
 
 def check_out_path(out: str | os.PathLike, *, option: str = "--out", kind: str = "folder"

@@ -96,3 +96,8 @@ class CausalfolioWarning(UserWarning):
 class ConstantSensitivitiesWarning(CausalfolioWarning):
     """A sensitivity forecaster received series that are constant over the window (e.g. after
     ``linear|beta``): its forecast equals ``static``, so such arms are identical."""
+
+
+class RuinWarning(CausalfolioWarning):
+    """A portfolio lost everything (its NAV reached 0): it holds nothing from that day on and its
+    metrics describe a total loss."""

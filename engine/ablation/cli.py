@@ -45,7 +45,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from ..checks import check_out_path
     from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
-    from .markets import MarketGrid, market_options_from_toml, parse_seeds
+    from .markets import (MarketGrid, check_study_size, count_markets, market_options_from_toml,
+                          parse_seeds)
     from .runner import resolve_reference, run_ablation
     from .summary import format_summary
 
@@ -88,6 +89,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         v = mopts.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+    # backtests = markets x combinations, counted before any market is built or data read
+    n_markets = count_markets(**mopts)
+    n_backtests = check_study_size(n_markets, grid.size(), grid.max_combinations)
     data = None
     if mopts.get("synthetic") is None:
         if not (args.assets and args.drivers):
@@ -103,7 +107,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.dry_run:
         for c in combos:
             print(c.label)
-        print(f"{len(combos)} combinations")
+        print(f"{n_markets} market{'s' if n_markets != 1 else ''} x {len(combos)} "
+              f"combinations = {n_backtests} backtests")
         return 0
     if not args.quiet:
         print(f"{len(combos)} combinations ({len(grid.specs)} pipelines, "

@@ -63,7 +63,7 @@ from .executors import (
 )
 from .grid import Combination, Grid
 from .identical import identical_to
-from .markets import as_markets
+from .markets import MarketGrid, as_markets, check_study_size
 from .summary import factors, results_table, summarize
 
 STUDY_FORMAT = 2
@@ -396,6 +396,10 @@ def run_ablation(
     n_workers = workers or default_workers()
     combos = grid.combinations()
     ref_label = resolve_reference(combos, reference, grid.registry)
+    # backtests = markets x combinations, bounded before any market is built
+    n_markets = (market.size() if isinstance(market, MarketGrid)
+                 else len(market) if isinstance(market, Mapping) else 1)
+    check_study_size(n_markets, len(combos), grid.max_combinations)
     markets, mparams, mjson = as_markets(market)
     dates_of: dict[str, pd.DatetimeIndex] = {}
     for mid, m in markets.items():

@@ -23,6 +23,9 @@ drifted more than ``drift_threshold`` from its target)."""
 
 BOUNDS_POLICIES: tuple[str, ...] = ("error", "relax")
 
+START_NAV = 100.0
+"""The NAV every backtest starts from (the unit of ``fixed_cost``)."""
+
 
 def _deprecated(old: str, new: str, settings: dict[str, Any], clash: dict[str, Any]) -> None:
     """Warn about a deprecated spelling; refuse it next to the canonical one it stands for."""
@@ -223,6 +226,10 @@ class BacktestConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v < hi:
                 raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}), got {v!r}")
             set_(self, name, float(v))
+        if self.fixed_cost >= START_NAV:
+            raise ConfigError(f"fixed_cost {self.fixed_cost:g} is at least the starting NAV "
+                              f"({START_NAV:g}): one trade would cost everything; it is in NAV "
+                              "units per asset traded")
         if self.drift_threshold <= 0:
             raise ConfigError(f"drift_threshold must be > 0, got {self.drift_threshold!r}")
         cap = self.turnover_cap

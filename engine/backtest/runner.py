@@ -51,6 +51,9 @@ class StrategyResult:
         Per rebalance: the date, the numbers of investable assets and pool candidates, the
         assets that entered and left the investable set, the bounds used and whether they were
         relaxed, and the cash weight before trading.
+    ruined_on
+        The day the portfolio lost everything (its NAV is 0 from then on, with a
+        :class:`~causalfolio.errors.RuinWarning`), or ``None``.
     """
 
     label: str
@@ -62,6 +65,7 @@ class StrategyResult:
     rebalances: tuple[RebalanceResult, ...]
     metrics: dict[str, float]
     universe: tuple[dict[str, Any], ...] = ()
+    ruined_on: pd.Timestamp | None = None
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -255,6 +259,17 @@ def simulate(
             pd.Series(turnover, index=targets.index))
 
 
+def warn_ruin(label: str, day: pd.Timestamp) -> None:
+    """Emit the :class:`~causalfolio.errors.RuinWarning` of a strategy that lost everything."""
+    import warnings
+
+    from ..errors import RuinWarning
+
+    warnings.warn(f"{label} lost everything on {day.date()}: its NAV is 0 from then on (total "
+                  "return -100%); its costs, leverage or short positions exceed what it holds",
+                  RuinWarning, stacklevel=3)
+
+
 def _per_asset(config: BacktestConfig, market: Market) -> tuple[float | np.ndarray, np.ndarray]:
     """Cost per asset (bps, scalar when uniform) and delisting return per asset, checked."""
     cols = market.assets.columns
@@ -433,6 +448,10 @@ def run_backtest(
             nav[t + 1] = nav[t] * (1.0 + port[t])
             if drift_schedule:
                 trigger = book.drifted_beyond(targets[-1], config.drift_threshold)
+        ruined_on = None
+        if book.ruined:
+            ruined_on = sim_days[int(np.argmax(nav[1:] <= 0))]
+            warn_ruin(label, ruined_on)
         idx = pd.DatetimeIndex(rebal_days, name=None)
         weights = pd.DataFrame(np.array(targets), index=idx, columns=names)
         turnover = pd.Series(rebal_turnover, index=idx)
@@ -444,7 +463,8 @@ def run_backtest(
         out[label] = StrategyResult(label=label, pipeline=pipe, nav=nav_s,
                                     returns=pd.Series(port, index=sim_days), weights=weights,
                                     turnover=turnover, rebalances=tuple(results),
-                                    metrics=metrics, universe=tuple(records))
+                                    metrics=metrics, universe=tuple(records),
+                                    ruined_on=ruined_on)
     if drift_schedule:
         dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
     return BacktestResult(config=config, dates=dates, strategies=out)
