@@ -42,13 +42,16 @@ def parse_date(value: Any, name: str) -> pd.Timestamp | None:
                           "e.g. 2016-02-29")
     if isinstance(value, str):
         text = value.strip()
+        if text and not text[0].isdigit():  # 'now', 'today': not reproducible, not a date
+            raise ConfigError(f"{name} date {shorten(repr(value))} is invalid (not a date); use "
+                              "YYYY-MM-DD, e.g. 2016-02-29")
         try:
             ts = pd.Timestamp(text) if text else pd.NaT
         except (ValueError, TypeError, OverflowError) as exc:
             why = ("the day is out of range for the month" if "out of range" in str(exc)
                    else "not a date")
-            raise ConfigError(f"{name} date {value!r} is invalid ({why}); use YYYY-MM-DD, "
-                              "e.g. 2016-02-29") from None
+            raise ConfigError(f"{name} date {shorten(repr(value))} is invalid ({why}); use "
+                              "YYYY-MM-DD, e.g. 2016-02-29") from None
     elif isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
         ts = pd.Timestamp(value)
     else:

@@ -45,8 +45,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from ..checks import check_out_path
     from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
-    from .markets import (MarketGrid, check_study_size, count_markets, market_options_from_toml,
-                          parse_seeds)
+    from .markets import (
+        MarketGrid,
+        check_study_size,
+        count_markets,
+        market_options_from_toml,
+        parse_seeds,
+    )
     from .runner import resolve_reference, run_ablation
     from .summary import format_summary
 

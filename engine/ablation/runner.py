@@ -186,6 +186,36 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
 
 
 
+def check_settings(grid: Grid, combos: list[Combination], markets: Mapping[str, Any],
+                   dates_of: Mapping[str, pd.DatetimeIndex]) -> None:
+    """Check every distinct set of backtest settings of the grid as :func:`run_backtest` would,
+    before the study starts: settings no backtest accepts (bounds the wrong way round, a NaN
+    cost), a risk-free series that does not cover a market's dates, or per-asset files naming
+    assets a market lacks raise :class:`ConfigError`/:class:`DataError` once, instead of
+    failing every combination."""
+    from ..backtest.inputs import daily_risk_free
+    from ..backtest.runner import _per_asset
+
+    checked: dict[Any, None] = {}
+    for c in combos:
+        if c.settings in checked:
+            continue
+        checked[c.settings] = None
+        where = " ".join(f"{k}={v}" for k, v in c.settings if len(dict(grid.axes)[k]) > 1)
+        try:
+            cfg = c.config(grid.fixed)
+            for mid, m in markets.items():
+                _per_asset(cfg, m)
+                if cfg.risk_free_series is not None:
+                    end = grid.fixed["end"] if grid.fixed["end"] is not None else m.dates[-1]
+                    days = m.dates[(m.dates >= dates_of[mid][0]) & (m.dates <= end)]
+                    daily_risk_free(cfg.risk_free_series, days, source=str(cfg.risk_free))
+        except (ConfigError, DataError) as exc:
+            if not where:
+                raise
+            raise type(exc)(f"settings {where}: {exc}") from None
+
+
 def _slug(mid: str) -> str:
     """A folder name for a market id: readable part plus a short hash (ids may hold any text)."""
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", mid)[:40]
@@ -409,6 +439,7 @@ def run_ablation(
             if len(markets) == 1:
                 raise
             raise DataError(f"market {mid}: {exc}") from None
+    check_settings(grid, combos, markets, dates_of)
     axes = [a for a, _ in grid.axes]
     first = next(iter(markets))
     if len(markets) == 1:

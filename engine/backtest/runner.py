@@ -259,6 +259,15 @@ def simulate(
             pd.Series(turnover, index=targets.index))
 
 
+def check_investable(n: int, day: pd.Timestamp) -> None:
+    """Raise :class:`DataError` when no asset is investable at a rebalance (every one delisted
+    or without a full window of history): no bound, relaxed or not, can hold for none."""
+    if n == 0:
+        raise DataError(f"on {pd.Timestamp(day).date()}: no asset is investable (none has a "
+                        "price on that date and a full window of history before it); end the "
+                        "backtest earlier (--end) or give data covering it")
+
+
 def warn_ruin(label: str, day: pd.Timestamp) -> None:
     """Emit the :class:`~causalfolio.errors.RuinWarning` of a strategy that lost everything."""
     import warnings
@@ -354,6 +363,7 @@ def run_backtest(
     if universe.fixed and config.bounds_policy == "error":
         check_bounds(market.assets.shape[1], *config.bounds)  # the same at every date
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
+        check_investable(int(universe.investable(p).sum()), tau)
         bounds_at(int(universe.investable(p).sum()), config.bounds, config.bounds_policy, tau)
     costs, delist = _per_asset(config, market)
     rf_src = config.risk_free_series
@@ -406,6 +416,7 @@ def run_backtest(
                     if not set(reuse.names) <= live:  # a selected driver left: select again
                         reuse = None
                 n_inv = int(inv.sum())
+                check_investable(n_inv, day)
                 bounds, relaxed = bounds_at(n_inv, config.bounds, config.bounds_policy, day)
                 horizon = 21 if horizons is None else int(horizons[sched_pos[day]])
                 a_win = market.assets.iloc[pos - need:pos]
