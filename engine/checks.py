@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, shorten
 
 
 def parse_date(value: Any, name: str) -> pd.Timestamp | None:
@@ -78,15 +78,6 @@ def check_seed(value: Any, name: str = "seed") -> int:
     return int(value)
 
 
-def shorten(text: str, limit: int = 200) -> str:
-    """``text`` cut to ``limit`` characters (with the length of the rest) for echoing user input
-    back in a one-line error message: a megabyte of spec is not repeated on stderr."""
-    text = str(text)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
-
-
 def check_out_path(out: str | os.PathLike, *, option: str = "--out", kind: str = "folder"
                    ) -> Path:
     """Check that ``out`` can be created as a new folder (or file) before any work starts.
@@ -117,6 +108,10 @@ def check_out_path(out: str | os.PathLike, *, option: str = "--out", kind: str =
             text.rstrip("/") in (".", "..", ""):
         raise ConfigError(f"{option} {text!r} does not name a new {kind}; give a {kind} name, "
                           "e.g. runs/demo")
+    if p.is_symlink() and not p.exists():
+        raise ConfigError(f"{option} {shorten(repr(text))} is a symbolic link to "
+                          f"{shorten(repr(os.readlink(p)))}, which does not exist; causalfolio "
+                          f"does not write through links: choose another {option}")
     if kind == "folder" and p.is_file():
         raise ConfigError(f"{option} {text!r} is a file, not a folder; choose another {option}")
     if kind == "file" and p.is_dir():

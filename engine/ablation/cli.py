@@ -52,7 +52,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         market_options_from_toml,
         parse_seeds,
     )
-    from .runner import resolve_reference, run_ablation
+    from .runner import check_settings, resolve_reference, run_ablation
     from .summary import format_summary
 
     # cheap checks first: a bad option fails before the grid is expanded or anything is created
@@ -108,6 +108,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be an integer >= 1, got {args.workers}")
     combos = grid.combinations()
+    check_settings(grid, combos, {}, {})  # every combination's settings, before a dry run too
     out = Path(args.out or f"runs/ablation-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.dry_run:
         for c in combos:

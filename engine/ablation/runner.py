@@ -295,12 +295,18 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                               "a file it did not write: choose another --out")
         fresh = True
         if study.is_file():
+            damaged = ""
             try:
                 old = json.loads(study.read_text()).get("context")
-            except (OSError, json.JSONDecodeError, AttributeError):
-                old = None
+            except (OSError, json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
+                old, damaged = None, type(exc).__name__
             fresh = old != context
             if fresh:
+                if not force and damaged:
+                    raise ConfigError(
+                        f"--out {out} holds a damaged {STUDY_MARKER} (unreadable: {damaged}), "
+                        "so its results cannot be matched to this study; choose another --out, "
+                        "or pass --force to discard them")
                 if not force:
                     raise ConfigError(
                         f"--out {out} holds a study on other data, dates or fixed settings; "

@@ -25,6 +25,8 @@ def number_or_path(value: Any, *, name: str) -> float | str:
         return float(value)
     if isinstance(value, (str, os.PathLike)):
         text = str(value).strip()
+        if not text:
+            raise ConfigError(f"{name} is empty; give a number (e.g. 0.02) or a file name")
         try:
             return float(text)
         except ValueError:
