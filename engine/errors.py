@@ -57,7 +57,7 @@ class SpecError(CausalfolioError, ValueError):
     def __str__(self) -> str:
         text = shorten(self.message, 4 * ECHO_LIMIT)
         if self.hint:
-            text += f"; {shorten(self.hint)}"
+            text += f"; {shorten(self.hint, 4 * ECHO_LIMIT)}"
         if self.spec is not None:
             s = self.spec
             if self.start is not None:

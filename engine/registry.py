@@ -307,6 +307,11 @@ class Registry:
         entry = self._entries[stage].get(name)
         if entry is not None:
             return entry.cls
+        provider, _ = self._blocked_provider(stage, name) if self.blocked else (None, [])
+        if provider is not None:
+            raise SpecError(f"{STAGE_LABELS[stage]} {name!r} is blocked: plugin {provider!r} "
+                            f"provides it and {ENV_BLOCK} blocks that plugin",
+                            hint=f"remove {provider!r} from {ENV_BLOCK} to use it")
         raise SpecError(
             f"unknown {STAGE_LABELS[stage]} {name!r}",
             hint=self.suggest(stage, name),
@@ -327,7 +332,38 @@ class Registry:
         if self.failures:
             hint += " (plugins that failed to load: " + ", ".join(
                 f.name for f in self.failures) + ")"
+        unloaded = self._blocked_provider(stage, name)[1] if self.blocked else []
+        if unloaded:
+            hint += (f" ({ENV_BLOCK} blocks {', '.join(map(repr, unloaded))}: not loaded, so "
+                     f"causalfolio cannot tell whether one provides {name!r})")
         return hint
+
+    def _blocked_provider(self, stage: str, name: str) -> tuple[str | None, list[str]]:
+        """The blocked plugin that provides ``name`` (or None), and the blocked plugins that could
+        not be asked. Built-in modules and plugin objects given to :func:`build_registry` are
+        asked (their hook runs on a list: nothing is registered); blocked entry points are never
+        loaded, so they cannot be asked."""
+        extra = {n: obj for n, obj in self._recipe["extra"] if n in self.blocked}
+        hook = next(h for h, s in hookspecs.HOOK_STAGES.items() if s == stage)
+        unloaded = []
+        for plugin in self.blocked:
+            obj = extra.get(plugin)
+            if obj is None and is_builtin(plugin):
+                try:
+                    obj = importlib.import_module(plugin)
+                except Exception:  # noqa: BLE001 - a broken blocked module provides nothing
+                    continue
+            if obj is None:
+                unloaded.append(plugin)
+                continue
+            names: list[Any] = []
+            try:
+                getattr(obj, hook)(register=lambda cls: names.append(getattr(cls, "name", None)))
+            except Exception:  # noqa: BLE001 - no such hook, or it fails: not the provider
+                continue
+            if name in names:
+                return plugin, unloaded
+        return None, unloaded
 
     def estimator(self, name: str) -> EstimatorEntry | None:
         """The estimator registered as ``name`` (by a plugin's ``register_estimators``)."""
