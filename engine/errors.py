@@ -6,7 +6,6 @@ is wrong and how to fix it, in one line; the CLI prints it and exits with status
 
 from __future__ import annotations
 
-
 ECHO_LIMIT = 200
 """Most characters of user input an error message repeats (see :func:`shorten`)."""
 

@@ -430,6 +430,8 @@ def run_ablation(
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
     n_workers = workers or default_workers()
+    if executor != "serial" and grid.registry is not None:
+        grid.registry.check_portable()  # PluginError before anything starts, not a dead worker
     combos = grid.combinations()
     ref_label = resolve_reference(combos, reference, grid.registry)
     # backtests = markets x combinations, bounded before any market is built

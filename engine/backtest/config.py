@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from ..checks import parse_date
+from ..checks import check_seed, parse_date
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError
 from ..pipeline import Windows
@@ -201,7 +201,7 @@ class BacktestConfig:
             # one parser for every date setting: offsets dropped, 'now' and numbers refused
             when = tuple(sorted(parse_date(d, "reselect_dates") for d in self.reselect_dates))
             object.__setattr__(self, "reselect_dates", when)
-        _positive_int("seed", self.seed, minimum=0)
+        object.__setattr__(self, "seed", check_seed(self.seed, "seed"))
         try:
             lo, hi = float(self.min_weight), float(self.max_weight)
         except (TypeError, ValueError):
