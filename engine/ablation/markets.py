@@ -63,7 +63,8 @@ def parse_seeds(text: Any) -> tuple[int, ...]:
     if isinstance(text, (int, np.integer)):
         seeds = [int(text)]
     elif isinstance(text, (list, tuple)):
-        seeds = [s for item in text for s in parse_seeds(item)]
+        seeds = [s for item in text  # plain ints directly: a list may hold many seeds
+                 for s in ((item,) if type(item) is int else parse_seeds(item))]
     else:
         s = str(text).strip()
         try:
