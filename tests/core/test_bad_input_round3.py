@@ -24,7 +24,6 @@ from causalfolio.errors import (
     DataError,
     ParameterError,
     PluginError,
-    RuinWarning,
     SpecError,
 )
 
@@ -129,6 +128,8 @@ def test_d03_book_ruin_stops_at_zero():
 def test_d03_ruined_backtest_reports_a_total_loss(market):
     cfg = BacktestConfig(driver_window=30, train_window=30, cov_window=20, fixed_cost=40.0,
                          diagnostics=False)
+    from causalfolio.errors import RuinWarning
+
     with pytest.warns(RuinWarning, match="lost everything"):
         res = run_backtest(market, [], cfg, benchmarks=["equal"])
     s = res.strategies["equal"]
