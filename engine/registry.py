@@ -225,12 +225,13 @@ class Registry:
             objs += [args[1] for _, args in self._added if len(args) > 1]
             names = {getattr(o, "__qualname__", type(o).__qualname__) for o in objs
                      if getattr(o, "__module__", None) == "__main__"}
-            hidden = _not_in_script(names, getattr(main, "__file__", ""))
+            script = str(getattr(main, "__file__", ""))
+            hidden = _not_in_script(names, script)
             if hidden:
                 raise PluginError(self._not_portable(
                     f"{', '.join(hidden)} {'is' if len(hidden) == 1 else 'are'} defined under "
                     f"'if __name__ == \"__main__\":' in "
-                    f"{main.__file__}, and worker processes, which re-import the script under "
+                    f"{script}, and worker processes, which re-import the script under "
                     "another name, never see it; define it at the top level of the script"))
 
     @staticmethod

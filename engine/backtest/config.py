@@ -199,7 +199,10 @@ class BacktestConfig:
             if self.reselect_every != 1:
                 raise ConfigError("give either reselect_every or reselect_dates, not both")
             # one parser for every date setting: offsets dropped, 'now' and numbers refused
-            when = tuple(sorted(parse_date(d, "reselect_dates") for d in self.reselect_dates))
+            parsed = [parse_date(d, "reselect_dates") for d in self.reselect_dates]
+            when = tuple(sorted(d for d in parsed if d is not None))
+            if len(when) != len(parsed):
+                raise ConfigError("reselect_dates: a date is missing (None); write YYYY-MM-DD")
             object.__setattr__(self, "reselect_dates", when)
         object.__setattr__(self, "seed", check_seed(self.seed, "seed"))
         try:
