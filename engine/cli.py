@@ -68,7 +68,8 @@ def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int
     for label, strat in result.strategies.items():
         if label == ref:
             continue
-        ruined = [s for s in (strat, result.strategies[ref]) if s.ruined_on is not None]
+        ruined = [s for s in (strat, result.strategies[ref])
+                  if getattr(s, "ruined_on", None) is not None]
         if ruined:
             lines.append(f"  {label:<{width}}  n/a ({ruined[0].label} lost everything on "
                          f"{ruined[0].ruined_on.date()})")
