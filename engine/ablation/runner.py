@@ -194,8 +194,17 @@ def check_settings(grid: Grid, combos: list[Combination], markets: Mapping[str, 
     assets a market lacks raise :class:`ConfigError`/:class:`DataError` once, instead of
     failing every combination."""
     from ..backtest.inputs import daily_risk_free
-    from ..backtest.runner import _per_asset
+    from ..backtest.runner import _per_asset, check_investable
 
+    for mid, m in markets.items():  # no asset priced on a rebalance date: none is investable
+        priced = m.assets.reindex(dates_of[mid]).notna().sum(axis=1)
+        if (priced == 0).any():
+            day = priced.index[(priced == 0).to_numpy()][0]
+            try:
+                check_investable(0, day)
+            except DataError as exc:
+                raise DataError(f"market {mid}: {exc}" if len(markets) > 1 else str(exc)
+                                ) from None
     checked: dict[Any, None] = {}
     for c in combos:
         if c.settings in checked:

@@ -207,6 +207,9 @@ def test_d11_every_asset_delisted_is_an_error_not_a_division_by_zero(cwd, capsys
     _refused(["backtest", "--assets", "dead.csv", "--drivers", "drivers.csv", "--spec", SPEC,
               *SMALL, "--bounds-policy", "relax", "--out", "o"], cwd, capsys,
              "no asset is investable")
+    _refused(["ablate", "--assets", "dead.csv", "--drivers", "drivers.csv", "--spec", SPEC,
+              *SMALL, "--bounds-policy", "relax", "--executor", "serial", "--out", "o"], cwd,
+             capsys, "no asset is investable")
 
 
 # --- D14, D15: seeds and scikit-learn options --------------------------------------------------
