@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
+from .errors import ConfigError, shorten
 
 
 def parse_date(value: Any, name: str) -> pd.Timestamp | None:
@@ -42,13 +42,16 @@ def parse_date(value: Any, name: str) -> pd.Timestamp | None:
                           "e.g. 2016-02-29")
     if isinstance(value, str):
         text = value.strip()
+        if text and not text[0].isdigit():  # 'now', 'today': not reproducible, not a date
+            raise ConfigError(f"{name} date {shorten(repr(value))} is invalid (not a date); use "
+                              "YYYY-MM-DD, e.g. 2016-02-29")
         try:
             ts = pd.Timestamp(text) if text else pd.NaT
         except (ValueError, TypeError, OverflowError) as exc:
             why = ("the day is out of range for the month" if "out of range" in str(exc)
                    else "not a date")
-            raise ConfigError(f"{name} date {value!r} is invalid ({why}); use YYYY-MM-DD, "
-                              "e.g. 2016-02-29") from None
+            raise ConfigError(f"{name} date {shorten(repr(value))} is invalid ({why}); use "
+                              "YYYY-MM-DD, e.g. 2016-02-29") from None
     elif isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
         ts = pd.Timestamp(value)
     else:
@@ -59,10 +62,19 @@ def parse_date(value: Any, name: str) -> pd.Timestamp | None:
     return ts.tz_localize(None) if ts.tz is not None else ts
 
 
+MAX_SEED = 2**32 - 1
+"""Largest seed: numpy's and scikit-learn's ``random_state`` range, and small enough for the
+int64 columns of result tables."""
+
+
 def check_seed(value: Any, name: str = "seed") -> int:
-    """A random seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
+    """A random seed: an integer in [0, :data:`MAX_SEED`] (numpy's generators refuse negative
+    seeds; a larger one cannot be stored in the result tables)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        raise ConfigError(f"{name} must be an integer >= 0, got {shorten(repr(value))}")
+    if value > MAX_SEED:
+        raise ConfigError(f"{name} must be at most {MAX_SEED} (2**32 - 1), got "
+                          f"{shorten(repr(value))}")
     return int(value)
 
 
@@ -96,6 +108,10 @@ def check_out_path(out: str | os.PathLike, *, option: str = "--out", kind: str =
             text.rstrip("/") in (".", "..", ""):
         raise ConfigError(f"{option} {text!r} does not name a new {kind}; give a {kind} name, "
                           "e.g. runs/demo")
+    if p.is_symlink() and not p.exists():
+        raise ConfigError(f"{option} {shorten(repr(text))} is a symbolic link to "
+                          f"{shorten(repr(os.readlink(p)))}, which does not exist; causalfolio "
+                          f"does not write through links: choose another {option}")
     if kind == "folder" and p.is_file():
         raise ConfigError(f"{option} {text!r} is a file, not a folder; choose another {option}")
     if kind == "file" and p.is_dir():

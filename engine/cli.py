@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import sys
 import threading
@@ -27,7 +28,7 @@ from .cli_common import (
     backtest_progress,
     market_from_args,
 )
-from .errors import CausalfolioError, Terminated
+from .errors import CausalfolioError, Terminated, shorten
 
 DEMO_SPEC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
 """The recommended pipeline: best mean Sharpe on the claims study's development seeds
@@ -66,6 +67,12 @@ def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int
     width = max(len(k) for k in result.strategies)
     for label, strat in result.strategies.items():
         if label == ref:
+            continue
+        ruined = [s for s in (strat, result.strategies[ref])
+                  if getattr(s, "ruined_on", None) is not None]
+        if ruined:
+            lines.append(f"  {label:<{width}}  n/a ({ruined[0].label} lost everything on "
+                         f"{ruined[0].ruined_on.date()})")
             continue
         both = pd.concat([strat.returns, base], axis=1, join="inner").dropna()
         if len(both) < 10:
@@ -378,11 +385,31 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _glue_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--risk-free -0.01,0`` -> ``--risk-free=-0.01,0``: argparse reads a value starting with
+    ``-`` as an option unless it is one plain negative number, so lists (``--band -1,0``) and
+    exponents (``-1e-3``) after an option are glued to it (``--`` ends the options)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return out + list(argv[i:])
+        if (tok.startswith("--") and "=" not in tok and i + 1 < len(argv)
+                and re.match(r"-\.?\d", argv[i + 1])):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 user error, 1 internal error, 130 Ctrl-C,
     143 SIGTERM; an interrupted ablation keeps what finished and resumes when re-run)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_negative_values(sys.argv[1:] if argv is None else argv))
     if getattr(args, "benchmark", "missing") is None:
         args.benchmark = list(DEMO_BENCHMARKS) if args.command == "demo" else []
     try:
@@ -394,7 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CausalfolioError as exc:
         if args.debug:
             raise
-        print(f"causalfolio: error: {exc}", file=sys.stderr)
+        # one line, and never megabytes of echoed input
+        print(f"causalfolio: error: {shorten(' '.join(str(exc).splitlines()), 2000)}",
+              file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head & co.
         return 0

@@ -6,6 +6,18 @@ is wrong and how to fix it, in one line; the CLI prints it and exits with status
 
 from __future__ import annotations
 
+ECHO_LIMIT = 200
+"""Most characters of user input an error message repeats (see :func:`shorten`)."""
+
+
+def shorten(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters (with the count of the rest), for echoing user input
+    in a one-line error message: a megabyte of spec is not repeated on stderr."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters)"
+
 
 class CausalfolioError(Exception):
     """Base class of every error causalfolio raises on purpose."""
@@ -42,17 +54,21 @@ class SpecError(CausalfolioError, ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        text = self.message
+        text = shorten(self.message, 4 * ECHO_LIMIT)
         if self.hint:
-            text += f"; {self.hint}"
+            text += f"; {shorten(self.hint, 4 * ECHO_LIMIT)}"
         if self.spec is not None:
+            s = self.spec
             if self.start is not None:
                 end = self.end if self.end is not None else self.start + 1
-                s = self.spec
-                marked = f"{s[: self.start]}>>{s[self.start:end]}<<{s[end:]}"
+                # a long spec is shown around the marked part only
+                a, b = max(0, self.start - ECHO_LIMIT // 2), end + ECHO_LIMIT // 2
+                marked = (("..." if a else "") + s[a:self.start] + ">>"
+                          + shorten(s[self.start:end]) + "<<" + s[end:b]
+                          + (f"... ({len(s):,} characters)" if b < len(s) else ""))
                 text += f" in spec: {marked}"
             else:
-                text += f" in spec: {self.spec}"
+                text += f" in spec: {shorten(s)}"
         return text
 
     def caret(self) -> str:
@@ -108,3 +124,8 @@ class CollinearDriversWarning(CausalfolioWarning):
     """The drivers selected at a rebalance are near-collinear (variance inflation factor above
     10 over the driver window): their sensitivities are poorly identified and may flip sign
     from one rebalance to the next."""
+
+
+class RuinWarning(CausalfolioWarning):
+    """A portfolio lost everything (its NAV reached 0): it holds nothing from that day on and its
+    metrics describe a total loss."""

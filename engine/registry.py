@@ -97,6 +97,52 @@ def builtin_modules() -> list[str]:
     return sorted(names)
 
 
+def _not_in_script(names: Iterable[str], path: str) -> list[str]:
+    """Of ``names`` (qualified names of objects whose module is ``__main__``), those the script
+    at ``path`` does not define outside its ``if __name__ == "__main__":`` block."""
+    import ast
+
+    if not names:
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return []  # cannot tell: pickling will say
+    top: set[str] = set()
+
+    def main_guard(test: ast.expr) -> bool:
+        return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and test.left.id == "__name__" and len(test.comparators) == 1
+                and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value == "__main__")
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                top.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                top.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                top.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.If):
+                if not main_guard(node.test):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, (ast.With, ast.For, ast.While)):
+                visit(node.body)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for h in node.handlers:
+                    visit(h.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+
+    visit(tree.body)
+    return sorted(n for n in names if n.split(".")[0] not in top)
+
+
 def is_builtin(provider: str) -> bool:
     """True for a plugin shipped with causalfolio (a module below ``causalfolio.plugins``)."""
     return provider.startswith(BUILTIN_PACKAGE + ".")
@@ -173,6 +219,20 @@ class Registry:
             pickle.dumps(self)
         except Exception as exc:  # noqa: BLE001 - any pickling failure means it cannot travel
             raise PluginError(self._not_portable(f"{type(exc).__name__}: {exc}")) from None
+        if not interactive:  # a script: workers re-import it, without its main block
+            objs = [obj for _, obj in self._recipe["extra"]]
+            objs += [e.cls for s in STAGES for e in self._entries[s].values()]
+            objs += [args[1] for _, args in self._added if len(args) > 1]
+            names = {getattr(o, "__qualname__", type(o).__qualname__) for o in objs
+                     if getattr(o, "__module__", None) == "__main__"}
+            script = str(getattr(main, "__file__", ""))
+            hidden = _not_in_script(names, script)
+            if hidden:
+                raise PluginError(self._not_portable(
+                    f"{', '.join(hidden)} {'is' if len(hidden) == 1 else 'are'} defined under "
+                    f"'if __name__ == \"__main__\":' in "
+                    f"{script}, and worker processes, which re-import the script under "
+                    "another name, never see it; define it at the top level of the script"))
 
     @staticmethod
     def _not_portable(why: str) -> str:
@@ -307,6 +367,11 @@ class Registry:
         entry = self._entries[stage].get(name)
         if entry is not None:
             return entry.cls
+        provider, _ = self._blocked_provider(stage, name) if self.blocked else (None, [])
+        if provider is not None:
+            raise SpecError(f"{STAGE_LABELS[stage]} {name!r} is blocked: plugin {provider!r} "
+                            f"provides it and {ENV_BLOCK} blocks that plugin",
+                            hint=f"remove {provider!r} from {ENV_BLOCK} to use it")
         raise SpecError(
             f"unknown {STAGE_LABELS[stage]} {name!r}",
             hint=self.suggest(stage, name),
@@ -327,7 +392,39 @@ class Registry:
         if self.failures:
             hint += " (plugins that failed to load: " + ", ".join(
                 f.name for f in self.failures) + ")"
+        unloaded = self._blocked_provider(stage, name)[1] if self.blocked else []
+        if unloaded:
+            hint += (f" ({ENV_BLOCK} blocks {', '.join(map(repr, unloaded))}: not loaded, so "
+                     f"causalfolio cannot tell whether one provides {name!r})")
         return hint
+
+    def _blocked_provider(self, stage: str, name: str) -> tuple[str | None, list[str]]:
+        """The blocked plugin that provides ``name`` (or None), and the blocked plugins that could
+        not be asked. Built-in modules and plugin objects given to :func:`build_registry` are
+        asked (their hook runs on a list: nothing is registered); blocked entry points are never
+        loaded, so they cannot be asked."""
+        extra = {n: obj for n, obj in self._recipe["extra"] if n in self.blocked}
+        hook = next(h for h, s in hookspecs.HOOK_STAGES.items() if s == stage)
+        unloaded = []
+        for plugin in self.blocked:
+            obj = extra.get(plugin)
+            if obj is None and is_builtin(plugin):
+                try:
+                    obj = importlib.import_module(plugin)
+                except Exception:  # noqa: BLE001 - a broken blocked module provides nothing
+                    continue
+            if obj is None:
+                unloaded.append(plugin)
+                continue
+            names: list[Any] = []
+            try:
+                getattr(obj, hook)(register=lambda cls, seen=names: seen.append(
+                    getattr(cls, "name", None)))
+            except Exception:  # noqa: BLE001 - no such hook, or it fails: not the provider
+                continue
+            if name in names:
+                return plugin, unloaded
+        return None, unloaded
 
     def estimator(self, name: str) -> EstimatorEntry | None:
         """The estimator registered as ``name`` (by a plugin's ``register_estimators``)."""

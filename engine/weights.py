@@ -58,12 +58,21 @@ def within_bounds(w: np.ndarray, lo: float, hi: float, tol: float = 1e-8) -> boo
     )
 
 
+MAX_EXPOSURE = 100.0
+"""Largest gross or absolute net exposure of a long-short portfolio (times the NAV): beyond it a
+1% move loses everything."""
+
+
 def check_exposures(owner: str, gross: float | None, net: float) -> None:
     """Raise :class:`ParameterError` unless a long-short budget is possible: gross >= |net|."""
     from .errors import ParameterError
 
     if not math.isfinite(net):
         raise ParameterError(f"{owner}: parameter 'net' must be finite, got {net!r}")
+    for name, v in (("net", net), ("gross", gross)):  # 100x the NAV: ruin on a 1% move
+        if v is not None and not abs(v) <= MAX_EXPOSURE:
+            raise ParameterError(f"{owner}: parameter '{name}' must be at most {MAX_EXPOSURE:g} "
+                                 f"in absolute value (times the NAV), got {v:g}")
     if gross is not None and not gross >= abs(net):
         raise ParameterError(f"{owner}: parameter 'gross' (sum |w|) must be >= |net| (sum w); "
                              f"got gross={gross:g}, net={net:g}")

@@ -45,8 +45,14 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from ..checks import check_out_path
     from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
-    from .markets import MarketGrid, market_options_from_toml, parse_seeds
-    from .runner import resolve_reference, run_ablation
+    from .markets import (
+        MarketGrid,
+        check_study_size,
+        count_markets,
+        market_options_from_toml,
+        parse_seeds,
+    )
+    from .runner import check_settings, resolve_reference, run_ablation
     from .summary import format_effects, format_summary
 
     # cheap checks first: a bad option fails before the grid is expanded or anything is created
@@ -88,6 +94,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         v = mopts.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+    # backtests = markets x combinations, counted before any market is built or data read
+    n_markets = count_markets(**mopts)
+    n_backtests = check_study_size(n_markets, grid.size(), grid.max_combinations)
     data = None
     if mopts.get("synthetic") is None:
         if not (args.assets and args.drivers):
@@ -99,11 +108,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be an integer >= 1, got {args.workers}")
     combos = grid.combinations()
+    check_settings(grid, combos, {}, {})  # every combination's settings, before a dry run too
     out = Path(args.out or f"runs/ablation-{time.strftime('%Y%m%d-%H%M%S')}")
     if args.dry_run:
         for c in combos:
             print(c.label)
-        print(f"{len(combos)} combinations")
+        print(f"{n_markets} market{'s' if n_markets != 1 else ''} x {len(combos)} "
+              f"combinations = {n_backtests} backtests")
         return 0
     if not args.quiet:
         print(f"{len(combos)} combinations ({len(grid.specs)} pipelines, "

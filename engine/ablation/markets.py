@@ -32,12 +32,17 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from ..checks import check_seed, shorten
 from ..defaults import DEFAULT_REPLICAS, RESAMPLERS
 from ..errors import ConfigError
 from ..stages import fingerprint
 
 MARKET_KEYS = ("synthetic", "synthetic_param", "resample", "replicas", "block_days", "seed")
 """Keys of the grid file's ``[market]`` table (the CLI options without ``--``)."""
+
+MAX_MARKETS = 1_000_000
+"""Most markets a study may describe, checked before a seed range is expanded (the study itself
+is bounded by ``max_combinations``: markets x combinations, see :func:`count_markets`)."""
 
 
 def _synthetic_signature() -> dict[str, inspect.Parameter]:
@@ -55,10 +60,11 @@ def parse_seeds(text: Any) -> tuple[int, ...]:
     """
     if isinstance(text, bool):
         raise ConfigError(f"--synthetic takes seeds (5, 0,3,7 or 0:20), got {text!r}")
-    if isinstance(text, int):
-        return (text,)
-    if isinstance(text, (list, tuple)):
-        seeds = [s for item in text for s in parse_seeds(item)]
+    if isinstance(text, (int, np.integer)):
+        seeds = [int(text)]
+    elif isinstance(text, (list, tuple)):
+        seeds = [s for item in text  # plain ints directly: a list may hold many seeds
+                 for s in ((item,) if type(item) is int else parse_seeds(item))]
     else:
         s = str(text).strip()
         try:
@@ -67,21 +73,26 @@ def parse_seeds(text: Any) -> tuple[int, ...]:
             parts = []
         if not parts or (":" in s and len(parts) != 2):
             raise ConfigError(f"--synthetic takes seeds: 5, a list 0,3,7 or a range 0:20; got "
-                              f"{s!r}")
+                              f"{shorten(repr(s))}")
         if ":" in s:
             lo, hi = parts
             if hi <= lo:
                 raise ConfigError(f"--synthetic {s}: the range is empty; write START:STOP with "
                                   f"STOP > START (e.g. {lo}:{lo + 20} for seeds "
                                   f"{lo}..{lo + 19})")
+            if hi - lo > MAX_MARKETS:
+                raise ConfigError(f"--synthetic {s}: {hi - lo:,} seeds, more markets than a "
+                                  f"study may have ({MAX_MARKETS:,}); give fewer seeds")
             parts = list(range(lo, hi))
         seeds = parts
     if not seeds:
         raise ConfigError("--synthetic needs at least one seed")
     if any(x < 0 for x in seeds):
-        raise ConfigError(f"--synthetic: seeds must be >= 0, got {text!r}")
+        raise ConfigError(f"--synthetic: seeds must be >= 0, got {shorten(repr(text))}")
+    for x in (min(seeds), max(seeds)):
+        check_seed(x, "--synthetic: a seed")
     if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--synthetic: seed repeated in {text!r}")
+        raise ConfigError(f"--synthetic: seed repeated in {shorten(repr(text))}")
     return tuple(seeds)
 
 
@@ -250,6 +261,12 @@ class MarketGrid:
             raise ConfigError("--synthetic-param needs --synthetic SEEDS")
         _positive("replicas", self.replicas)
         _positive("block_days", self.block_days)
+        check_seed(self.seed, "[market] seed (of the bootstrap draws)")
+
+    def size(self) -> int:
+        """The number of markets, counted without building any (see :func:`count_markets`)."""
+        return count_markets(synthetic=self.synthetic, synthetic_param=self.synthetic_param,
+                             resample=self.resample, replicas=self.replicas)
 
     @classmethod
     def from_options(cls, *, synthetic: Any = None,
@@ -314,6 +331,37 @@ class MarketGrid:
             d.update(resample=self.resample, replicas=len(cells),
                      block_days=cells[0][1]["block_days"], seed=self.seed)
         return d
+
+
+def count_markets(*, synthetic: Any = None, synthetic_param: Any = None,
+                  resample: str | None = None, replicas: int | None = None,
+                  **_: Any) -> int:
+    """How many markets the options of :meth:`MarketGrid.from_options` describe, without
+    building any: seeds x the values of every ``synthetic_param`` axis, the bootstrap replicas,
+    or 1 (the data). A study runs markets x combinations backtests; :func:`check_study_size`
+    bounds that product."""
+    if synthetic is not None:
+        n = len(synthetic) if isinstance(synthetic, tuple) else len(parse_seeds(synthetic))
+        axes = (synthetic_param if isinstance(synthetic_param, tuple)
+                else parse_synthetic_params(synthetic_param))
+        return n * math.prod(len(v) for _, v in axes)
+    if resample is not None:
+        r = _positive("replicas", replicas)
+        return DEFAULT_REPLICAS if r is None else r
+    return 1
+
+
+def check_study_size(n_markets: int, n_combinations: int, max_combinations: int | None) -> int:
+    """Refuse (:class:`ConfigError`, exit status 2) a study of more backtests (markets x
+    combinations) than ``max_combinations`` (``None``: the default 10,000), before any market is
+    built; returns the number of backtests."""
+    from ..spec.expand import check_limit
+
+    total = n_markets * n_combinations
+    check_limit(total, max_combinations, "the study",
+                f" (backtests: {n_markets:,} market{'s' if n_markets != 1 else ''} x "
+                f"{n_combinations:,} combinations)")
+    return total
 
 
 def market_table(doc: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -72,7 +72,7 @@ from .executors import (
 )
 from .grid import Combination, Grid
 from .identical import identical_to
-from .markets import as_markets
+from .markets import MarketGrid, as_markets, check_study_size
 from .summary import factors, results_table, summarize
 
 STUDY_FORMAT = 2
@@ -195,6 +195,45 @@ def common_dates(market: Any, grid: Grid, combos: list[Combination]) -> pd.Datet
 
 
 
+def check_settings(grid: Grid, combos: list[Combination], markets: Mapping[str, Any],
+                   dates_of: Mapping[str, pd.DatetimeIndex]) -> None:
+    """Check every distinct set of backtest settings of the grid as :func:`run_backtest` would,
+    before the study starts: settings no backtest accepts (bounds the wrong way round, a NaN
+    cost), a risk-free series that does not cover a market's dates, or per-asset files naming
+    assets a market lacks raise :class:`ConfigError`/:class:`DataError` once, instead of
+    failing every combination."""
+    from ..backtest.inputs import daily_risk_free
+    from ..backtest.runner import _per_asset, check_investable
+
+    for mid, m in markets.items():  # no asset priced on a rebalance date: none is investable
+        priced = m.assets.reindex(dates_of[mid]).notna().sum(axis=1)
+        if (priced == 0).any():
+            day = priced.index[(priced == 0).to_numpy()][0]
+            try:
+                check_investable(0, day)
+            except DataError as exc:
+                raise DataError(f"market {mid}: {exc}" if len(markets) > 1 else str(exc)
+                                ) from None
+    checked: dict[Any, None] = {}
+    for c in combos:
+        if c.settings in checked:
+            continue
+        checked[c.settings] = None
+        where = " ".join(f"{k}={v}" for k, v in c.settings if len(dict(grid.axes)[k]) > 1)
+        try:
+            cfg = c.config(grid.fixed)
+            for mid, m in markets.items():
+                _per_asset(cfg, m)
+                if cfg.risk_free_series is not None:
+                    end = grid.fixed["end"] if grid.fixed["end"] is not None else m.dates[-1]
+                    days = m.dates[(m.dates >= dates_of[mid][0]) & (m.dates <= end)]
+                    daily_risk_free(cfg.risk_free_series, days, source=str(cfg.risk_free))
+        except (ConfigError, DataError) as exc:
+            if not where:
+                raise
+            raise type(exc)(f"settings {where}: {exc}") from None
+
+
 def _slug(mid: str) -> str:
     """A folder name for a market id: readable part plus a short hash (ids may hold any text)."""
     safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", mid)[:40]
@@ -285,17 +324,31 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                               "a file it did not write: choose another --out")
         fresh = True
         if study.is_file():
+            damaged = ""
             if read_stamp(out, STUDY_MARKER) is None:
+                try:
+                    json.loads(study.read_text())
+                except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise ConfigError(
+                        f"--out {out} holds a damaged {STUDY_MARKER} (unreadable: "
+                        f"{type(exc).__name__}), so causalfolio cannot prove the folder is its "
+                        "own and never writes into it, whatever the flags: delete it by hand "
+                        "if it is an old study, or choose another --out") from None
                 raise ConfigError(f"--out {out} is not an ablation folder written by causalfolio "
                                   f"(its {STUDY_MARKER} lacks causalfolio's folder stamp) and "
                                   "causalfolio never writes into a folder it did not make, "
                                   "whatever the flags: choose another --out")
             try:
                 old = json.loads(study.read_text()).get("context")
-            except (OSError, json.JSONDecodeError, AttributeError):
-                old = None
+            except (OSError, json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
+                old, damaged = None, type(exc).__name__
             fresh = old != context
             if fresh:
+                if not force and damaged:
+                    raise ConfigError(
+                        f"--out {out} holds a damaged {STUDY_MARKER} (unreadable: {damaged}), "
+                        "so its results cannot be matched to this study; choose another --out, "
+                        "or pass --force to discard them")
                 if not force:
                     raise ConfigError(
                         f"--out {out} holds a study on other data, dates or fixed settings; "
@@ -422,8 +475,14 @@ def run_ablation(
                                 or workers < 1):
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
     n_workers = workers or default_workers()
+    if executor != "serial" and grid.registry is not None:
+        grid.registry.check_portable()  # PluginError before anything starts, not a dead worker
     combos = grid.combinations()
     ref_label = resolve_reference(combos, reference, grid.registry)
+    # backtests = markets x combinations, bounded before any market is built
+    n_markets = (market.size() if isinstance(market, MarketGrid)
+                 else len(market) if isinstance(market, Mapping) else 1)
+    check_study_size(n_markets, len(combos), grid.max_combinations)
     markets, mparams, mjson = as_markets(market)
     dates_of: dict[str, pd.DatetimeIndex] = {}
     for mid, m in markets.items():
@@ -433,6 +492,7 @@ def run_ablation(
             if len(markets) == 1:
                 raise
             raise DataError(f"market {mid}: {exc}") from None
+    check_settings(grid, combos, markets, dates_of)
     axes = [a for a, _ in grid.axes]
     first = next(iter(markets))
     if len(markets) == 1:

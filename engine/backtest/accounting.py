@@ -15,6 +15,11 @@ weight ``c = 1 - sum(w)`` (short-sale proceeds included). One trading day is one
 
 With no band, no cap, no fixed cost, full investment and a zero risk-free rate the arithmetic is
 exactly the one of the fixed-universe simulator (bit for bit: tested).
+
+Ruin: a day that would take the NAV to zero or below (a leveraged or short book losing more than
+it holds, or costs larger than the NAV) ends the portfolio. Its return that day is -100%, the NAV
+stays at 0 from then on (nothing is held or traded; later returns are 0) and :attr:`Book.ruined`
+records the day's position in the simulation. A NAV is never negative.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class Book:
     held: np.ndarray = attrs.field(init=False)
     held_cash: float = attrs.field(init=False, default=1.0)
     rebalances: int = attrs.field(init=False, default=0)
+    ruined: bool = attrs.field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         self.w = np.zeros(self.n)
@@ -110,6 +116,8 @@ class Book:
         -------
         The portfolio return of the day after costs, and the one-way turnover when it traded.
         """
+        if self.ruined:  # nothing left: nothing held, nothing traded
+            return 0.0, (0.0 if target is not None else None)
         alive = ~np.isnan(r)
         turnover = None
         cost = 0.0
@@ -129,6 +137,13 @@ class Book:
         if self.cash:
             rp += self.cash * rf
         port = (1.0 - cost) * (1.0 + rp) - 1.0
+        if port <= -1.0:  # lost everything (or more): the portfolio ends at 0
+            self.ruined = True
+            self.nav = 0.0
+            self.w = np.zeros(self.n)
+            self.cash = 0.0
+            self.held, self.held_cash = self.w, 0.0
+            return -1.0, turnover
         self.nav = self.nav * (1.0 + port)
         if self.drift and 1.0 + rp > 0:
             self.w = w * (1.0 + rr) / (1.0 + rp)

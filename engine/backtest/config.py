@@ -10,11 +10,11 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from ..checks import parse_date
+from ..checks import check_seed, parse_date
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError
 from ..pipeline import Windows
-from .inputs import asset_values, number_or_path, read_risk_free
+from .inputs import asset_values, check_risk_free, number_or_path, read_risk_free
 from .schedule import FREQUENCIES
 
 SCHEDULES: tuple[str, ...] = (*FREQUENCIES, "drift")
@@ -22,6 +22,12 @@ SCHEDULES: tuple[str, ...] = (*FREQUENCIES, "drift")
 drifted more than ``drift_threshold`` from its target)."""
 
 BOUNDS_POLICIES: tuple[str, ...] = ("error", "relax")
+
+MAX_DELISTING_RETURN = 10.0
+"""Largest delisting return accepted (+1,000%): a larger one is a percentage or a typo."""
+
+START_NAV = 100.0
+"""The NAV every backtest starts from (the unit of ``fixed_cost``)."""
 
 
 def _deprecated(old: str, new: str, settings: dict[str, Any], clash: dict[str, Any]) -> None:
@@ -192,12 +198,13 @@ class BacktestConfig:
                                   f"{self.reselect_dates!r}")
             if self.reselect_every != 1:
                 raise ConfigError("give either reselect_every or reselect_dates, not both")
-            try:
-                when = tuple(sorted(pd.Timestamp(d) for d in self.reselect_dates))
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"reselect_dates: {exc}; write dates as YYYY-MM-DD") from None
+            # one parser for every date setting: offsets dropped, 'now' and numbers refused
+            parsed = [parse_date(d, "reselect_dates") for d in self.reselect_dates]
+            when = tuple(sorted(d for d in parsed if d is not None))
+            if len(when) != len(parsed):
+                raise ConfigError("reselect_dates: a date is missing (None); write YYYY-MM-DD")
             object.__setattr__(self, "reselect_dates", when)
-        _positive_int("seed", self.seed, minimum=0)
+        object.__setattr__(self, "seed", check_seed(self.seed, "seed"))
         try:
             lo, hi = float(self.min_weight), float(self.max_weight)
         except (TypeError, ValueError):
@@ -223,6 +230,10 @@ class BacktestConfig:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v < hi:
                 raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}), got {v!r}")
             set_(self, name, float(v))
+        if self.fixed_cost >= START_NAV:
+            raise ConfigError(f"fixed_cost {self.fixed_cost:g} is at least the starting NAV "
+                              f"({START_NAV:g}): one trade would cost everything; it is in NAV "
+                              "units per asset traded")
         if self.drift_threshold <= 0:
             raise ConfigError(f"drift_threshold must be > 0, got {self.drift_threshold!r}")
         cap = self.turnover_cap
@@ -250,7 +261,7 @@ class BacktestConfig:
         # the risk-free rate: an annual rate or a daily series (file or Series)
         rf = self.risk_free
         if isinstance(rf, pd.Series):
-            set_(self, "_risk_free_series", rf.astype(float))
+            set_(self, "_risk_free_series", check_risk_free(rf, "risk_free"))
         else:
             rf = number_or_path(rf, name="risk_free")
             set_(self, "risk_free", rf)
@@ -263,9 +274,10 @@ class BacktestConfig:
         if self.delisting_returns is not None:
             table = asset_values(self.delisting_returns, what="delisting returns",
                                  column="return")
-            bad = [k for k, (v, _) in table.items() if not v >= -1]
+            bad = [k for k, (v, _) in table.items() if not -1 <= v <= MAX_DELISTING_RETURN]
             if bad:
-                raise ConfigError(f"a delisting return must be >= -1 (a total loss); asset "
+                raise ConfigError(f"a delisting return must be in [-1, {MAX_DELISTING_RETURN:g}] "
+                                  f"(-1: a total loss; a fraction, not a percentage); asset "
                                   f"{bad[0]!r} has {table[bad[0]][0]!r}")
             set_(self, "_delistings", table)
 
@@ -300,6 +312,12 @@ class BacktestConfig:
             pos = int(dates.searchsorted(when))
             if pos < len(dates):
                 flags[pos] = True
+            elif len(dates):
+                from ..errors import CausalfolioWarning
+
+                warnings.warn(f"reselect date {when.date()} is after the last rebalance "
+                              f"({dates[-1].date()}): it never applies", CausalfolioWarning,
+                              stacklevel=2)
         return flags
 
     def seed_for(self, date: pd.Timestamp) -> int:

@@ -25,6 +25,8 @@ def number_or_path(value: Any, *, name: str) -> float | str:
         return float(value)
     if isinstance(value, (str, os.PathLike)):
         text = str(value).strip()
+        if not text:
+            raise ConfigError(f"{name} is empty; give a number (e.g. 0.02) or a file name")
         try:
             return float(text)
         except ValueError:
@@ -52,16 +54,33 @@ def read_risk_free(path: str) -> pd.Series:
     if frame.shape[1] != 1:
         raise DataError(f"{path}: a risk-free file has a date column and one value column, got "
                         f"{frame.shape[1]} value columns")
-    s = pd.to_numeric(frame.iloc[:, 0], errors="coerce")
+    return check_risk_free(frame.iloc[:, 0], str(path))
+
+
+MAX_DAILY_RISK_FREE = 0.01
+"""Largest daily risk-free return accepted (1% a day, about 1,100% a year): a larger value is a
+percentage or an annual rate given where a daily fraction belongs."""
+
+
+def check_risk_free(series: Any, source: str) -> pd.Series:
+    """A daily risk-free series checked: dates as index (sorted, unique), finite numbers in
+    (-1, :data:`MAX_DAILY_RISK_FREE`], a fraction per day; ``source`` names it in messages."""
+    if not isinstance(series, pd.Series) or not isinstance(series.index, pd.DatetimeIndex):
+        raise DataError(f"{source}: a daily risk-free series is a pandas Series indexed by dates")
+    s = pd.to_numeric(series, errors="coerce").copy()
     bad = s.isna() | ~np.isfinite(s.to_numpy(float, na_value=np.nan))
     if bad.any():
         d = s.index[bad.to_numpy()][0]
-        raise DataError(f"{path}: risk-free value on {d.date()} is missing or not a number")
+        raise DataError(f"{source}: risk-free value on {d.date()} is missing or not a number")
     if not s.index.is_monotonic_increasing or s.index.duplicated().any():
-        raise DataError(f"{path}: risk-free dates must be sorted and unique")
-    if (s <= -1).any():
-        raise DataError(f"{path}: a daily risk-free return must be > -1 (it is a fraction per "
-                        "day, not a percentage)")
+        raise DataError(f"{source}: risk-free dates must be sorted and unique")
+    if (s <= -1).any() or (s > MAX_DAILY_RISK_FREE).any():
+        d = s.index[((s <= -1) | (s > MAX_DAILY_RISK_FREE)).to_numpy()][0]
+        raise DataError(f"{source}: risk-free return {s[d]:g} on {d.date()} is outside (-1, "
+                        f"{MAX_DAILY_RISK_FREE:g}]: it is a fraction per day (0.0001 = 1 bp a "
+                        "day), not a percentage or an annual rate")
+    if s.index.tz is not None:
+        s.index = s.index.tz_localize(None)
     return s.astype(float)
 
 
@@ -92,8 +111,7 @@ def asset_values(spec: Mapping[str, float] | str, *, what: str, column: str) -> 
                 val, d = v
             else:
                 val, d = v, None
-            out[str(k)] = (_finite(val, what=what, asset=k), None if d is None else
-                           pd.Timestamp(d))
+            out[str(k)] = (_finite(val, what=what, asset=k), _date(d, what=what, asset=k))
         return out
     frame = _read_csv(spec, what=what)
     cols = {str(c).lower(): c for c in frame.columns}
@@ -107,13 +125,23 @@ def asset_values(spec: Mapping[str, float] | str, *, what: str, column: str) -> 
             raise DataError(f"{spec}: asset {name!r} appears twice")
         d = None
         if "date" in cols and pd.notna(row[cols["date"]]):
-            try:
-                d = pd.Timestamp(row[cols["date"]])
-            except (TypeError, ValueError):
-                raise DataError(f"{spec}: unparseable date {row[cols['date']]!r} for asset "
-                                f"{name!r}") from None
+            d = _date(str(row[cols["date"]]), what=f"{spec}: {what}", asset=name)
         out[name] = (_finite(row[cols[column]], what=what, asset=name), d)
     return out
+
+
+def _date(value: Any, *, what: str, asset: Any) -> pd.Timestamp | None:
+    """A per-asset date (tz-naive, offsets dropped as for every date setting), or None."""
+    from ..checks import parse_date, shorten
+    from ..errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value, "date")
+    except ConfigError:
+        raise DataError(f"{what}: unparseable date {shorten(repr(value))} for asset "
+                        f"{shorten(repr(asset))}; write YYYY-MM-DD") from None
 
 
 def _finite(value: Any, *, what: str, asset: Any) -> float:

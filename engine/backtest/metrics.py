@@ -41,7 +41,9 @@ def performance(nav: pd.Series, turnover: float = float("nan"), *,
         Standard deviation of daily returns times sqrt(252).
     sharpe
         Annualised mean daily excess return (over the risk-free rate) over the annualised
-        standard deviation of daily excess returns.
+        standard deviation of daily excess returns. NaN (with ``sortino``) for a portfolio that
+        lost everything (a NAV ending at 0: ruin, see :mod:`causalfolio.backtest.accounting`),
+        whose ``total_return`` and ``annual_return`` are -100%.
     sortino
         Annualised mean daily excess return over the annualised downside deviation of daily
         excess returns (target: the risk-free rate).
@@ -59,7 +61,8 @@ def performance(nav: pd.Series, turnover: float = float("nan"), *,
     r = nav.pct_change().dropna()
     n = len(r)
     total = float(nav.iloc[-1] / nav.iloc[0] - 1.0) if len(nav) > 1 else 0.0
-    ann = float((1.0 + total) ** (PERIODS / n) - 1.0) if n > 0 and total > -1 else float("nan")
+    ann = (float((1.0 + total) ** (PERIODS / n) - 1.0) if n > 0 and total > -1
+           else -1.0 if n > 0 else float("nan"))  # a total loss (ruin: the NAV is 0) is -100%
     vol = float(r.std(ddof=1) * np.sqrt(PERIODS)) if n > 1 else float("nan")
     x = r
     if risk_free is not None:
@@ -71,12 +74,13 @@ def performance(nav: pd.Series, turnover: float = float("nan"), *,
     mean = float(x.mean() * PERIODS) if n else float("nan")
     downside = float(np.sqrt((np.minimum(x, 0.0) ** 2).mean()) * np.sqrt(PERIODS)) if n else 0.0
     mdd = float(drawdown(nav).min()) if len(nav) else 0.0
+    ruined = len(nav) > 0 and not nav.iloc[-1] > 0  # lost everything: no ratio describes it
     return {
         "total_return": total,
         "annual_return": ann,
         "annual_volatility": vol,
-        "sharpe": mean / xvol if xvol and xvol > 0 else float("nan"),
-        "sortino": mean / downside if downside > 0 else float("nan"),
+        "sharpe": mean / xvol if xvol and xvol > 0 and not ruined else float("nan"),
+        "sortino": mean / downside if downside > 0 and not ruined else float("nan"),
         "max_drawdown": mdd,
         "calmar": ann / abs(mdd) if mdd < 0 else float("nan"),
         "turnover": float(turnover),

@@ -53,6 +53,9 @@ class StrategyResult:
         Per rebalance: the date, the numbers of investable assets and pool candidates, the
         assets that entered and left the investable set, the bounds used and whether they were
         relaxed, and the cash weight before trading.
+    ruined_on
+        The day the portfolio lost everything (its NAV is 0 from then on, with a
+        :class:`~causalfolio.errors.RuinWarning`), or ``None``.
     """
 
     label: str
@@ -64,6 +67,7 @@ class StrategyResult:
     rebalances: tuple[RebalanceResult, ...]
     metrics: dict[str, float]
     universe: tuple[dict[str, Any], ...] = ()
+    ruined_on: pd.Timestamp | None = None
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -257,6 +261,26 @@ def simulate(
             pd.Series(turnover, index=targets.index))
 
 
+def check_investable(n: int, day: pd.Timestamp) -> None:
+    """Raise :class:`DataError` when no asset is investable at a rebalance (every one delisted
+    or without a full window of history): no bound, relaxed or not, can hold for none."""
+    if n == 0:
+        raise DataError(f"on {pd.Timestamp(day).date()}: no asset is investable (none has a "
+                        "price on that date and a full window of history before it); end the "
+                        "backtest earlier (--end) or give data covering it")
+
+
+def warn_ruin(label: str, day: pd.Timestamp) -> None:
+    """Emit the :class:`~causalfolio.errors.RuinWarning` of a strategy that lost everything."""
+    import warnings
+
+    from ..errors import RuinWarning
+
+    warnings.warn(f"{label} lost everything on {day.date()}: its NAV is 0 from then on (total "
+                  "return -100%); its costs, leverage or short positions exceed what it holds",
+                  RuinWarning, stacklevel=3)
+
+
 def _per_asset(config: BacktestConfig, market: Market) -> tuple[float | np.ndarray, np.ndarray]:
     """Cost per asset (bps, scalar when uniform) and delisting return per asset, checked."""
     cols = market.assets.columns
@@ -341,6 +365,7 @@ def run_backtest(
     if universe.fixed and config.bounds_policy == "error":
         check_bounds(market.assets.shape[1], *config.bounds)  # the same at every date
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
+        check_investable(int(universe.investable(p).sum()), tau)
         bounds_at(int(universe.investable(p).sum()), config.bounds, config.bounds_policy, tau)
     costs, delist = _per_asset(config, market)
     rf_src = config.risk_free_series
@@ -395,6 +420,7 @@ def run_backtest(
                     if not set(reuse.names) <= live:  # a selected driver left: select again
                         reuse = None
                 n_inv = int(inv.sum())
+                check_investable(n_inv, day)
                 bounds, relaxed = bounds_at(n_inv, config.bounds, config.bounds_policy, day)
                 horizon = 21 if horizons is None else int(horizons[sched_pos[day]])
                 a_win = market.assets.iloc[pos - need:pos]
@@ -447,6 +473,10 @@ def run_backtest(
         if flagged:
             warnings.warn(CollinearDriversWarning(describe(label, flagged, selections)),
                           stacklevel=2)
+        ruined_on = None
+        if book.ruined:
+            ruined_on = sim_days[int(np.argmax(nav[1:] <= 0))]
+            warn_ruin(label, ruined_on)
         idx = pd.DatetimeIndex(rebal_days, name=None)
         weights = pd.DataFrame(np.array(targets), index=idx, columns=names)
         turnover = pd.Series(rebal_turnover, index=idx)
@@ -458,7 +488,8 @@ def run_backtest(
         out[label] = StrategyResult(label=label, pipeline=pipe, nav=nav_s,
                                     returns=pd.Series(port, index=sim_days), weights=weights,
                                     turnover=turnover, rebalances=tuple(results),
-                                    metrics=metrics, universe=tuple(records))
+                                    metrics=metrics, universe=tuple(records),
+                                    ruined_on=ruined_on)
     if drift_schedule:
         dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
     return BacktestResult(config=config, dates=dates, strategies=out)

@@ -57,6 +57,14 @@ def apply_transforms(
                     f"{how} returns need positive levels: use transform 'diff' for yields, "
                     "spreads and other levels that can be zero or negative"
                 )
+            tiny = x.notna() & (x < np.finfo(float).tiny)
+            if tiny.any():  # subnormal: ratios of such levels overflow or lose all precision
+                d = x.index[tiny.to_numpy()][0]
+                raise DataError(
+                    f"{what} series {col!r} has a level {x[d]:g} on {d.date()}, below the "
+                    f"smallest normal float ({np.finfo(float).tiny:g}); {how} returns of such "
+                    "levels are meaningless: rescale the series (e.g. multiply it by 1e300)"
+                )
             out[col] = x / x.shift(1) - 1.0 if how == "pct" else np.log(x).diff()
         elif how == "diff":
             out[col] = x.diff()

@@ -7,12 +7,21 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, shorten
+
+
+def _floats(x: Any, name: str) -> np.ndarray:
+    """``x`` as a float array; text, objects or ragged lists are a :class:`DataError`."""
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: expected numbers (daily returns), got values numpy cannot "
+                        f"read as floats ({shorten(str(exc))})") from None
 
 
 def series(x: Any, name: str, *, min_len: int = 2) -> np.ndarray:
     """A 1-D float array of finite values with at least ``min_len`` entries."""
-    arr = np.asarray(x, dtype=float)
+    arr = _floats(x, name)
     if arr.ndim != 1:
         raise DataError(f"{name}: expected a 1-D series of returns, got shape {arr.shape}")
     if arr.size < min_len:
@@ -34,7 +43,7 @@ def pair(a: Any, b: Any, *, min_len: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 def matrix(x: Any, name: str, *, min_rows: int = 2, min_cols: int = 1) -> np.ndarray:
     """A 2-D float array (T x K) of finite values."""
-    arr = np.asarray(x, dtype=float)
+    arr = _floats(x, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:

@@ -14,6 +14,7 @@ that points at the offending characters.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,6 +95,13 @@ def check_nesting(spec: str, *, what: str = "spec") -> None:
 
 
 def _literal(node: ast.AST, spec: str, base: int) -> Any:
+    num = node.operand if isinstance(node, ast.UnaryOp) else node
+    if isinstance(num, ast.Constant) and isinstance(num.value, float) \
+            and not math.isfinite(num.value):
+        col = getattr(node, "col_offset", 0)
+        raise SpecError("a number too large for a float (it would be infinite)", spec,
+                        base + col, base + (getattr(node, "end_col_offset", None) or col + 1),
+                        "give a finite value")
     if isinstance(node, ast.Constant) and isinstance(
         node.value, (int, float, str, bool, type(None))
     ):

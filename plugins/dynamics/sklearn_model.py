@@ -105,7 +105,12 @@ def build_estimator(estimator: str | Resolved, options: dict[str, Any],
     check_options(resolved, options)
     try:
         core = resolved.factory(**{**resolved.defaults, **options})
-    except (TypeError, ValueError) as exc:
+        # scikit-learn checks parameter types and ranges when fitting: ask it now, so a bad
+        # option (func='os.system') is a ParameterError before any work, not a fit's traceback
+        validate = getattr(core, "_validate_params", None)
+        if callable(validate):
+            validate()
+    except (TypeError, ValueError) as exc:  # InvalidParameterError is both
         raise ParameterError(f"sklearn: parameter 'options': bad options for "
                              f"{resolved.label}: {exc}") from None
     if not (callable(getattr(core, "fit", None)) and callable(getattr(core, "predict", None))):

@@ -40,7 +40,7 @@ def test_ablate_dry_run_and_grid_file(tmp_path, capsys):
                  'forecasting = "static"\nmapping = "hsp"\n[backtest]\nseed = [0, 1]\n')
     assert main([*BASE, "--grid", str(f), "--dry-run"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[-1] == "10 combinations"
+    assert lines[-1] == "1 market x 10 combinations = 10 backtests"
     assert lines[0] == "rccp(k=3)|linear|beta|static|hsp @ seed=0"
     assert "equal @ seed=1" in lines
 

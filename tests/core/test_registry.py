@@ -162,7 +162,7 @@ def test_invalid_components_are_rejected(cls, fragment):
 def test_blocking_a_builtin_plugin_removes_its_component():
     reg = build_registry(autoload=False, block=["causalfolio.plugins.mapping.hrp"])
     assert "hrp" not in reg.names("mapping") and "hsp" in reg.names("mapping")
-    with pytest.raises(SpecError, match="unknown risk mapping 'hrp'"):
+    with pytest.raises(SpecError, match="risk mapping 'hrp' is blocked"):  # it exists
         cf.parse_spec("hrp", reg)
 
 
