@@ -134,7 +134,8 @@ class Herc(RiskMapping):
         return float(historical_cvar(r @ w, self.cvar_beta))
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        w, diag = in_canonical_order(inputs, self._run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, self._run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
     def _run(self, inp: MappingInputs, lo: np.ndarray, hi: np.ndarray

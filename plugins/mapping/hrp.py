@@ -57,7 +57,8 @@ class Hrp(RiskMapping):
                                         distance_of_distances=self.distance_of_distances,
                                         optimal=self.optimal_ordering, bounds=(lo, hi))
 
-        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
 

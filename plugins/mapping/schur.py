@@ -293,7 +293,8 @@ class Schur(RiskMapping):
                              inp.assets, risk_contributions(w, cov).tolist(), strict=True))})
             return w, diag
 
-        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
 
