@@ -84,11 +84,10 @@ def parse_linear(text: str) -> LinearConstraint:
             raise ConfigError(f"linear constraint {text!r}: cannot read {text[pos:].strip()!r} "
                               f"(at position {pos}); write names, numbers, + - * and one of "
                               "<= >= =")
-        kind = m.lastgroup
-        value = m.group(kind)
-        if kind in ("q1", "q2"):
-            kind = "name"
-        tokens.append((kind, value, m.start(kind)))
+        group = str(m.lastgroup)
+        value = m.group(group)
+        kind = "name" if group in ("q1", "q2") else group
+        tokens.append((kind, value, m.start(group)))
         pos = m.end()
     ops = [t for t in tokens if t[0] == "op" and t[1] in ("<=", ">=", "=", "==")]
     if len(ops) != 1:
@@ -99,17 +98,16 @@ def parse_linear(text: str) -> LinearConstraint:
     right = _side(tokens[split + 1:], text)
     coefs: dict[str, float] = {}
     const = 0.0
-    for sign, (terms, c) in ((1.0, left), (-1.0, right)):
+    for sign, (side_terms, c) in ((1.0, left), (-1.0, right)):
         const += sign * c
-        for name, coef in terms:
+        for name, coef in side_terms:
             coefs[name] = coefs.get(name, 0.0) + sign * coef
-    terms = tuple((k, v) for k, v in coefs.items() if v != 0.0)
+    op = ops[0][1]
+    flip = -1.0 if op == ">=" else 1.0
+    terms = tuple((k, flip * v) for k, v in coefs.items() if v != 0.0)
     if not terms:
         raise ConfigError(f"linear constraint {text!r} names no asset or group")
-    op = ops[0][1]
-    if op == ">=":
-        terms = tuple((k, -v) for k, v in terms)
-        const = -const
+    const *= flip
     # sum terms + const (<= or ==) 0  ->  sum terms (<= or ==) -const
     return LinearConstraint(text=text.strip(), terms=terms, rhs=-const + 0.0,
                             equality=op in ("=", "=="))
@@ -402,7 +400,12 @@ class Constraints:
         index = {a: i for i, a in enumerate(assets)}
         member_idx = {g: [index[a] for a in self.members(g) if a in index]
                       for g in self.group_names}
-        rows_ub, b_ub, lab_ub, rows_eq, b_eq, lab_eq = [], [], [], [], [], []
+        rows_ub: list[Any] = []
+        rows_eq: list[Any] = []
+        b_ub: list[float] = []
+        b_eq: list[float] = []
+        lab_ub: list[str] = []
+        lab_eq: list[str] = []
         for lc in self.linear:
             row = np.zeros(n)
             for name, coef in lc.terms:

@@ -33,14 +33,15 @@ def project_to_bounds(w: np.ndarray, lo: float | np.ndarray, hi: float | np.ndar
     if np.ndim(lo) == 0 and np.ndim(hi) == 0:
         check_bounds(w.size, float(lo), float(hi))
     else:
-        lo = np.broadcast_to(np.asarray(lo, dtype=float), w.shape)
-        hi = np.broadcast_to(np.asarray(hi, dtype=float), w.shape)
-        if np.any(lo < 0) or np.any(lo > hi) or np.any(hi > 1):
+        lo_a = np.broadcast_to(np.asarray(lo, dtype=float), w.shape)
+        hi_a = np.broadcast_to(np.asarray(hi, dtype=float), w.shape)
+        if np.any(lo_a < 0) or np.any(lo_a > hi_a) or np.any(hi_a > 1):
             raise ConfigError("per-asset weight bounds must satisfy 0 <= min <= max <= 1")
-        if lo.sum() > 1.0 + TOL or hi.sum() < 1.0 - TOL:
+        if lo_a.sum() > 1.0 + TOL or hi_a.sum() < 1.0 - TOL:
             raise ConfigError(f"infeasible per-asset weight bounds: the minimums sum to "
-                              f"{lo.sum():g} and the maximums to {hi.sum():g}; need "
+                              f"{lo_a.sum():g} and the maximums to {hi_a.sum():g}; need "
                               "sum(min) <= 1 <= sum(max)")
+        lo, hi = lo_a, hi_a
     if not np.all(np.isfinite(w)):
         raise NumericalError("cannot project non-finite weights onto the bounds")
     a, b = w.min() - np.max(hi) - 1.0, w.max() - np.min(lo) + 1.0

@@ -58,7 +58,8 @@ def _coerce_axis(name: str, value: Any) -> Any:
         if isinstance(value, Mapping):
             from ..constraints import _bound_value
 
-            return tuple(sorted(_bound_value(value, name).items()))  # hashable, canonical
+            table = _bound_value(value, name)
+            return tuple(sorted(table.items())) if isinstance(table, dict) else table
         if isinstance(value, str):
             try:
                 return float(value)

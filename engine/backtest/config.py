@@ -192,8 +192,7 @@ class BacktestConfig:
     def constraints(self) -> Constraints:
         """Bounds, groups and linear constraints as one value object, built (files read) once;
         resolved at each rebalance for the investable assets."""
-        assert self._constraints is not None  # set on construction
-        return self._constraints
+        return self._constraints  # type: ignore[return-value]  # set on construction
 
     def __attrs_post_init__(self) -> None:
         for name in ("driver_window", "train_window", "cov_window"):
