@@ -15,6 +15,7 @@ from ..errors import CausalfolioError, ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
 from ..registry import Registry
 from ..stages import DriverSelection
+from ..weights import check_bounds
 from .accounting import Book
 from .config import BacktestConfig
 from .inputs import check_assets, daily_risk_free
@@ -338,6 +339,9 @@ def run_backtest(
     limits = config.constraints
     limits.check_assets(list(market.assets.columns), "the asset data")
     all_names = market.assets.columns
+    if universe.fixed and limits.scalar and limits.bounds_policy == "error":
+        # the same at every date: said without one
+        check_bounds(len(all_names), limits.min_weight, limits.max_weight)  # type: ignore[arg-type]
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
         limits.resolve(tuple(all_names[universe.investable(p)]), tau)
     costs, delist = _per_asset(config, market)

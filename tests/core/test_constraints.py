@@ -163,6 +163,11 @@ def test_toml_grid_and_cli_give_the_same_config(tmp_path):
     (combo,) = Grid.from_toml(grid).combinations()
     python = BacktestConfig(**SETTINGS)
     assert combo.config(Grid.from_toml(grid).fixed) == python
+    # per-asset bounds as an axis: a table and a number are two values
+    axis = Grid.from_specs("rccp(k=3)|linear|beta|static|mvo",
+                           settings={"max_weight": [{"A05": 0.2, "A00": 0.05}, 0.3]})
+    configs = [c.config(axis.fixed) for c in axis.combinations()]
+    assert [c.max_weight for c in configs] == [{"A00": 0.05, "A05": 0.2}, 0.3]
     (tmp_path / "max.csv").write_text("asset,max_weight\nA00,0.05\nA05,0.2\n")
     (tmp_path / "groups.csv").write_text("asset,group\n" + "".join(f"{a},G1\n" for a in G1)
                                          + "A06,G2\nA07,G2\nA07,Odd\n")
