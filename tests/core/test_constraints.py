@@ -14,7 +14,7 @@ import pytest
 import causalfolio as cf
 from causalfolio.ablation import Grid
 from causalfolio.backtest import BacktestConfig, run_backtest
-from causalfolio.cli import main
+from causalfolio.cli import build_parser, main
 from causalfolio.constraints import Constraints, InfeasibleConstraintsError, parse_linear
 from causalfolio.data import Market
 from causalfolio.errors import ConfigError
@@ -171,7 +171,7 @@ def test_toml_grid_and_cli_give_the_same_config(tmp_path):
     (tmp_path / "max.csv").write_text("asset,max_weight\nA00,0.05\nA05,0.2\n")
     (tmp_path / "groups.csv").write_text("asset,group\n" + "".join(f"{a},G1\n" for a in G1)
                                          + "A06,G2\nA07,G2\nA07,Odd\n")
-    from causalfolio.cli import _config, build_parser
+    from causalfolio.cli import _config
 
     args = build_parser().parse_args([
         "backtest", "--assets", "a.csv", "--drivers", "d.csv", "--spec", "mvo",
@@ -205,3 +205,15 @@ def test_cli_backtest_with_constraints_and_the_infeasible_exit_2(tmp_path, capsy
     assert "the constraint 'G2 >= 0.99' (group 'G2'" in err
     assert err.split("error: ")[1].startswith("on 2015-") and err.count(" on 20") == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_ablate_takes_the_group_constraints_for_the_whole_grid(tmp_path, capsys):
+    (tmp_path / "groups.csv").write_text("asset,group\nA00,G1\nA01,G1\n")
+    base = ["ablate", "--synthetic", "3", "--spec", "rccp(k=3)|linear|beta|static|mvo",
+            "--groups", str(tmp_path / "groups.csv"), "--max-weight", "0.3,0.5", "--dry-run"]
+    args = build_parser().parse_args([*base, "--linear-constraints", "G1 <= 0.2"])
+    assert (args.groups, args.linear_constraints) == (str(tmp_path / "groups.csv"),
+                                                      ["G1 <= 0.2"])
+    assert main([*base, "--linear-constraints", "G1 < 0.2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "linear constraint 'G1 < 0.2': cannot read" in err
