@@ -486,16 +486,6 @@ class Constraints:
                              f" ({', '.join(inv[:6])}{'...' if len(inv) > 6 else ''})")
         return f" ({'; '.join(parts)})" if parts else ""
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (for run folders)."""
-        def bound(v: Any) -> Any:
-            return v if isinstance(v, float) else dict(v)
-
-        return {"min_weight": bound(self.min_weight), "max_weight": bound(self.max_weight),
-                "groups": {a: list(g) for a, g in self.groups} or None,
-                "linear_constraints": [lc.text for lc in self.linear] or None,
-                "bounds_policy": self.bounds_policy}
-
 
 def _empty_rows() -> np.ndarray:
     return np.zeros((0, 0))
@@ -519,6 +509,13 @@ class DateConstraints:
     labels_ub: tuple[str, ...] = ()
     labels_eq: tuple[str, ...] = ()
     relaxed: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.assets)
+        for a, b in (("a_ub", "b_ub"), ("a_eq", "b_eq")):
+            if np.size(getattr(self, a)) == 0:  # no rows: shapes (0, N) and (0,)
+                object.__setattr__(self, a, np.zeros((0, n)))
+                object.__setattr__(self, b, np.zeros(0))
 
     @classmethod
     def uniform(cls, assets: Sequence[str], lo: float, hi: float) -> DateConstraints:
@@ -689,6 +686,18 @@ class DateConstraints:
                     f"the constraints {', '.join(map(repr, self.labels))} cannot hold")
         raise NumericalError("projecting the weights onto the constraints failed (no cvxpy "
                              "solver succeeded)")
+
+    def check_bounds(self, owner: str = "") -> None:
+        """Raise :class:`ConfigError` unless the per-asset bounds admit a fully invested
+        portfolio (for inputs built by hand; the pipeline's are checked when resolved)."""
+        from .weights import check_bounds
+
+        if self.uniform_bounds:
+            check_bounds(self.n, *self.bounds)
+        elif self.lo.sum() > 1.0 + TOL or self.hi.sum() < 1.0 - TOL:
+            raise ConfigError(f"{owner + ': ' if owner else ''}infeasible per-asset bounds: "
+                              f"the minimums sum to {self.lo.sum():g} and the maximums to "
+                              f"{self.hi.sum():g}; need sum(min) <= 1 <= sum(max)")
 
     def refuse_linear(self, owner: str) -> None:
         """Raise :class:`ConfigError` when there are linear constraints: for mappings that can

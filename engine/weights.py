@@ -1,4 +1,5 @@
-"""Weight vectors: bound checks and the Euclidean projection onto the bounded simplex."""
+"""Weight vectors: bound checks and the Euclidean projection onto the bounded simplex (the
+constraints as a whole live in :mod:`causalfolio.constraints`)."""
 
 from __future__ import annotations
 
@@ -60,15 +61,6 @@ def project_to_bounds(w: np.ndarray, lo: float | np.ndarray, hi: float | np.ndar
     if free.size:
         x[free] += (1.0 - x.sum()) / free.size
     return x
-
-
-def within_bounds(w: np.ndarray, lo: float, hi: float, tol: float = 1e-8) -> bool:
-    """True when ``w`` is long-only, sums to 1 and lies within [lo, hi] up to ``tol``."""
-    w = np.asarray(w, dtype=float)
-    return bool(
-        np.all(np.isfinite(w)) and abs(w.sum() - 1.0) <= tol
-        and np.all(w >= lo - tol) and np.all(w <= hi + tol)
-    )
 
 
 def check_exposures(owner: str, gross: float | None, net: float) -> None:

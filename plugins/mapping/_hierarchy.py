@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from causalfolio._lazy import np, pd
-from causalfolio.errors import ConfigError, DataError
+from causalfolio.errors import DataError
 from causalfolio.stages import MappingInputs
-from causalfolio.weights import check_bounds
 
 from ._checks import SYMMETRY_TOL, checked_distance  # noqa: F401 - shared, re-exported
 
@@ -422,11 +421,7 @@ def in_canonical_order(inputs: MappingInputs, fn: BoundedFn, *, merge_twins: boo
         raise DataError("no assets to allocate")
     n = len(inputs.assets)
     limits = inputs.constraints
-    if limits.uniform_bounds:
-        check_bounds(n, *limits.bounds)
-    elif limits.lo.sum() > 1.0 + 1e-9 or limits.hi.sum() < 1.0 - 1e-9:
-        raise ConfigError(f"{owner}: infeasible per-asset bounds: the minimums sum to "
-                          f"{limits.lo.sum():g} and the maximums to {limits.hi.sum():g}")
+    limits.check_bounds(owner)
     if linear == "refuse":
         limits.refuse_linear(owner)
     if len(set(inputs.assets)) != n:

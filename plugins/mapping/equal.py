@@ -7,7 +7,6 @@ import attrs
 from causalfolio import hookimpl
 from causalfolio._lazy import np, pd
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
-from causalfolio.weights import check_bounds
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -22,7 +21,7 @@ class Equal(RiskMapping):
         n = len(inputs.assets)
         limits = inputs.constraints
         if limits.uniform_bounds and not limits.has_linear:
-            check_bounds(n, *inputs.bounds)
+            limits.check_bounds(self.name)
             w = np.full(n, 1.0 / n)
         else:  # the feasible weights closest to 1/N
             w = limits.project(np.full(n, 1.0 / n))
