@@ -66,3 +66,21 @@ def test_hierarchical_mappings_refuse_group_constraints(make_inputs, mapping):
     with pytest.raises(ConfigError, match=rf"{mapping.name} cannot enforce group or linear "
                                           r"constraints \('Tech <= 0.3'\)"):
         mapping.allocate(inputs)
+
+
+@pytest.mark.parametrize("gamma,monotonic", [(0.5, True), (0.3, False)])
+def test_schur_per_asset_bounds_match_skfolio(make_inputs, gamma, monotonic):
+    pytest.importorskip("skfolio")
+    from skfolio.cluster import HierarchicalClustering, LinkageMethod
+    from skfolio.optimization import SchurComplementary
+    from skfolio.seriation import HierarchicalSeriation
+
+    x = random_returns(20, seed=0)
+    seriation = HierarchicalSeriation(hierarchical_clustering_estimator=HierarchicalClustering(
+        linkage_method=LinkageMethod("single")), optimal_ordering=False)
+    ref = SchurComplementary(gamma=gamma, keep_monotonic=monotonic, min_weights=MINS,
+                             max_weights=MAXS, seriation_estimator=seriation).fit(x).weights_
+    inputs, limits = _with(make_inputs(x), min_weight=MINS, max_weight=MAXS)
+    w = Schur(gamma=gamma, monotonic=monotonic).allocate(inputs).weights.to_numpy()
+    np.testing.assert_allclose(w, ref, rtol=0, atol=1e-10)
+    assert limits.contains(w, tol=1e-12)
