@@ -146,7 +146,8 @@ class Combination:
         items = [(k, v) for k, v in self.settings if self.shown is None or k in self.shown]
         if not items:
             return self.spec
-        return self.spec + " @ " + " ".join(f"{k}={v}" for k, v in items)
+        return self.spec + " @ " + " ".join(
+            f"{k}={dict(v) if isinstance(v, tuple) else v}" for k, v in items)  # tables as dicts
 
     @property
     def stages(self) -> dict[str, str | None]:

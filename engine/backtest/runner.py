@@ -340,7 +340,7 @@ def run_backtest(
     limits.check_assets(list(market.assets.columns), "the asset data")
     all_names = market.assets.columns
     if universe.fixed and limits.scalar and limits.bounds_policy == "error":
-        # the same at every date: said without one
+        # uniform bounds on a fixed universe: the same at every date, so the error names none
         check_bounds(len(all_names), limits.min_weight, limits.max_weight)  # type: ignore[arg-type]
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
         limits.resolve(tuple(all_names[universe.investable(p)]), tau)

@@ -217,3 +217,18 @@ def test_ablate_takes_the_group_constraints_for_the_whole_grid(tmp_path, capsys)
     assert main([*base, "--linear-constraints", "G1 < 0.2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "linear constraint 'G1 < 0.2': cannot read" in err
+
+
+def test_per_asset_bounds_as_an_ablation_axis_write_readable_results(tmp_path):
+    from causalfolio.ablation.summary import results_table
+
+    grid = Grid.from_specs([], benchmarks=["equal"], settings={
+        "max_weight": [{"A00": 0.1}, 0.5, "caps.csv"], "groups": {"A00": "T", "A01": "T"},
+        "linear_constraints": ["T <= 0.2"]})
+    combos = grid.combinations()
+    assert combos[0].label == "equal @ max_weight={'A00': 0.1}"
+    assert combos[0].config(grid.fixed).constraints.linear[0].text == "T <= 0.2"
+    table = results_table(combos, {c.id: {"status": "ok"} for c in combos}, ["max_weight"])
+    table.to_parquet(tmp_path / "r.parquet")  # one column type: text
+    assert list(pd.read_parquet(tmp_path / "r.parquet")["max_weight"]) == [
+        "{'A00': 0.1}", "0.5", "caps.csv"]
