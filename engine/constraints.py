@@ -131,14 +131,14 @@ def _side(tokens: list[tuple[str, Any, int]], text: str
         if tokens[i][0] == "op" and tokens[i][1] in "+-":
             sign = -1.0 if tokens[i][1] == "-" else 1.0
             i += 1
-        elif terms or const or i:
+        elif i:  # a term after the first needs its sign
             raise fail(i, "expected + or -")
         if i >= n:
             raise fail(i, "expected a number or a name")
         kind, value, _ = tokens[i]
         if kind == "num":
             coef = sign * float(value)
-            if i + 2 < n + 1 and i + 1 < n and tokens[i + 1][:2] == ("op", "*"):
+            if i + 1 < n and tokens[i + 1][:2] == ("op", "*"):
                 if i + 2 >= n or tokens[i + 2][0] != "name":
                     raise fail(i + 2, "expected a name after *")
                 terms.append((tokens[i + 2][1], coef))
@@ -334,6 +334,10 @@ class Constraints:
         ``assets`` (all the assets of the data, investable or not): a typo, not a delisting."""
         known = set(map(str, assets))
         groups = set(self.group_names)
+        clash = sorted(known & groups)
+        if clash:
+            raise ConfigError(f"groups: {clash[0]!r} is both an asset of {owner} and a group; "
+                              "rename the group")
         named: list[tuple[str, str]] = []
         for what, value in (("min_weight", self.min_weight), ("max_weight", self.max_weight)):
             if not isinstance(value, float):

@@ -77,6 +77,9 @@ def test_settings_from_numbers_mappings_and_files(tmp_path):
                                           "asset of the data nor a group; did you mean 'AAPL'"):
         Constraints.from_settings(max_weight={"APPL": 0.1}).check_assets(
             ["AAPL", "MSFT"], "the data")
+    with pytest.raises(ConfigError, match="'MSFT' is both an asset of the data and a group"):
+        Constraints.from_settings(groups={"AAPL": "MSFT"}).check_assets(["AAPL", "MSFT"],
+                                                                        "the data")
 
 
 def test_resolution_drops_assets_that_are_not_investable():
