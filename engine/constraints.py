@@ -707,8 +707,12 @@ class DateConstraints:
         """Raise :class:`ConfigError` when there are linear constraints: for mappings that can
         honour per-asset bounds only (the hierarchical ones)."""
         if self.has_linear:
-            raise ConfigError(
-                f"{owner} cannot enforce group or linear constraints "
-                f"({', '.join(map(repr, self.labels))}): a recursive bisection splits the "
-                "budget along its tree, not along your groups; use an optimisation mapping "
-                "(mvo, cvar, closed_form, ...) or drop the groups / linear_constraints")
+            raise ConfigError(refusal(owner, self.labels))
+
+
+def refusal(owner: str, labels: Sequence[str]) -> str:
+    """Why the hierarchical mapping ``owner`` cannot take the linear constraints ``labels``."""
+    return (f"{owner} cannot enforce group or linear constraints "
+            f"({', '.join(map(repr, labels))}): a recursive bisection splits the budget along "
+            "its tree, not along your groups; use an optimisation mapping (mvo, cvar, "
+            "closed_form, ...) or drop the groups / linear_constraints")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import display
+from ..constraints import refusal
 from ..data.market import Market
 from ..errors import CausalfolioError, ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
@@ -344,6 +345,9 @@ def run_backtest(
         check_bounds(len(all_names), limits.min_weight, limits.max_weight)  # type: ignore[arg-type]
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
         limits.resolve(tuple(all_names[universe.investable(p)]), tau)
+    for pipe in pipelines.values() if limits.linear else ():
+        if not pipe.mapping.group_constraints:
+            raise ConfigError(refusal(pipe.mapping.name, [c.text for c in limits.linear]))
     costs, delist = _per_asset(config, market)
     rf_src = config.risk_free_series
     rf = daily_risk_free(rf_src if rf_src is not None else float(config.risk_free), sim_days,

@@ -114,6 +114,9 @@ class RiskMapping(Component):
 
     stage: ClassVar[str] = "mapping"
     needs_sensitivities: ClassVar[bool] = True
+    group_constraints: ClassVar[bool] = True
+    """Whether the mapping meets group / linear constraints (``inputs.constraints``); a backtest
+    refuses them up front for a mapping that says False (the hierarchical ones)."""
 
     @abc.abstractmethod
     def allocate(self, inputs: MappingInputs) -> Allocation:

@@ -94,6 +94,7 @@ class Herc(RiskMapping):
 
     name = "herc"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
 
     n_clusters: int | None = param(None, doc="number of clusters; None: chosen automatically "
                                              "(second-order difference of the dispersion)",

@@ -31,6 +31,7 @@ class Hrp(RiskMapping):
 
     name = "hrp"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
     needs_sensitivities = False
 
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")

@@ -60,6 +60,7 @@ class Hsp(RiskMapping):
 
     name = "hsp"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
 
     psd: bool = param(False, doc="replace the distance matrix by its nearest PSD matrix "
                                  "(Higham 1988): the literal §9 reproduction (rank one on a "
