@@ -426,8 +426,10 @@ class Grid:
         return {
             "specs": list(self.specs), "benchmarks": list(self.benchmarks),
             "axes": {k: list(v) for k, v in self.axes},
+            # group constraints only when given: study folders written without them resume
             "fixed": {k: (None if v is None else str(v.date()) if isinstance(v, pd.Timestamp)
-                          else v) for k, v in self.fixed.items()},
+                          else v) for k, v in self.fixed.items()
+                      if v is not None or k not in ("groups", "linear_constraints")},
         }
 
 
