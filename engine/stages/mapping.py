@@ -120,5 +120,6 @@ class RiskMapping(Component):
 
     @abc.abstractmethod
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        """Compute weights. They must be long-only and sum to 1; the pipeline checks the bounds
-        and, if a mapping leaves them, projects onto them and records that in the diagnostics."""
+        """Compute weights. They must be long-only and sum to 1; the pipeline checks the
+        constraints (``inputs.constraints``) and, if a mapping leaves them, projects onto them
+        and records that in the diagnostics."""
