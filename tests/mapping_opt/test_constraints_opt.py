@@ -59,7 +59,7 @@ def test_mvo_group_constraint_binds_and_bounds_hold(truth_inputs):
 @pytest.mark.parametrize("seed", [3, 11])
 def test_min_variance_matches_skfolio_meanrisk_with_linear_constraints(seed):
     pytest.importorskip("skfolio")
-    from hier_helpers_opt import random_returns
+    from mapopt_helpers import random_returns
     from skfolio.optimization import MeanRisk
 
     x = random_returns(8, seed=seed)
