@@ -24,6 +24,7 @@ from .cli_common import (
     BACKTEST_WINDOWS_AND_BOUNDS,
     WINDOW_DEFAULTS,
     WINDOW_HELP,
+    add_constraint_options,
     add_data_options,
     backtest_progress,
     market_from_args,
@@ -172,6 +173,7 @@ def _config(args: argparse.Namespace):
         reselect_dates=(None if not args.reselect_dates
                         else tuple(_date_list(args.reselect_dates))),
         **{name: getattr(args, name) for name in BACKTEST_WINDOWS_AND_BOUNDS},
+        groups=args.groups, linear_constraints=args.linear_constraints,
         bounds_policy=args.bounds_policy,
         cost_bps=args.cost_bps, fixed_cost=args.fixed_cost, band=args.band,
         turnover_cap=args.turnover_cap, drift_threshold=args.drift_threshold,
@@ -283,8 +285,12 @@ def _add_backtest_options(p: argparse.ArgumentParser, *, spec_required: bool) ->
     for name, text in WINDOW_HELP.items():
         b.add_argument(f"--{name.replace('_', '-')}", type=int, default=WINDOW_DEFAULTS[name],
                        help=text)
-    b.add_argument("--min-weight", type=float, default=0.0)
-    b.add_argument("--max-weight", type=float, default=1.0)
+    b.add_argument("--min-weight", default="0", metavar="W|FILE",
+                   help="minimum weight per asset, or a CSV asset,min_weight (default 0)")
+    b.add_argument("--max-weight", default="1", metavar="W|FILE",
+                   help="maximum weight per asset, or a CSV asset,max_weight (default 1; "
+                        "assets a file does not list: 0 and 1)")
+    add_constraint_options(b)
     b.add_argument("--bounds-policy", default="error", choices=["error", "relax"],
                    help="when the bounds cannot hold for the assets investable at a date: "
                         "error (default) or relax them just enough")

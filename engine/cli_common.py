@@ -30,6 +30,21 @@ WINDOW_DEFAULTS: dict[str, int] = {"driver_window": DRIVER_WINDOW, "train_window
 BACKTEST_WINDOWS_AND_BOUNDS = ("driver_window", "train_window", "cov_window", "min_weight",
                                "max_weight")
 
+#: Group-constraint settings: shared by every combination of an ablation (not axes), spelled
+#: as in ``BacktestConfig`` (``--groups FILE``, ``--linear-constraints "Tech <= 0.3"``).
+CONSTRAINT_SETTINGS = ("groups", "linear_constraints")
+
+
+def add_constraint_options(group: Any) -> None:
+    """Add ``--groups FILE`` and ``--linear-constraints TEXT`` (repeatable) to a parser/group."""
+    group.add_argument("--groups", metavar="FILE",
+                       help="CSV asset,group: the group(s) of each asset, for "
+                            "--linear-constraints (one row per asset and group)")
+    group.add_argument("--linear-constraints", action="append", metavar="TEXT",
+                       help="linear constraint on assets and groups, e.g. 'Tech <= 0.3' or "
+                            "'Energy + Utilities >= 0.1' (repeatable)")
+
+
 KINDS = ("prices", "returns")
 ALIGNS = ("inner", "assets")
 NAN_POLICIES = ("error", "ffill", "drop")

@@ -5,16 +5,24 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
 from ._lazy import np, pd
+from .constraints import Constraints
 from .defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from .diagnostics import mapping_diagnostics
-from .errors import CausalfolioError, DataError, NumericalError, ParameterError, SpecError
+from .errors import (
+    CausalfolioError,
+    ConfigError,
+    DataError,
+    NumericalError,
+    ParameterError,
+    SpecError,
+)
 from .params import coerce
 from .params import hints as _hints
 from .registry import Registry, get_registry, use_registry
@@ -34,7 +42,7 @@ from .stages import (
     SensitivityForecaster,
     fingerprint,
 )
-from .weights import project_to_bounds, within_bounds, within_exposures
+from .weights import within_exposures
 
 STAGE_SYNTAX = "drivers|dynamics|sensitivities|forecast|mapping"
 
@@ -207,8 +215,11 @@ class Pipeline:
         driver_window: int = DRIVER_WINDOW,
         train_window: int = TRAIN_WINDOW,
         cov_window: int = COV_WINDOW,
-        min_weight: float = MIN_WEIGHT,
-        max_weight: float = MAX_WEIGHT,
+        min_weight: float | Mapping[str, float] | str = MIN_WEIGHT,
+        max_weight: float | Mapping[str, float] | str = MAX_WEIGHT,
+        groups: Mapping[str, str | Sequence[str]] | str | None = None,
+        linear_constraints: Sequence[str] | str | None = None,
+        constraints: Constraints | None = None,
         horizon: int = 21,
         seed: int = 0,
         selection: DriverSelection | None = None,
@@ -231,7 +242,18 @@ class Pipeline:
             ``window``), named as in :class:`~causalfolio.backtest.BacktestConfig`, the command
             line and ablation grids.
         min_weight, max_weight
-            Weight bounds per asset.
+            Weight bounds per asset: a number for every asset, a mapping asset -> weight
+            (assets not listed: 0 and 1) or a CSV file ``asset,min_weight`` /
+            ``asset,max_weight``.
+        groups, linear_constraints
+            Group constraints: ``groups`` maps each asset to its group(s) (or a CSV file
+            ``asset,group``); ``linear_constraints`` are inequalities on assets and groups such
+            as ``"Tech <= 0.3"`` (see :mod:`causalfolio.constraints`). Asset names are checked
+            against the columns of ``assets``.
+        constraints
+            Instead of the four settings above: a :class:`~causalfolio.constraints.Constraints`
+            built once (``BacktestConfig.constraints``); resolved here for the columns of
+            ``assets`` (the investable assets).
         horizon
             Holding period in trading days (passed to the forecaster).
         seed
@@ -257,16 +279,23 @@ class Pipeline:
         if bounds is not None:
             warnings.warn("Pipeline.run(bounds=(min, max)) is deprecated; write min_weight=, "
                           "max_weight=", FutureWarning, stacklevel=2)
-        else:
-            bounds = (float(min_weight), float(max_weight))
+            min_weight, max_weight = bounds
+        if constraints is None:
+            constraints = Constraints.from_settings(min_weight, max_weight, groups,
+                                                    linear_constraints)
+            constraints.check_assets(list(assets.columns), "the asset returns")
+        elif (bounds is not None or groups is not None or linear_constraints is not None
+              or (min_weight, max_weight) != (MIN_WEIGHT, MAX_WEIGHT)):
+            raise ConfigError("give either constraints= or min_weight=, max_weight=, groups=, "
+                              "linear_constraints=, not both")
         with use_registry(self.registry):
             return self._run(assets, candidates, pd.Timestamp(date), windows,
-                             bounds=bounds, horizon=horizon, seed=seed, selection=selection,
-                             cache=cache, diagnostics=diagnostics)
+                             constraints=constraints, horizon=horizon, seed=seed,
+                             selection=selection, cache=cache, diagnostics=diagnostics)
 
     def _run(
         self, assets: pd.DataFrame, candidates: pd.DataFrame | None, date: pd.Timestamp,
-        windows: Windows, *, bounds: tuple[float, float], horizon: int, seed: int,
+        windows: Windows, *, constraints: Constraints, horizon: int, seed: int,
         selection: DriverSelection | None, cache: MutableMapping[str, Any] | None,
         diagnostics: bool,
     ) -> RebalanceResult:
@@ -274,12 +303,13 @@ class Pipeline:
         cov_w = _window(self.mapping, windows.cov)
         past, past_c = self._history(assets, candidates, date, windows, cov_w)
         returns_cov = past.iloc[-cov_w:]
+        limits = constraints.resolve(tuple(past.columns), date)
         timings: dict[str, float] = {}
         if self.is_benchmark:
             inputs = MappingInputs(date=date, assets=tuple(past.columns), returns=returns_cov,
-                                   bounds=bounds, seed=seed)
+                                   constraints=limits, seed=seed)
             t0 = time.perf_counter()
-            key = fingerprint(self.mapping.key_spec, returns_cov, bounds, seed)
+            key = fingerprint(self.mapping.key_spec, returns_cov, limits.key(), seed)
             alloc = self._allocate(inputs, key)
             timings["mapping"] = time.perf_counter() - t0
             return RebalanceResult(date=date, weights=alloc.weights, allocation=alloc,
@@ -306,10 +336,10 @@ class Pipeline:
             inputs = MappingInputs(
                 date=date, assets=tuple(past.columns), returns=returns_cov,
                 driver_returns=past_c[names].iloc[-cov_w:], distance=fc.distance,
-                sensitivities=sens, forecast=fc, bounds=bounds, seed=seed,
+                sensitivities=sens, forecast=fc, constraints=limits, seed=seed,
             )
             alloc = self._allocate(inputs, fingerprint(self.mapping.key_spec, fc_key, returns_cov,
-                                                       bounds, seed))
+                                                       limits.key(), seed))
         risk = _risk(inputs, alloc, diagnostics)
         return RebalanceResult(date=date, weights=alloc.weights, selection=selection,
                                sensitivities=sens, forecast=fc, allocation=alloc, risk=risk,
@@ -438,7 +468,14 @@ class Pipeline:
         if not np.all(np.isfinite(arr)):
             raise NumericalError(f"risk mapping {self.mapping.name!r} returned non-finite weights")
         diagnostics = dict(alloc.diagnostics)
+        limits = inputs.constraints
         if getattr(self.mapping, "long_short", False):  # shorts allowed: check net and gross
+            if limits.has_linear:
+                raise ConfigError(
+                    f"risk mapping {self.mapping.name!r} runs long-short (net and gross "
+                    "exposures), where the per-asset bounds and the group / linear constraints "
+                    f"({', '.join(map(repr, limits.labels))}) do not apply; drop them or run "
+                    "it long-only")
             net, gross = self.mapping.net, self.mapping.gross  # type: ignore[attr-defined]
             if not within_exposures(arr, net, gross):
                 raise NumericalError(
@@ -449,9 +486,8 @@ class Pipeline:
             return attrs.evolve(alloc, weights=w, diagnostics=diagnostics, key=key)
         if np.any(arr < -1e-8):
             raise NumericalError(f"risk mapping {self.mapping.name!r} returned negative weights")
-        lo, hi = inputs.bounds
-        if not within_bounds(arr, lo, hi):
-            projected = project_to_bounds(np.clip(arr, 0.0, None), lo, hi)
+        if not limits.contains(arr):
+            projected = limits.project(np.clip(arr, 0.0, None))
             diagnostics["bounds_projection"] = float(np.abs(projected - arr).max())
             arr = projected
         w = pd.Series(arr, index=list(inputs.assets), name=str(inputs.date.date()))

@@ -1,4 +1,5 @@
-"""Weight vectors: bound checks and the Euclidean projection onto the bounded simplex."""
+"""Weight vectors: bound checks and the Euclidean projection onto the bounded simplex (the
+constraints as a whole live in :mod:`causalfolio.constraints`)."""
 
 from __future__ import annotations
 
@@ -21,17 +22,30 @@ def check_bounds(n: int, lo: float, hi: float) -> None:
         )
 
 
-def project_to_bounds(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
+def project_to_bounds(w: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray
+                      ) -> np.ndarray:
     """The closest vector (Euclidean) to ``w`` with entries in [lo, hi] summing to 1.
 
     Solves min ||x - w|| s.t. sum x = 1, lo <= x <= hi: x = clip(w - lam, lo, hi) with the
-    scalar lam found by bisection (the sum is monotone in lam). Exact to ~1e-12.
+    scalar lam found by bisection (the sum is monotone in lam). Exact to ~1e-12. ``lo`` and
+    ``hi`` are numbers or per-asset arrays like ``w``.
     """
     w = np.asarray(w, dtype=float)
-    check_bounds(w.size, lo, hi)
+    if np.ndim(lo) == 0 and np.ndim(hi) == 0:
+        check_bounds(w.size, float(lo), float(hi))
+    else:
+        lo_a = np.broadcast_to(np.asarray(lo, dtype=float), w.shape)
+        hi_a = np.broadcast_to(np.asarray(hi, dtype=float), w.shape)
+        if np.any(lo_a < 0) or np.any(lo_a > hi_a) or np.any(hi_a > 1):
+            raise ConfigError("per-asset weight bounds must satisfy 0 <= min <= max <= 1")
+        if lo_a.sum() > 1.0 + TOL or hi_a.sum() < 1.0 - TOL:
+            raise ConfigError(f"infeasible per-asset weight bounds: the minimums sum to "
+                              f"{lo_a.sum():g} and the maximums to {hi_a.sum():g}; need "
+                              "sum(min) <= 1 <= sum(max)")
+        lo, hi = lo_a, hi_a
     if not np.all(np.isfinite(w)):
         raise NumericalError("cannot project non-finite weights onto the bounds")
-    a, b = w.min() - hi - 1.0, w.max() - lo + 1.0
+    a, b = w.min() - np.max(hi) - 1.0, w.max() - np.min(lo) + 1.0
     for _ in range(200):
         mid = 0.5 * (a + b)
         s = np.clip(w - mid, lo, hi).sum()
@@ -47,15 +61,6 @@ def project_to_bounds(w: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if free.size:
         x[free] += (1.0 - x.sum()) / free.size
     return x
-
-
-def within_bounds(w: np.ndarray, lo: float, hi: float, tol: float = 1e-8) -> bool:
-    """True when ``w`` is long-only, sums to 1 and lies within [lo, hi] up to ``tol``."""
-    w = np.asarray(w, dtype=float)
-    return bool(
-        np.all(np.isfinite(w)) and abs(w.sum() - 1.0) <= tol
-        and np.all(w >= lo - tol) and np.all(w <= hi + tol)
-    )
 
 
 MAX_EXPOSURE = 100.0

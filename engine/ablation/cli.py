@@ -8,15 +8,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..cli_common import WINDOW_HELP, ablation_progress, add_data_options, market_from_args
+from ..cli_common import (
+    CONSTRAINT_SETTINGS,
+    WINDOW_HELP,
+    ablation_progress,
+    add_constraint_options,
+    add_data_options,
+    market_from_args,
+)
 from ..defaults import DEFAULT_REPLICAS, EXECUTORS, RESAMPLERS
 from ..errors import ConfigError
 
 _AXIS_HELP = {
     **{name: text.replace(" window,", " window(s),") for name, text in WINDOW_HELP.items()},
     "reselect_every": "re-select drivers every n rebalances (default 1)",
-    "min_weight": "minimum weight(s) per asset (default 0)",
-    "max_weight": "maximum weight(s) per asset (default 1)",
+    "min_weight": "minimum weight(s) per asset, or CSV file(s) asset,min_weight (default 0)",
+    "max_weight": "maximum weight(s) per asset, or CSV file(s) asset,max_weight (default 1)",
     "cost_bps": "transaction cost(s), bps of traded value (default 0)",
     "fixed_cost": "cost(s) per asset traded, NAV units (the NAV starts at 100; default 0)",
     "band": "no-trade band(s): skip trades smaller than this weight (default 0)",
@@ -67,7 +74,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         if text is not None:
             vals = parse_values(name, text)
             settings[name] = vals if len(vals) > 1 else vals[0]
-    for name in ("start", "end", "schedule"):
+    for name in ("start", "end", "schedule", *CONSTRAINT_SETTINGS):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     if args.grid:
@@ -228,6 +235,7 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     b.add_argument("--schedule", choices=["monthly", "quarterly", "weekly"])
     for name, text in _AXIS_HELP.items():
         b.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="V[,V...]", help=text)
+    add_constraint_options(b)
     s = p.add_argument_group("evidence")
     s.add_argument("--reference", metavar="NAME",
                    help="the combination every other is compared with: a benchmark, a label or "

@@ -29,8 +29,8 @@ AXES: dict[str, tuple[type | str, Any]] = {  # a type, or the name of a special 
     "train_window": (int, TRAIN_WINDOW),
     "cov_window": (int, COV_WINDOW),
     "reselect_every": (int, 1),
-    "min_weight": (float, MIN_WEIGHT),
-    "max_weight": (float, MAX_WEIGHT),
+    "min_weight": ("bound", MIN_WEIGHT),
+    "max_weight": ("bound", MAX_WEIGHT),
     "cost_bps": (float, 0.0),
     "fixed_cost": (float, 0.0),
     "band": (float, 0.0),
@@ -43,8 +43,10 @@ AXES: dict[str, tuple[type | str, Any]] = {  # a type, or the name of a special 
 }
 """Settings that can be grid axes: name -> (type, default)."""
 
-FIXED: dict[str, Any] = {"start": None, "end": None, "schedule": "monthly"}
-"""Settings shared by the whole grid (all combinations run on identical dates)."""
+FIXED: dict[str, Any] = {"start": None, "end": None, "schedule": "monthly", "groups": None,
+                         "linear_constraints": None}
+"""Settings shared by the whole grid (all combinations run on identical dates and under the same
+group constraints: a list of ``linear_constraints`` is one set, not an axis)."""
 
 UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
 """Axes that change the inputs of stages 1-4 (the others only touch mapping and simulation)."""
@@ -52,6 +54,18 @@ UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
 
 def _coerce_axis(name: str, value: Any) -> Any:
     tp = AXES[name][0]
+    if tp == "bound":  # a number, a file asset,<name>, or a mapping asset -> weight
+        if isinstance(value, Mapping):
+            from ..constraints import _bound_value
+
+            table = _bound_value(value, name)
+            return tuple(sorted(table.items())) if isinstance(table, dict) else table
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        tp = float
     if tp == "choice":
         from ..backtest.config import BOUNDS_POLICIES
 
@@ -132,7 +146,8 @@ class Combination:
         items = [(k, v) for k, v in self.settings if self.shown is None or k in self.shown]
         if not items:
             return self.spec
-        return self.spec + " @ " + " ".join(f"{k}={v}" for k, v in items)
+        return self.spec + " @ " + " ".join(
+            f"{k}={dict(v) if isinstance(v, tuple) else v}" for k, v in items)  # tables as dicts
 
     @property
     def stages(self) -> dict[str, str | None]:
@@ -151,10 +166,15 @@ class Combination:
                ) -> BacktestConfig:
         """The backtest settings of this combination (``dates``: the grid's common dates)."""
         # every axis is spelled as the BacktestConfig field it sets (and as the CLI option)
+        values = {axis: self.value(axis) for axis in AXES}
+        for axis in ("min_weight", "max_weight"):  # a mapping is held as sorted pairs
+            if isinstance(values[axis], tuple):
+                values[axis] = dict(values[axis])
         return BacktestConfig(
             start=fixed.get("start"), end=fixed.get("end"),
             schedule=tuple(dates) if dates is not None else fixed.get("schedule", "monthly"),
-            **{axis: self.value(axis) for axis in AXES},
+            groups=fixed.get("groups"), linear_constraints=fixed.get("linear_constraints"),
+            **values,
         )
 
     def upstream_key(self, level: int) -> str:
@@ -301,7 +321,8 @@ class Grid:
                 if name == "schedule" and not isinstance(value, str):
                     raise ConfigError("schedule must be one of monthly, quarterly, weekly for an "
                                       "ablation (it is shared by every combination)")
-                fixed[name] = value if name == "schedule" else parse_date(value, name)
+                fixed[name] = (value if name in ("schedule", "groups", "linear_constraints")
+                               else parse_date(value, name))
                 continue
             if name not in AXES:
                 raise ConfigError(f"unknown backtest setting {name!r}; settings are "
@@ -312,7 +333,8 @@ class Grid:
             coerced = dict.fromkeys(_coerce_axis(name, v) for v in values)
             axes.append((name, tuple(coerced)))
         # validate the fixed settings once (bad dates/schedule are errors for the whole grid)
-        BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"])
+        BacktestConfig(start=fixed["start"], end=fixed["end"], schedule=fixed["schedule"],
+                       groups=fixed["groups"], linear_constraints=fixed["linear_constraints"])
         return cls(specs=tuple(canon), benchmarks=tuple(bench), axes=tuple(axes), fixed=fixed,
                    registry=registry, max_combinations=limit)
 
@@ -404,8 +426,10 @@ class Grid:
         return {
             "specs": list(self.specs), "benchmarks": list(self.benchmarks),
             "axes": {k: list(v) for k, v in self.axes},
+            # group constraints only when given: study folders written without them resume
             "fixed": {k: (None if v is None else str(v.date()) if isinstance(v, pd.Timestamp)
-                          else v) for k, v in self.fixed.items()},
+                          else v) for k, v in self.fixed.items()
+                      if v is not None or k not in ("groups", "linear_constraints")},
         }
 
 

@@ -74,7 +74,8 @@ def results_table(combos: Sequence[Combination], records: Mapping[str, Mapping[s
         row.update(c.stages)
         params.append(dict(_params_of(c.spec, c.benchmark, registry)))
         for a in axes:
-            row[a] = c.value(a)
+            v = c.value(a)  # per-asset bounds (sorted pairs) read as a table
+            row[a] = str(dict(v)) if isinstance(v, tuple) else v
         row["status"] = rec["status"]
         row["error"] = rec.get("error")
         metrics = rec.get("metrics") or {}
@@ -92,6 +93,9 @@ def results_table(combos: Sequence[Combination], records: Mapping[str, Mapping[s
                 "seconds", "stage_computed", "stage_reused"]
         return pd.DataFrame(columns=cols)
     table = pd.DataFrame(rows)
+    for a in axes:  # a number and a file (or table) on one axis: one type, text
+        if table[a].dtype == object:
+            table[a] = _uniform(list(table[a]))
     keys = list(dict.fromkeys(k for p in params for k in p))
     varying = {}
     for k in keys:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_seed, parse_date
+from ..constraints import BOUNDS_POLICIES, Constraints
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..errors import ConfigError
 from ..pipeline import Windows
@@ -20,8 +21,6 @@ from .schedule import FREQUENCIES
 SCHEDULES: tuple[str, ...] = (*FREQUENCIES, "drift")
 """Rebalance schedules by name: calendar frequencies, and ``drift`` (rebalance when a weight has
 drifted more than ``drift_threshold`` from its target)."""
-
-BOUNDS_POLICIES: tuple[str, ...] = ("error", "relax")
 
 MAX_DELISTING_RETURN = 10.0
 """Largest delisting return accepted (+1,000%): a larger one is a percentage or a typo."""
@@ -75,11 +74,25 @@ class BacktestConfig:
     min_weight, max_weight
         Weight bounds per asset, long-only (0 <= min_weight <= max_weight <= 1), applied to the
         assets investable at each rebalance (those with a full window of history and a price on
-        the date). :attr:`bounds` gives the pair.
+        the date): one number for every asset, or per asset, a mapping asset -> weight (assets
+        not listed: 0 and 1) or a CSV file ``asset,min_weight`` / ``asset,max_weight``.
+        :attr:`bounds` gives the pair.
+    groups
+        The group(s) of each asset, for group constraints: a mapping asset -> group or list of
+        groups, or a CSV file ``asset,group`` (one row per asset and group).
+    linear_constraints
+        Linear inequalities on the weights of assets and groups (a group stands for the sum of
+        its investable members' weights), e.g. ``["Tech <= 0.3", "Energy + Utilities >= 0.1",
+        "Bonds >= 0.5 * Equity"]``: names, numbers, ``+ - *`` and one of ``<= >= =``. Enforced
+        by the optimisation mappings; the hierarchical ones refuse them. :attr:`constraints`
+        holds all of it as one :class:`~causalfolio.constraints.Constraints`.
     bounds_policy
         What to do when the bounds cannot hold for the number of investable assets at a date:
         ``error`` (a :class:`ConfigError` naming the date) or ``relax`` (lower the minimum to
         1/n and raise the maximum to 1/n just enough; recorded in the rebalance record).
+        Linear constraints that cannot hold at a date are always an error
+        (:class:`~causalfolio.constraints.InfeasibleConstraintsError`) naming the date and the
+        constraint or group.
     cost_bps
         Transaction cost in basis points of traded value: one number for all assets, or per
         asset, a mapping asset -> bps or a CSV file with the columns ``asset,bps``.
@@ -123,8 +136,10 @@ class BacktestConfig:
     driver_window: int = DRIVER_WINDOW
     train_window: int = TRAIN_WINDOW
     cov_window: int = COV_WINDOW
-    min_weight: float = MIN_WEIGHT
-    max_weight: float = MAX_WEIGHT
+    min_weight: float | str | Mapping[str, float] = MIN_WEIGHT
+    max_weight: float | str | Mapping[str, float] = MAX_WEIGHT
+    groups: str | Mapping[str, Any] | None = None
+    linear_constraints: tuple[str, ...] | None = None
     bounds_policy: str = "error"
     cost_bps: float | str | Mapping[str, float] = 0.0
     fixed_cost: float = 0.0
@@ -140,6 +155,8 @@ class BacktestConfig:
                                                        repr=False)
     _asset_costs: dict | None = attrs.field(init=False, default=None, eq=False, repr=False)
     _delistings: dict | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    _constraints: Constraints | None = attrs.field(init=False, default=None, eq=False,
+                                                   repr=False)
 
     def __init__(self, *, windows: Windows | None = None,
                  bounds: tuple[float, float] | None = None, **settings: Any) -> None:
@@ -173,9 +190,15 @@ class BacktestConfig:
         return Windows(drivers=self.driver_window, train=self.train_window, cov=self.cov_window)
 
     @property
-    def bounds(self) -> tuple[float, float]:
-        """``(min_weight, max_weight)``."""
+    def bounds(self) -> tuple[Any, Any]:
+        """``(min_weight, max_weight)`` (numbers, or per-asset mappings / files)."""
         return (self.min_weight, self.max_weight)
+
+    @property
+    def constraints(self) -> Constraints:
+        """Bounds, groups and linear constraints as one value object, built (files read) once;
+        resolved at each rebalance for the investable assets."""
+        return self._constraints  # type: ignore[return-value]  # set on construction
 
     def __attrs_post_init__(self) -> None:
         for name in ("driver_window", "train_window", "cov_window"):
@@ -205,19 +228,27 @@ class BacktestConfig:
                 raise ConfigError("reselect_dates: a date is missing (None); write YYYY-MM-DD")
             object.__setattr__(self, "reselect_dates", when)
         object.__setattr__(self, "seed", check_seed(self.seed, "seed"))
-        try:
-            lo, hi = float(self.min_weight), float(self.max_weight)
-        except (TypeError, ValueError):
-            raise ConfigError(f"min_weight and max_weight must be numbers, got "
-                              f"{self.min_weight!r} and {self.max_weight!r}") from None
-        object.__setattr__(self, "min_weight", lo)
-        object.__setattr__(self, "max_weight", hi)
-        if not 0.0 <= lo <= hi <= 1.0:
-            raise ConfigError(f"bounds must satisfy 0 <= min_weight <= max_weight <= 1, got "
-                              f"({lo}, {hi})")
         self._check_inputs()
+        self._check_constraints()
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ConfigError(f"start {self.start.date()} is after end {self.end.date()}")
+
+    def _check_constraints(self) -> None:
+        set_ = object.__setattr__
+        if isinstance(self.linear_constraints, str):
+            set_(self, "linear_constraints", (self.linear_constraints,))
+        elif self.linear_constraints is not None:
+            if not isinstance(self.linear_constraints, Sequence):
+                raise ConfigError("linear_constraints takes a list of strings like "
+                                  f"'Tech <= 0.3', got {self.linear_constraints!r}")
+            set_(self, "linear_constraints", tuple(self.linear_constraints) or None)
+        limits = Constraints.from_settings(self.min_weight, self.max_weight, self.groups,
+                                           self.linear_constraints, self.bounds_policy)
+        for name in ("min_weight", "max_weight"):  # numbers (also given as text) as floats
+            value = getattr(limits, name)
+            if isinstance(value, float):
+                set_(self, name, value)
+        set_(self, "_constraints", limits)
 
     def _check_inputs(self) -> None:
         set_ = object.__setattr__
@@ -335,7 +366,12 @@ class BacktestConfig:
             "reselect_dates": None if self.reselect_dates is None
             else [str(d.date()) for d in self.reselect_dates],
             "windows": attrs.asdict(self.windows),
-            "bounds": list(self.bounds), "bounds_policy": self.bounds_policy,
+            "bounds": [v if not isinstance(v, Mapping) else dict(v) for v in self.bounds],
+            "bounds_policy": self.bounds_policy,
+            "groups": self.groups if not isinstance(self.groups, Mapping)
+            else {k: v if isinstance(v, str) else list(v) for k, v in self.groups.items()},
+            "linear_constraints": None if self.linear_constraints is None
+            else list(self.linear_constraints),
             "cost_bps": self.cost_bps if not isinstance(self.cost_bps, Mapping)
             else dict(self.cost_bps),
             "fixed_cost": self.fixed_cost, "band": self.band, "turnover_cap": self.turnover_cap,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import display
+from ..constraints import refusal
 from ..data.market import Market
 from ..errors import CausalfolioError, CollinearDriversWarning, ConfigError, DataError
 from ..pipeline import Pipeline, RebalanceResult, parse_spec
@@ -23,7 +24,7 @@ from .config import BacktestConfig
 from .inputs import check_assets, daily_risk_free
 from .metrics import METRICS, performance
 from .schedule import rebalance_dates
-from .universe import Universe, bounds_at
+from .universe import Universe
 
 Progress = Callable[[int, int, str], None]
 
@@ -361,12 +362,19 @@ def run_backtest(
     first = cal.get_loc(sim_days[0])
     prev_day = cal[first - 1]
     sched = dates[:1] if drift_schedule else dates
-    # bounds are checked for every scheduled date before any work is done
-    if universe.fixed and config.bounds_policy == "error":
-        check_bounds(market.assets.shape[1], *config.bounds)  # the same at every date
+    # the constraints are checked for every scheduled date before any work is done
+    limits = config.constraints
+    limits.check_assets(list(market.assets.columns), "the asset data")
+    all_names = market.assets.columns
+    if universe.fixed and limits.scalar and limits.bounds_policy == "error":
+        # uniform bounds on a fixed universe: the same at every date, so the error names none
+        check_bounds(len(all_names), limits.min_weight, limits.max_weight)  # type: ignore[arg-type]
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
         check_investable(int(universe.investable(p).sum()), tau)
-        bounds_at(int(universe.investable(p).sum()), config.bounds, config.bounds_policy, tau)
+        limits.resolve(tuple(all_names[universe.investable(p)]), tau)
+    for pipe in pipelines.values() if limits.linear else ():
+        if not pipe.mapping.group_constraints:
+            raise ConfigError(refusal(pipe.mapping.name, [c.text for c in limits.linear]))
     costs, delist = _per_asset(config, market)
     rf_src = config.risk_free_series
     rf = daily_risk_free(rf_src if rf_src is not None else float(config.risk_free), sim_days,
@@ -421,7 +429,7 @@ def run_backtest(
                         reuse = None
                 n_inv = int(inv.sum())
                 check_investable(n_inv, day)
-                bounds, relaxed = bounds_at(n_inv, config.bounds, config.bounds_policy, day)
+                at = limits.resolve(tuple(names[inv]), day)
                 horizon = 21 if horizons is None else int(horizons[sched_pos[day]])
                 a_win = market.assets.iloc[pos - need:pos]
                 if not inv.all():
@@ -433,7 +441,7 @@ def run_backtest(
                         c_win = c_win.loc[:, pool]
                 res = pipe.run(a_win, c_win, day, driver_window=config.driver_window,
                                train_window=config.train_window, cov_window=config.cov_window,
-                               min_weight=bounds[0], max_weight=bounds[1], horizon=horizon,
+                               constraints=limits, horizon=horizon,
                                seed=config.seed_for(day), selection=reuse, cache=cache,
                                diagnostics=config.diagnostics)
                 selection = res.selection if reuse is None else reuse
@@ -444,7 +452,7 @@ def run_backtest(
                     "date": day, "assets": n_inv,
                     "candidates": int(pool.sum()) if pool is not None
                     else market.candidates.shape[1],
-                    "bounds": list(bounds), "bounds_relaxed": relaxed,
+                    "bounds": list(at.bounds), "bounds_relaxed": at.relaxed,
                     "cash_before": book.cash if k else 1.0,
                 }
                 if reuse is None and c_win is not None and res.selection is not None:

@@ -13,9 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
-from ..weights import TOL, check_bounds
-
 
 class Universe:
     """Membership of assets and candidates at every calendar position, from cumulative counts.
@@ -66,21 +63,3 @@ class Universe:
         if lo < 0:
             return np.zeros(self._c.shape[1], dtype=bool)
         return (self._c[pos] - self._c[lo]) == self.need
-
-
-def bounds_at(n: int, bounds: tuple[float, float], policy: str, date: pd.Timestamp
-              ) -> tuple[tuple[float, float], bool]:
-    """Weight bounds for ``n`` investable assets at ``date``: the configured ones when feasible
-    (min*n <= 1 <= max*n); otherwise a :class:`ConfigError` naming the date (``policy='error'``)
-    or, with ``policy='relax'``, the minimum lowered / maximum raised to 1/n. Returns the bounds
-    and whether they were relaxed."""
-    lo, hi = bounds
-    if n * lo <= 1.0 + TOL and n * hi >= 1.0 - TOL:
-        return (lo, hi), False
-    if policy != "relax":
-        try:
-            check_bounds(n, lo, hi)
-        except ConfigError as exc:
-            raise ConfigError(f"on {pd.Timestamp(date).date()}: {exc} (or pass --bounds-policy "
-                              "relax)") from None
-    return (min(lo, 1.0 / n), max(hi, 1.0 / n)), True

@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 import pandas as pd
 
+from ..constraints import Constraints
 from ..errors import DataError, SpecError
 from ..pipeline import Pipeline, RebalanceResult, Windows, parse_spec
 from ..stages import STAGES
@@ -92,7 +93,7 @@ def after_last(index: pd.DatetimeIndex) -> pd.Timestamp:
 
 
 def run(pipeline: Pipeline, assets: pd.DataFrame, candidates: pd.DataFrame | None, *,
-        windows: Windows, bounds: tuple[float, float], horizon: int, seed: int, owner: str
+        windows: Windows, constraints: Constraints, horizon: int, seed: int, owner: str
         ) -> RebalanceResult:
     """One rebalance of ``pipeline`` on all of ``assets`` (its last ``need`` rows, as the
     backtester at the date after the last row).
@@ -108,7 +109,7 @@ def run(pipeline: Pipeline, assets: pd.DataFrame, candidates: pd.DataFrame | Non
     return pipeline.run(assets, None if pipeline.is_benchmark else candidates,
                         after_last(assets.index), driver_window=windows.drivers,
                         train_window=windows.train, cov_window=windows.cov,
-                        min_weight=bounds[0], max_weight=bounds[1], horizon=horizon, seed=seed,
+                        constraints=constraints, horizon=horizon, seed=seed,
                         diagnostics=False)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.spatial.distance import squareform
 from skfolio.distance import BaseDistance
 
+from ..constraints import Constraints
 from ..defaults import DRIVER_WINDOW, TRAIN_WINDOW
 from ..errors import DataError, NumericalError, SpecError
 from ..pipeline import STAGE_SYNTAX, Windows, parse_spec
@@ -128,7 +129,7 @@ class SensitivityDistance(BaseDistance):
         assets, cand = as_frames(self, X, y if drivers is None else drivers, need_y=True,
                                  min_assets=2, owner="SensitivityDistance")
         windows = Windows(drivers=self.driver_window, train=self.train_window, cov=2)
-        res = run(pipe, assets, cand, windows=windows, bounds=(0.0, 1.0),
+        res = run(pipe, assets, cand, windows=windows, constraints=Constraints(),
                   horizon=int(self.horizon), seed=int(self.seed), owner="SensitivityDistance")
         if res.forecast is None or res.selection is None:  # a five-stage run always has both
             raise NumericalError("SensitivityDistance: the pipeline produced no forecast")

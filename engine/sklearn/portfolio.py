@@ -6,10 +6,10 @@ from typing import Any
 
 from skfolio.optimization import BaseOptimization
 
+from ..constraints import Constraints
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..pipeline import Windows, parse_spec
 from ..stages import STAGES
-from ..weights import check_bounds
 from ._common import as_frames, run, set_stage_params, stage_params
 
 STAGE_PARAM_SEP = "__"
@@ -33,8 +33,17 @@ class CausalPortfolio(BaseOptimization):
         ``get_params``/``set_params`` (``drivers__k``, ``mapping__linkage``; stages: drivers,
         dynamics, sensitivities, forecasting, mapping), so ``GridSearchCV`` can search them, or
         over whole specs with ``{"spec": causalfolio.expand_spec("...{a,b}...")}``.
-    min_weight, max_weight : float, default=0.0, 1.0
-        Weight bounds per asset (long-only), as ``--min-weight``/``--max-weight``.
+    min_weight, max_weight : float, dict or str, default=0.0, 1.0
+        Weight bounds per asset (long-only), as ``--min-weight``/``--max-weight``: a number
+        for every asset, a dict asset -> weight (assets not listed: 0 and 1) or a CSV file
+        ``asset,min_weight`` / ``asset,max_weight``.
+    groups : dict or str, optional
+        The group(s) of each asset (dict asset -> group or list of groups, or a CSV file
+        ``asset,group``), for ``linear_constraints``.
+    linear_constraints : list of str, optional
+        Linear constraints on assets and groups, e.g. ``["Tech <= 0.3"]``, as in
+        ``BacktestConfig`` and skfolio's ``linear_constraints``; enforced by the optimisation
+        mappings, refused by the hierarchical ones.
     driver_window, train_window, cov_window : int, default=126, 125, 63
         Lookback windows in trading days (rows), as ``--driver-window``, ``--train-window``,
         ``--cov-window``; a component's own ``window`` takes precedence.
@@ -62,7 +71,8 @@ class CausalPortfolio(BaseOptimization):
     """
 
     def __init__(self, spec: str = "rccp(k=6)|linear|beta|static|hsp",
-                 min_weight: float = MIN_WEIGHT, max_weight: float = MAX_WEIGHT,
+                 min_weight: Any = MIN_WEIGHT, max_weight: Any = MAX_WEIGHT,
+                 groups: Any = None, linear_constraints: Any = None,
                  driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
                  cov_window: int = COV_WINDOW, horizon: int = 21, seed: int = 0,
                  portfolio_params: dict | None = None, fallback: Any = None,
@@ -72,6 +82,8 @@ class CausalPortfolio(BaseOptimization):
         self.spec = spec
         self.min_weight = min_weight
         self.max_weight = max_weight
+        self.groups = groups
+        self.linear_constraints = linear_constraints
         self.driver_window = driver_window
         self.train_window = train_window
         self.cov_window = cov_window
@@ -136,11 +148,13 @@ class CausalPortfolio(BaseOptimization):
         assets, cand = as_frames(self, X, y, need_y=not pipe.is_benchmark,
                                  min_assets=1 if pipe.is_benchmark else 2,
                                  owner="CausalPortfolio")
-        bounds = (float(self.min_weight), float(self.max_weight))
-        check_bounds(assets.shape[1], *bounds)
+        limits = Constraints.from_settings(self.min_weight, self.max_weight, self.groups,
+                                           self.linear_constraints)
+        limits.check_assets(list(assets.columns), "X")
         windows = Windows(drivers=self.driver_window, train=self.train_window,
                           cov=self.cov_window)
-        res = run(pipe, assets, cand, windows=windows, bounds=bounds, horizon=int(self.horizon),
+        res = run(pipe, assets, cand, windows=windows, constraints=limits,
+                  horizon=int(self.horizon),
                   seed=int(self.seed), owner="CausalPortfolio")
         self.pipeline_ = pipe
         self.rebalance_ = res

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
+
 from causalfolio._lazy import np, pd
 from causalfolio.errors import DataError
 from causalfolio.stages import MappingInputs
-from causalfolio.weights import check_bounds
 
 from ._checks import SYMMETRY_TOL, checked_distance  # noqa: F401 - shared, re-exported
 
@@ -334,13 +335,12 @@ def canonical_permutation(assets: tuple[str, ...]) -> np.ndarray:
 
 def permute(inputs: MappingInputs, perm: np.ndarray) -> MappingInputs:
     """The same inputs with assets (and matrices) reordered, or subset, by ``perm``."""
-    import attrs
-
     if len(perm) == len(inputs.assets) and np.array_equal(perm, np.arange(len(perm))):
         return inputs
     dist = None if inputs.distance is None else np.asarray(inputs.distance)[np.ix_(perm, perm)]
     return attrs.evolve(inputs, assets=tuple(inputs.assets[i] for i in perm),
-                        returns=inputs.returns.iloc[:, perm], distance=dist)
+                        returns=inputs.returns.iloc[:, perm], distance=dist,
+                        constraints=inputs.constraints.subset(perm))
 
 
 def risk_contributions(w: np.ndarray, cov: np.ndarray) -> np.ndarray:
@@ -395,12 +395,18 @@ def twin_groups(inputs: MappingInputs) -> list[np.ndarray]:
     return [np.array(g) for g in groups.values()]
 
 
-def in_canonical_order(inputs: MappingInputs, fn: BoundedFn, *, merge_twins: bool = False
+def in_canonical_order(inputs: MappingInputs, fn: BoundedFn, *, merge_twins: bool = False,
+                       owner: str = "this hierarchical mapping", linear: str = "refuse"
                        ) -> tuple[pd.Series, dict[str, Any]]:
     """Run ``fn`` on the inputs sorted by asset name; return weights in the caller's order.
 
-    ``fn(inputs, lo, hi)`` gets per-asset bound arrays (N,) and returns weights (N,) in the
-    sorted order and diagnostics (which must refer to assets by name).
+    ``fn(inputs, lo, hi)`` gets the per-asset bound arrays (N,) (``inputs.constraints``, in the
+    sorted order) and returns weights (N,) in the sorted order and diagnostics (which must
+    refer to assets by name). Every split honours the bounds as skfolio's hierarchical
+    optimisers do: the split factor is clipped so both halves can still meet their assets'
+    bounds. Group / linear constraints are refused (``linear='refuse'``, a
+    :class:`ConfigError` naming ``owner``), or met by projecting the weights onto them
+    (``linear='project'``, recorded as ``bounds_projection``).
 
     With ``merge_twins``, each group of exact duplicates (see :func:`twin_groups`) is allocated
     as its first asset by name, with bounds ``[m min, m max]`` for a group of m, and its
@@ -409,30 +415,38 @@ def in_canonical_order(inputs: MappingInputs, fn: BoundedFn, *, merge_twins: boo
     ``twins`` (representative -> its twins).
 
     Raises :class:`DataError` on no assets or repeated asset names and :class:`ConfigError`
-    on infeasible bounds (``min * N > 1`` or ``max * N < 1``).
+    on infeasible bounds (``sum(min) > 1`` or ``sum(max) < 1``).
     """
     if not inputs.assets:
         raise DataError("no assets to allocate")
     n = len(inputs.assets)
-    lo, hi = inputs.bounds
-    check_bounds(n, lo, hi)
+    limits = inputs.constraints
+    limits.check_bounds(owner)
+    if linear == "refuse":
+        limits.refuse_linear(owner)
     if len(set(inputs.assets)) != n:
         raise DataError("asset names repeat; give every asset a distinct name")
     perm = canonical_permutation(inputs.assets)
     sorted_inputs = permute(inputs, perm)
+    lo, hi = sorted_inputs.constraints.lo, sorted_inputs.constraints.hi
     if not merge_twins:
-        w_sorted, diag = fn(sorted_inputs, np.full(n, float(lo)), np.full(n, float(hi)))
+        w_sorted, diag = fn(sorted_inputs, lo.copy(), hi.copy())
     else:
         groups = twin_groups(sorted_inputs)
         reps = np.array([g[0] for g in groups])
-        mult = np.array([len(g) for g in groups], dtype=float)
-        reduced = permute(sorted_inputs, reps)
-        w_red, diag = fn(reduced, lo * mult, hi * mult)
+        reduced = permute(attrs.evolve(sorted_inputs, constraints=None,
+                                       bounds=(0.0, 1.0)), reps)
+        lo_red = np.array([lo[g].sum() for g in groups])
+        hi_red = np.array([hi[g].sum() for g in groups])
+        w_red, diag = fn(reduced, lo_red, hi_red)
         w_sorted = np.empty(n)
         names = sorted_inputs.assets
         twins = {}
         for g, wr in zip(groups, w_red, strict=True):
-            w_sorted[g] = wr / len(g)
+            if np.all(lo[g] == lo[g[0]]) and np.all(hi[g] == hi[g[0]]):
+                w_sorted[g] = wr / len(g)
+            else:  # equal shares, unless the twins' own bounds differ and bind
+                w_sorted[g] = bounded_proportional(np.ones(len(g)), wr, lo[g], hi[g])
             if len(g) > 1:
                 twins[names[g[0]]] = [names[i] for i in g[1:]]
         rc = diag.get("risk_contributions")
@@ -444,6 +458,10 @@ def in_canonical_order(inputs: MappingInputs, fn: BoundedFn, *, merge_twins: boo
         diag["twins"] = twins
     w = np.empty(n)
     w[perm] = w_sorted
+    if limits.has_linear and not limits.contains(w):  # linear='project'
+        out = limits.project(w)
+        diag["bounds_projection"] = float(np.abs(out - w).max())
+        w = out
     return weights_series(w, inputs.assets), diag
 
 

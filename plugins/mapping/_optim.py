@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from causalfolio._lazy import np
+from causalfolio.constraints import DateConstraints
 from causalfolio.diagnostics import driver_inputs
 from causalfolio.errors import ConfigError, DataError, NumericalError
 from causalfolio.params import param, positive
 from causalfolio.stages import MappingInputs
-from causalfolio.weights import project_to_bounds
 
 from ._checks import checked_distance
 
@@ -107,24 +107,35 @@ def solve(problem: cp.Problem, *, solver: str, what: str, lp: bool = False) -> d
     )
 
 
-def finalize(w: np.ndarray, bounds: tuple[float, float]) -> tuple[np.ndarray, float]:
-    """Clean solver output: non-finite -> error; project onto the bounded simplex.
+def limits_of(bounds: Any, n: int) -> DateConstraints:
+    """``bounds`` as :class:`DateConstraints` on n assets (a ``(min, max)`` pair is uniform)."""
+    if isinstance(bounds, DateConstraints):
+        return bounds
+    lo, hi = bounds
+    return DateConstraints.uniform([str(i) for i in range(n)], float(lo), float(hi))
+
+
+def finalize(w: np.ndarray, bounds: Any) -> tuple[np.ndarray, float]:
+    """Clean solver output: non-finite -> error; project onto the constraints.
 
     Solvers meet constraints only to their tolerance (about 1e-8); the Euclidean projection onto
-    {sum = 1, lo <= w <= hi} removes that residue. Returns the weights and the largest change.
+    {sum = 1, lo <= w <= hi, linear rows} removes that residue (exactly for bounds only).
+    ``bounds`` is a (min, max) pair or the mapping's :class:`DateConstraints`. Returns the
+    weights and the largest change.
     """
     w = np.asarray(w, dtype=float).ravel()
     if not np.all(np.isfinite(w)):
         raise NumericalError("the optimiser returned non-finite weights")
-    lo, hi = bounds
-    out = project_to_bounds(w, lo, hi)
+    out = limits_of(bounds, len(w)).project(w)
     return out, float(np.abs(out - w).max(initial=0.0))
 
 
-def weight_variable(n: int, bounds: tuple[float, float], exposures: Exposures | None = None
+def weight_variable(n: int, bounds: Any, exposures: Exposures | None = None
                     ) -> tuple[cp.Variable, list]:
-    """A weight variable (n,) and its constraints: the long-only budget and bounds, or, with
-    ``exposures`` (long-short), sum w = net and sum |w| <= gross (per-asset bounds unused)."""
+    """A weight variable (n,) and its constraints: the long-only budget, the per-asset bounds
+    and any linear (group) rows of ``bounds`` (a (min, max) pair or a
+    :class:`DateConstraints`), or, with ``exposures`` (long-short), sum w = net and
+    sum |w| <= gross (bounds unused)."""
     import cvxpy as cp
 
     w = cp.Variable(n)
@@ -134,8 +145,7 @@ def weight_variable(n: int, bounds: tuple[float, float], exposures: Exposures | 
         if gross is not None:
             cons.append(cp.norm1(w) <= gross)
         return w, cons
-    lo, hi = bounds
-    return w, [cp.sum(w) == 1, w >= lo, w <= hi]
+    return w, limits_of(bounds, n).cvxpy(w)
 
 
 Exposures = tuple[float, "float | None"]
@@ -147,7 +157,7 @@ def exposures_of(mapping: Any) -> Exposures | None:
     return (float(mapping.net), mapping.gross) if getattr(mapping, "long_short", False) else None
 
 
-def finalize_weights(w: np.ndarray, bounds: tuple[float, float], exposures: Exposures | None
+def finalize_weights(w: np.ndarray, bounds: Any, exposures: Exposures | None
                      ) -> tuple[np.ndarray, float]:
     """:func:`finalize` for long-only weights; for long-short ones, the budget residue of the
     solver spread evenly so that sum w = net exactly (and sum |w| shrunk onto gross if the
@@ -263,7 +273,7 @@ def driver_design(inputs: MappingInputs, owner: str) -> tuple[np.ndarray, np.nda
 # --- CVaR -------------------------------------------------------------------------------------
 
 
-def min_cvar(scenarios: np.ndarray, alpha: float, bounds: tuple[float, float], *, solver: str,
+def min_cvar(scenarios: np.ndarray, alpha: float, bounds: Any, *, solver: str,
              min_return: float | None = None, what: str = "the CVaR problem",
              exposures: Exposures | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Rockafellar-Uryasev LP: min zeta + 1/((1-alpha) S) sum_s z_s over long-only bounded w.
@@ -306,23 +316,24 @@ def cvar_of(pnl: np.ndarray, alpha: float) -> float:
 # --- non-convex quadratic forms -----------------------------------------------------------------
 
 
-def local_quadratic_min(m: np.ndarray, bounds: tuple[float, float], start: np.ndarray | None = None
+def local_quadratic_min(m: np.ndarray, bounds: Any, start: np.ndarray | None = None
                         ) -> tuple[np.ndarray, dict[str, Any]]:
-    """A local minimiser of w'Mw over the bounded simplex (M symmetric, possibly indefinite).
+    """A local minimiser of w'Mw over the constraints (M symmetric, possibly indefinite).
 
     Used only for the literal monograph variants (w'Dw with hollow D), which are non-convex:
-    SLSQP from ``start`` (default 1/N) finds a KKT point, not a global minimum. Deterministic.
+    SLSQP from ``start`` (default 1/N projected onto the constraints) finds a KKT point, not a
+    global minimum. Deterministic.
     """
     from scipy.optimize import minimize
 
     n = len(m)
-    lo, hi = bounds
+    limits = limits_of(bounds, n)
+    box, cons = limits.scipy()
     x0 = np.full(n, 1.0 / n) if start is None else np.asarray(start, dtype=float)
+    if not limits.contains(x0):
+        x0 = limits.project(x0)
     res = minimize(lambda w: float(w @ m @ w), x0, jac=lambda w: 2.0 * m @ w, method="SLSQP",
-                   bounds=[(lo, hi)] * n,
-                   constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0,
-                                 "jac": lambda w: np.ones_like(w)}],
-                   options={"maxiter": 500, "ftol": 1e-12})
+                   bounds=box, constraints=cons, options={"maxiter": 500, "ftol": 1e-12})
     if not np.all(np.isfinite(res.x)):
         raise NumericalError(f"SLSQP failed on the non-convex quadratic problem: {res.message}")
     weights, adj = finalize(res.x, bounds)

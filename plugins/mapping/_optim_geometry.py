@@ -7,7 +7,6 @@ from typing import Any
 
 from causalfolio._lazy import np, pd
 from causalfolio.stages import Allocation, MappingInputs
-from causalfolio.weights import project_to_bounds
 
 from ._optim import cvar_of, inverse_vol, returns_matrix
 
@@ -23,7 +22,7 @@ def asset_risk(inputs: MappingInputs, measure: str = "volatility", alpha: float 
 
 def risk_weights(inputs: MappingInputs, risk: np.ndarray, power: float,
                  diagnostics: dict[str, Any]) -> Allocation:
-    """Weights proportional to risk^-power, projected onto the bounds (Euclidean) if needed.
+    """Weights proportional to risk^-power, projected onto the constraints (Euclidean) if needed.
 
     Non-positive risks (a constant asset, or a CVaR that is a gain) are floored at 1e-12 times
     the largest positive risk, which gives such an asset the largest weight allowed.
@@ -32,7 +31,7 @@ def risk_weights(inputs: MappingInputs, risk: np.ndarray, power: float,
     pos = risk[risk > 0]
     floor = 1e-12 * float(pos.max()) if pos.size else 1.0
     w = inverse_vol(np.clip(risk, floor, None), power)
-    out = project_to_bounds(w, *inputs.bounds)
+    out = inputs.constraints.project(w)
     diagnostics = dict(diagnostics)
     diagnostics["risk"] = dict(zip(inputs.assets, map(float, risk), strict=True))
     diagnostics["bounds_projection"] = float(np.abs(out - w).max())

@@ -20,7 +20,7 @@ from causalfolio._lazy import np, pd
 from causalfolio.errors import ConfigError
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
-from causalfolio.weights import check_exposures, project_to_bounds, within_bounds
+from causalfolio.weights import check_exposures
 
 from ._optim import (
     bandwidth,
@@ -106,7 +106,7 @@ class ClosedForm(RiskMapping):
         diag.update(matrix=self.matrix, method=self.method, min_eigenvalue=lam_min,
                     positive_definite=bool(lam_min > 0),
                     condition=float(np.linalg.cond(m)) if n > 1 else 1.0)
-        lo, hi = inputs.bounds
+        limits = inputs.constraints
         ls = exposures_of(self)
         method = self.method
         if method == "closed":
@@ -125,23 +125,23 @@ class ClosedForm(RiskMapping):
                     else:
                         diag["fallback"] = "qp: the closed form exceeds the gross limit"
                         method = "qp"
-                elif within_bounds(raw, lo, hi):
+                elif limits.contains(raw):
                     weights = raw
                 else:
-                    weights = project_to_bounds(raw, lo, hi)
+                    weights = limits.project(raw)
                     diag["projected"] = float(np.abs(weights - raw).max())
         if method == "qp":
             if convex:
-                w, cons = weight_variable(n, inputs.bounds, ls)
+                w, cons = weight_variable(n, inputs.constraints, ls)
                 info = solve(cp.Problem(cp.Minimize(cp.sum_squares(psd_factor(m).T @ w)), cons),
                              solver=self.solver, what=f"the closed_form {self.matrix} QP")
-                weights, info["projection"] = finalize_weights(w.value, inputs.bounds, ls)
+                weights, info["projection"] = finalize_weights(w.value, inputs.constraints, ls)
             elif ls is not None:
                 raise ConfigError(
                     f"closed_form: the {self.matrix} matrix is indefinite, so the long-short "
                     "QP has no minimum; use matrix='kernel' or method='closed'")
             else:
-                weights, info = local_quadratic_min(m, inputs.bounds)
+                weights, info = local_quadratic_min(m, inputs.constraints)
                 info["local_only"] = True
             diag.update(info)
         diag["objective"] = float(weights @ m @ weights)

@@ -240,15 +240,15 @@ class Copula(RiskMapping):
 
         scen, facts = self.scenarios(inputs)
         if self.objective == "cvar":
-            w, info = min_cvar(scen, self.alpha, inputs.bounds, solver=self.solver,
+            w, info = min_cvar(scen, self.alpha, inputs.constraints, solver=self.solver,
                                what="the copula minimum-CVaR LP")
         else:
             cov = np.cov(scen, rowvar=False)
             f = psd_factor(cov) / (float(np.sqrt(np.mean(np.diag(cov)))) or 1.0)
-            x, cons = weight_variable(scen.shape[1], inputs.bounds)
+            x, cons = weight_variable(scen.shape[1], inputs.constraints)
             info = solve(cp.Problem(cp.Minimize(cp.sum_squares(f.T @ x)), cons),
                          solver=self.solver, what="the copula minimum-variance problem")
-            w, info["projection"] = finalize(x.value, inputs.bounds)
+            w, info["projection"] = finalize(x.value, inputs.constraints)
         pnl = scen @ w
         facts.update(info)
         facts.update(var=var_of(pnl, self.alpha), cvar=cvar_of(pnl, self.alpha),

@@ -90,14 +90,14 @@ class Cvar(RiskMapping):
         ls = exposures_of(self)
         if self.min_return is not None:
             floor = self.min_return / TRADING_DAYS
-            best = (return_range(scen.mean(axis=0), *inputs.bounds)[1] if ls is None
+            best = (return_range(scen.mean(axis=0), inputs.constraints)[1] if ls is None
                     else float("inf"))
             if floor > best + 1e-15:
                 raise InfeasibleProblemError(
                     f"cvar: min_return {self.min_return:g} a year is infeasible: the best mean "
                     f"scenario return within the bounds is {best * TRADING_DAYS:.4g} a year")
-        w, info = min_cvar(scen, self.alpha, inputs.bounds, solver=self.solver, min_return=floor,
-                           what="the minimum-CVaR LP", exposures=ls)
+        w, info = min_cvar(scen, self.alpha, inputs.constraints, solver=self.solver,
+                           min_return=floor, what="the minimum-CVaR LP", exposures=ls)
         info.update(alpha=self.alpha, scenarios=self.scenarios, n_scenarios=int(len(scen)))
         return Allocation(weights=pd.Series(w, index=list(inputs.assets)), diagnostics=info)
 

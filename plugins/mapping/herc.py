@@ -94,6 +94,7 @@ class Herc(RiskMapping):
 
     name = "herc"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
 
     n_clusters: int | None = param(None, doc="number of clusters; None: chosen automatically "
                                              "(second-order difference of the dispersion)",
@@ -134,7 +135,8 @@ class Herc(RiskMapping):
         return float(historical_cvar(r @ w, self.cvar_beta))
 
     def allocate(self, inputs: MappingInputs) -> Allocation:
-        w, diag = in_canonical_order(inputs, self._run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, self._run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
     def _run(self, inp: MappingInputs, lo: np.ndarray, hi: np.ndarray

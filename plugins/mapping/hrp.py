@@ -31,6 +31,7 @@ class Hrp(RiskMapping):
 
     name = "hrp"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
     needs_sensitivities = False
 
     linkage: Linkage = param("single", doc="linkage method: single, complete, average, ward")
@@ -57,7 +58,8 @@ class Hrp(RiskMapping):
                                         distance_of_distances=self.distance_of_distances,
                                         optimal=self.optimal_ordering, bounds=(lo, hi))
 
-        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
 

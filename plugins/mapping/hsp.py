@@ -60,6 +60,7 @@ class Hsp(RiskMapping):
 
     name = "hsp"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
 
     psd: bool = param(False, doc="replace the distance matrix by its nearest PSD matrix "
                                  "(Higham 1988): the literal §9 reproduction (rank one on a "
@@ -90,7 +91,8 @@ class Hsp(RiskMapping):
                                         distance_of_distances=self.distance_of_distances,
                                         optimal=self.optimal_ordering, bounds=(lo, hi))
 
-        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
 

@@ -16,7 +16,8 @@ from ._hierarchy import bounded_proportional, covariance, in_canonical_order, ri
 
 @attrs.define(frozen=True, kw_only=True)
 class InverseVol(RiskMapping):
-    """Weights proportional to 1 / sigma_i^power on the trailing window, within the bounds."""
+    """Weights proportional to 1 / sigma_i^power on the trailing window, within the bounds
+    (water-filling); with group / linear constraints, projected onto them."""
 
     name = "inverse_vol"
     needs_sensitivities = False
@@ -36,7 +37,7 @@ class InverseVol(RiskMapping):
                        "risk_contributions": dict(zip(
                            inp.assets, risk_contributions(w, cov).tolist(), strict=True))}
 
-        w, diag = in_canonical_order(inputs, run)
+        w, diag = in_canonical_order(inputs, run, owner=self.name, linear="project")
         return Allocation(weights=w, diagnostics=diag)
 
 

@@ -18,7 +18,6 @@ from causalfolio._lazy import np, pd
 from causalfolio.errors import NumericalError
 from causalfolio.params import param, positive
 from causalfolio.stages import Allocation, MappingInputs, RiskMapping
-from causalfolio.weights import project_to_bounds
 
 from ._optim import bandwidth, covariance, gaussian_kernel, require_distance, returns_matrix
 
@@ -133,7 +132,7 @@ class Manifold(RiskMapping):
                                      "coordinates; try embedding='mds'")
             labels = cluster_labels(x, self.n_clusters, self.clustering, inputs.seed)
         w, cvar = cluster_parity(cov, labels)
-        out = project_to_bounds(w, *inputs.bounds)
+        out = inputs.constraints.project(w)
         return Allocation(
             weights=pd.Series(out, index=list(inputs.assets)),
             diagnostics={"embedding": self.embedding, "coordinates": x.tolist(),

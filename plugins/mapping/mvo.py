@@ -6,7 +6,7 @@ shrunk covariance of the trailing window, long-only within the weight bounds.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -25,6 +25,7 @@ from ._optim import (
     exposures_of,
     finalize_weights,
     gross_param,
+    limits_of,
     long_short_param,
     net_param,
     psd_factor,
@@ -37,21 +38,16 @@ Objective = Literal["max_sharpe", "min_volatility", "quadratic_utility", "target
 CovEstimator = Literal["sample", "ledoit_wolf", "oas"]
 
 
-def return_range(mu: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
-    """Smallest and largest mu'w over {sum w = 1, lo <= w <= hi} (greedy fill; exact)."""
-    def best(order: np.ndarray) -> float:
-        w = np.full(len(mu), lo)
-        left = 1.0 - w.sum()
-        for i in order:
-            add = min(hi - lo, left)
-            w[i] += add
-            left -= add
-        return float(mu @ w)
-
-    return best(np.argsort(mu)), best(np.argsort(-mu))
+def return_range(mu: np.ndarray, bounds: Any, hi: float | None = None) -> tuple[float, float]:
+    """Smallest and largest mu'w over the constraints: ``bounds`` is the mapping's
+    :class:`DateConstraints` or a (min, max) pair, or the min with ``hi`` the max. Exact: a
+    greedy fill for bounds only, a linear program with linear constraints."""
+    if hi is not None:
+        bounds = (bounds, hi)
+    return limits_of(bounds, len(mu)).return_range(mu)
 
 
-def min_variance(f: np.ndarray, bounds: tuple[float, float], *, solver: str,
+def min_variance(f: np.ndarray, bounds: Any, *, solver: str,
                  mu: np.ndarray | None = None, floor: float | None = None,
                  what: str = "the minimum-variance problem", exposures=None
                  ) -> tuple[np.ndarray, dict]:
@@ -70,22 +66,22 @@ def min_variance(f: np.ndarray, bounds: tuple[float, float], *, solver: str,
     return weights, info
 
 
-def max_sharpe(mu: np.ndarray, f: np.ndarray, rf: float, bounds: tuple[float, float], *,
+def max_sharpe(mu: np.ndarray, f: np.ndarray, rf: float, bounds: Any, *,
                solver: str, exposures=None) -> tuple[np.ndarray, dict]:
     """Tangency portfolio by the homogenisation y = kappa w (Cornuejols-Tutuncu).
 
-    min ||F'y||^2 s.t. (mu - rf)'y = 1, sum y = kappa, lo kappa <= y <= hi kappa, kappa >= 0;
-    w = y / kappa. Needs a feasible portfolio with positive excess return.
+    min ||F'y||^2 s.t. (mu - rf)'y = 1, sum y = kappa, lo kappa <= y <= hi kappa, kappa >= 0
+    (and linear rows A y <= b kappa); w = y / kappa. Needs a feasible portfolio with positive
+    excess return.
     """
     import cvxpy as cp
 
     n = len(mu)
-    lo, hi = bounds
     y, kappa = cp.Variable(n), cp.Variable(nonneg=True)
     ex = mu - rf
     ex = ex / float(np.abs(ex).max())  # same maximiser; y of order 1 for the solver
     if exposures is None:
-        cons = [ex @ y == 1, cp.sum(y) == kappa, y >= lo * kappa, y <= hi * kappa]
+        cons = [ex @ y == 1, *limits_of(bounds, n).cvxpy(y, kappa)]
     else:  # long-short: sum w = net, sum |w| <= gross, homogenised
         net, gross = exposures
         cons = [ex @ y == 1, cp.sum(y) == net * kappa]
@@ -148,43 +144,43 @@ class Mvo(RiskMapping):
         cov = covariance(r, self.covariance)
         unit = float(np.sqrt(np.mean(np.diag(cov)))) or 1.0
         f = psd_factor(cov) / unit  # objectives of order 1: solver tolerances are absolute
-        lo, hi = inputs.bounds
+        limits = inputs.constraints
         ls = exposures_of(self)
         diag: dict = {"objective": self.objective, "covariance": self.covariance}
         if ls is not None:
             diag.update(long_short=True, net=ls[0], gross=ls[1])
         if self.objective == "min_volatility":
-            w, info = min_variance(f, inputs.bounds, solver=self.solver, exposures=ls)
+            w, info = min_variance(f, limits, solver=self.solver, exposures=ls)
         elif self.objective == "max_sharpe":
             rf = self.risk_free / TRADING_DAYS
-            best = return_range(mu, lo, hi)[1] if ls is None else float("inf")
+            best = return_range(mu, limits)[1] if ls is None else float("inf")
             if best <= rf:
-                w, info = min_variance(f, inputs.bounds, solver=self.solver)
+                w, info = min_variance(f, limits, solver=self.solver)
                 diag["fallback"] = ("min_volatility: no portfolio within the bounds has an "
                                     f"expected return above the risk-free rate (best "
                                     f"{best * TRADING_DAYS:.4g} a year)")
             else:
-                w, info = max_sharpe(mu, f, rf, inputs.bounds, solver=self.solver, exposures=ls)
+                w, info = max_sharpe(mu, f, rf, limits, solver=self.solver, exposures=ls)
         elif self.objective == "quadratic_utility":
-            x, cons = weight_variable(len(mu), inputs.bounds, ls)
+            x, cons = weight_variable(len(mu), limits, ls)
             prob = cp.Problem(cp.Maximize((mu / unit**2) @ x - 0.5 * self.risk_aversion
                                           * cp.sum_squares(f.T @ x)), cons)
             info = solve(prob, solver=self.solver, what="the quadratic-utility problem")
-            w, info["projection"] = finalize_weights(x.value, inputs.bounds, ls)
+            w, info["projection"] = finalize_weights(x.value, limits, ls)
         else:
             target = float(self.target_return) / TRADING_DAYS  # type: ignore[arg-type]
-            worst, best = return_range(mu, lo, hi) if ls is None else (-np.inf, np.inf)
+            worst, best = return_range(mu, limits) if ls is None else (-np.inf, np.inf)
             if target > best + 1e-15:
                 if self.infeasible == "raise":
                     raise InfeasibleProblemError(
                         f"mvo: target_return {self.target_return:g} a year is infeasible: the "
-                        f"best expected return within bounds ({lo:g}, {hi:g}) is "
+                        f"best expected return within the constraints is "
                         f"{best * TRADING_DAYS:.4g} a year; lower the target or use "
                         "infeasible=closest")
                 diag["fallback"] = (f"target {self.target_return:g} above the best attainable "
                                     f"{best * TRADING_DAYS:.4g}; used the best attainable")
                 target = best - 1e-12 * max(1.0, abs(best))
-            w, info = min_variance(f, inputs.bounds, solver=self.solver, mu=mu,
+            w, info = min_variance(f, limits, solver=self.solver, mu=mu,
                                    floor=max(target, worst),
                                    what="the target-return problem", exposures=ls)
         diag.update(info)

@@ -84,11 +84,11 @@ class MvoReg(RiskMapping):
             h = bandwidth(d, self.bandwidth)
             k = gaussian_kernel(d, h)
             fk = psd_factor(k)
-            w, cons = weight_variable(n, inputs.bounds)
+            w, cons = weight_variable(n, inputs.constraints)
             obj = cp.sum_squares(f.T @ w) + self.lam * cp.sum_squares(fk.T @ w)
             info = solve(cp.Problem(cp.Minimize(obj), cons), solver=self.solver,
                          what="the kernel-regularised minimum-variance problem")
-            weights, info["projection"] = finalize(w.value, inputs.bounds)
+            weights, info["projection"] = finalize(w.value, inputs.constraints)
             diag["bandwidth"] = h
             diag["similarity"] = float(weights @ k @ weights)
         elif self.term == "dispersion":
@@ -98,13 +98,13 @@ class MvoReg(RiskMapping):
             sq = np.sum(s**2, axis=1)
             spread = float(np.mean(np.sum((s - s.mean(axis=0)) ** 2, axis=1)))
             c = 1.0 / spread if spread > 0 else 0.0
-            w, cons = weight_variable(n, inputs.bounds)
+            w, cons = weight_variable(n, inputs.constraints)
             # sum_i w_i ||s_i - S'w||^2 = sq'w - ||S'w||^2 when sum w = 1: concave in w
             disp = sq @ w - cp.sum_squares(s.T @ w)
             obj = cp.sum_squares(f.T @ w) - self.lam * c * disp
             info = solve(cp.Problem(cp.Minimize(obj), cons), solver=self.solver,
                          what="the dispersion-regularised minimum-variance problem")
-            weights, info["projection"] = finalize(w.value, inputs.bounds)
+            weights, info["projection"] = finalize(w.value, inputs.constraints)
             diag["dispersion"] = float(sq @ weights - np.sum((s.T @ weights) ** 2))
         else:
             off = d[~np.eye(n, dtype=bool)]
@@ -117,12 +117,12 @@ class MvoReg(RiskMapping):
                 DegenerateObjectiveWarning, stacklevel=2)
             lam_min = min_eig(m)
             if lam_min >= -1e-12 * max(1.0, float(np.abs(m).max())):
-                w, cons = weight_variable(n, inputs.bounds)
+                w, cons = weight_variable(n, inputs.constraints)
                 info = solve(cp.Problem(cp.Minimize(cp.sum_squares(psd_factor(m).T @ w)), cons),
                              solver=self.solver, what="the distance-regularised problem")
-                weights, info["projection"] = finalize(w.value, inputs.bounds)
+                weights, info["projection"] = finalize(w.value, inputs.constraints)
             else:
-                weights, info = local_quadratic_min(m, inputs.bounds)
+                weights, info = local_quadratic_min(m, inputs.constraints)
             diag["nonconvex"] = bool(lam_min < 0)
             diag["min_eigenvalue"] = lam_min
             diag["warning"] = "literal w'Dw term: degenerate (rewards concentration)"

@@ -243,6 +243,7 @@ class Schur(RiskMapping):
 
     name = "schur"
     renamed_params = RENAMED_COVARIANCE
+    group_constraints = False  # per-asset bounds only (see _hierarchy.in_canonical_order)
 
     gamma: float = param(0.5, doc="weight of the off-diagonal (Schur complement) information, "
                                   "0 = HRP, towards 1 = minimum variance",
@@ -293,7 +294,8 @@ class Schur(RiskMapping):
                              inp.assets, risk_contributions(w, cov).tolist(), strict=True))})
             return w, diag
 
-        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins)
+        w, diag = in_canonical_order(inputs, run, merge_twins=self.merge_twins,
+                                     owner=self.name)
         return Allocation(weights=w, diagnostics=diag)
 
 
