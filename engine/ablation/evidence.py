@@ -13,13 +13,20 @@ Rules
 - Several markets: a paired t-test over markets of the per-market metric values (and Wilcoxon).
 - Identical arms (``identical_to`` set in every market) keep their rows but are counted once: they
   are left out of the Holm sets, of SPA/StepM/MCS/PBO and of the DSR's number of trials.
-- SPA, StepM and MCS run on one market's daily returns; with several markets, on 5-day returns
-  (sums of 5 consecutive daily returns, a fifth of the bootstrap cost, the same mean per day)
-  concatenated market after market (the bootstrap blocks may straddle two markets; with blocks
-  of a few periods against hundreds per market this is negligible). Losses are negative
-  returns: SPA/StepM ask whether a combination's expected return exceeds the reference's, the
-  MCS keeps the combinations whose expected return cannot be told apart from the best's.
-- DSR and PBO use the daily returns (concatenated over markets) of the distinct pipelines.
+- SPA, StepM and MCS run on one market's daily returns; with several independent markets, on
+  5-day returns (sums of 5 consecutive daily returns, a fifth of the bootstrap cost, the same
+  mean per day) concatenated market after market (the bootstrap blocks may straddle two
+  markets; with blocks of a few periods against hundreds per market this is negligible).
+  Losses are negative returns: SPA/StepM ask whether a combination's expected return exceeds
+  the reference's, the MCS keeps the combinations whose expected return cannot be told apart
+  from the best's.
+- DSR and PBO use the daily returns (concatenated over independent markets) of the distinct
+  pipelines.
+- Bootstrap replicas of one real dataset (``market.replica``) are not independent markets: the
+  grid tests run on the data path (replica 0) alone, whose own stationary bootstrap is the
+  resampling (block = the resampling's ``market.block_days``). Several datasets each with
+  replicas: per dataset, combined by :data:`COMBINE_RULE` (Holm/Bonferroni over datasets).
+  Every test's ``unit`` says which.
 """
 
 from __future__ import annotations
@@ -408,10 +415,158 @@ def _stacked(returns: Mapping[str, pd.DataFrame], markets: list[str], ids: list[
     return np.vstack(blocks), lengths
 
 
+def datasets(t: pd.DataFrame) -> dict[str, list[str]] | None:
+    """The data paths of a study whose markets are stationary-bootstrap replicas, else ``None``.
+
+    Returns ``replica-0 market -> [its markets, replica 0 first]``, one entry per real dataset
+    (a dataset is a value of the ``market.*`` columns other than ``market.replica``,
+    ``market.block_days`` and ``market.resample``; one entry for one resampled dataset).
+    ``None`` when the markets are independent (no ``market.replica`` column) or a dataset has no
+    replica 0 (the data path is missing: nothing to test on).
+    """
+    if "market.replica" not in t.columns or t.empty:
+        return None
+    rep = pd.to_numeric(t["market.replica"], errors="coerce")
+    if rep.isna().any():
+        return None
+    keys = [c for c in t.columns if c.startswith("market.")
+            and c not in ("market.replica", "market.block_days", "market.resample")]
+    ds = (t[keys].astype(object).map(_text).agg("\x1f".join, axis=1) if keys
+          else pd.Series("", index=t.index))
+    out: dict[str, list[str]] = {}
+    for _, idx in ds.groupby(ds, sort=False).groups.items():
+        sub = t.loc[idx]
+        zero = sub.loc[rep[idx] == 0, "market"].unique()
+        if len(zero) != 1:
+            return None
+        rest = [m for m in dict.fromkeys(sub["market"]) if m != zero[0]]
+        out[str(zero[0])] = [str(zero[0]), *rest]
+    return out
+
+
+def _resample_block(t: pd.DataFrame, market: str) -> int | None:
+    """The mean block length (days) the stationary bootstrap used to make the replicas of
+    ``market``'s dataset (the ``market.block_days`` column), or ``None``."""
+    if "market.block_days" not in t.columns:
+        return None
+    b = pd.to_numeric(t.loc[t["market"] == market, "market.block_days"], errors="coerce")
+    b = b.dropna()
+    return int(b.iloc[0]) if len(b) else None
+
+
+UNIT_MARKETS = ("independent markets: each market's 5-day returns, concatenated market after "
+                "market (the tests' stationary bootstrap resamples these periods)")
+UNIT_ONE = "days of the one market (the tests' stationary bootstrap resamples them)"
+UNIT_PATH = ("days of the data path (replica 0); the tests' own stationary bootstrap is the "
+             "resampling, the {n} other bootstrap replicas are not used (they are draws of the "
+             "same bootstrap, not independent markets)")
+COMBINE_RULE = {
+    "spa": "Holm over datasets: min(1, D x the smallest per-dataset p-value), per p-value kind",
+    "stepm": "each dataset at family-wise error alpha / D (Bonferroni over datasets); superior "
+             "in any dataset",
+    "mcs": "each dataset's set at size 0.1 / D (Bonferroni over datasets); included = in the "
+           "set of at least one dataset",
+    "dsr": "Holm over datasets: p = min(1, D x the smallest per-dataset p-value); the numbers "
+           "shown are those of that dataset",
+    "pbo": "mean over datasets (descriptive; no test)",
+}
+
+
 def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
                 ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
                 n_boot: int, seed: int, alpha: float) -> dict[str, Any]:
+    """SPA, StepM, MCS, DSR and PBO on the study's unit of replication.
+
+    Independent markets: pooled (5-day returns concatenated over markets). Bootstrap replicas
+    of one real dataset: on the data path (replica 0) only. Several datasets, each with
+    replicas: per dataset on its data path, combined by :data:`COMBINE_RULE`.
+    """
     ok = t[t["status"] == "ok"]
+    paths = datasets(ok)
+    if paths is None:
+        unit = UNIT_ONE if len(markets) == 1 else UNIT_MARKETS
+        return _grid_tests_on(t, returns, markets, ref, ref_label, identical, block=block,
+                              n_boot=n_boot, seed=seed, alpha=alpha, unit=unit,
+                              replication="one market" if len(markets) == 1 else
+                              "independent markets")
+    per: dict[str, dict[str, Any]] = {}
+    n_sets = len(paths)
+    for m0, members in paths.items():
+        b = block if block is not None else _resample_block(ok, m0)
+        per[m0] = _grid_tests_on(t, returns, [m0], ref, ref_label, identical, block=b,
+                                 n_boot=n_boot, seed=seed, alpha=alpha / n_sets,
+                                 mcs_size=0.1 / n_sets,
+                                 unit=UNIT_PATH.format(n=len(members) - 1),
+                                 replication="data path (replica 0) of a resampled dataset")
+        per[m0]["settings"]["replicas_not_used"] = len(members) - 1
+    if n_sets == 1:
+        return next(iter(per.values()))
+    return _combine_datasets(per, alpha)
+
+
+def _combine_datasets(per: dict[str, dict[str, Any]], alpha: float) -> dict[str, Any]:
+    """One result of several datasets' grid tests by :data:`COMBINE_RULE`."""
+    d = len(per)
+    out: dict[str, Any] = {"per_dataset": per, "notes": [
+        n for name, r in per.items() for n in (f"{name}: {x}" for x in r.get("notes", []))]}
+    unit = (f"{d} real datasets, each tested on its data path (replica 0) with the tests' own "
+            "stationary bootstrap; replicas not used; combined over datasets")
+    spas = [r["spa"] for r in per.values() if "spa" in r]
+    if spas:
+        out["spa"] = {"pvalues": {k: min(1.0, d * min(s["pvalues"][k] for s in spas))
+                                  for k in ("lower", "consistent", "upper")},
+                      "n_datasets": d, "combined": COMBINE_RULE["spa"], "unit": unit}
+    steps = {name: r["stepm"] for name, r in per.items() if "stepm" in r}
+    if steps:
+        sup = list(dict.fromkeys(x for s in steps.values() for x in s["superior"]))
+        out["stepm"] = {"superior": sup, "size": alpha,
+                        "superior_by_dataset": {k: s["superior"] for k, s in steps.items()},
+                        "n_datasets": d, "combined": COMBINE_RULE["stepm"], "unit": unit}
+    sets = {name: r["mcs"] for name, r in per.items() if "mcs" in r}
+    if sets:
+        names = list(dict.fromkeys(x for s in sets.values() for x in s["names"]))
+        inc = [x for x in names if any(x in s["included"] for s in sets.values())]
+        out["mcs"] = {"included": inc, "excluded": [x for x in names if x not in inc],
+                      "pvalues": {x: max(s["pvalues"].get(x, 0.0) for s in sets.values())
+                                  for x in names},
+                      "size": 0.1, "names": names,
+                      "included_by_dataset": {k: s["included"] for k, s in sets.items()},
+                      "n_datasets": d, "combined": COMBINE_RULE["mcs"], "unit": unit}
+    dsrs = {name: r["dsr"] for name, r in per.items() if "dsr" in r}
+    if dsrs:
+        finite = {k: v for k, v in dsrs.items() if _finite(v.get("p_value"))}
+        pick = min(finite, key=lambda k: finite[k]["p_value"]) if finite else next(iter(dsrs))
+        best = dict(dsrs[pick])
+        p = best.get("p_value")
+        best.update(dataset=pick, p_value_dataset=p,
+                    p_value=min(1.0, d * p) if _finite(p) else p,
+                    n_datasets=d, combined=COMBINE_RULE["dsr"], unit=unit,
+                    p_by_dataset={k: v.get("p_value") for k, v in dsrs.items()})
+        out["dsr"] = best
+    pbos = {name: r["pbo"] for name, r in per.items() if "pbo" in r}
+    if pbos:
+        out["pbo"] = {"pbo": float(np.mean([v["pbo"] for v in pbos.values()])),
+                      "pbo_by_dataset": {k: v["pbo"] for k, v in pbos.items()},
+                      "n_datasets": d, "combined": COMBINE_RULE["pbo"], "unit": unit}
+    first = next(iter(per.values()))["settings"]
+    out["settings"] = {**{k: v for k, v in first.items() if k in ("reps", "seed", "bootstrap",
+                                                                   "losses")},
+                       "replication": f"{d} resampled datasets, each on its data path",
+                       "unit": unit, "n_datasets": d, "n_markets": d,
+                       "combined": COMBINE_RULE,
+                       "per_dataset": {k: r["settings"] for k, r in per.items()}}
+    return out
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _grid_tests_on(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
+                   ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
+                   n_boot: int, seed: int, alpha: float, unit: str, replication: str,
+                   mcs_size: float = 0.1) -> dict[str, Any]:
+    ok = t[(t["status"] == "ok") & t["market"].isin(markets)]
     everywhere = ok.groupby("id", sort=False)["market"].nunique()
     full = [i for i in everywhere.index if everywhere[i] == len(markets)]
     distinct = [i for i in full if i not in identical]
@@ -438,28 +593,32 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
     else:
         cols = [xp[:, pos[i]] - xp[:, pos[ref]] for i in cands] or [xp[:, pos[ref]]]
         b = ev.block_length(*cols)
-    unit = "daily" if period == 1 else f"{period}-day"
+    b = min(b, xp.shape[0] - 1)
+    unit_p = "daily" if period == 1 else f"{period}-day"
     settings = {"block_size": b, "block_unit": "days" if period == 1 else f"{period}-day periods",
                 "reps": n_boot, "seed": seed, "bootstrap": "stationary",
+                "replication": replication, "unit": unit,
                 "n_markets": len(markets), "days_per_market": lengths,
                 "period_days": period, "n_periods": int(xp.shape[0]),
                 "periods_per_market": plengths,
-                "losses": f"negative {unit} returns (lower loss = higher return)",
-                "pooling": ("one market" if len(markets) == 1 else
-                            f"per-market {unit} returns concatenated market after market")}
+                "losses": f"negative {unit_p} returns (lower loss = higher return)",
+                "pooling": ("one path" if len(markets) == 1 else
+                            f"per-market {unit_p} returns concatenated market after market")}
     out["settings"] = settings
     if cands:
         loss = -xp
         cand_names = [names[pos[i]] for i in cands]
-        out["spa"] = ev.spa(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]], block_size=b,
-                            reps=n_boot, seed=seed, names=cand_names)
-        out["stepm"] = ev.stepm(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]],
-                                size=alpha, block_size=b, reps=n_boot, seed=seed,
-                                names=cand_names)
+        out["spa"] = {**ev.spa(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]],
+                               block_size=b, reps=n_boot, seed=seed, names=cand_names),
+                      "unit": unit}
+        out["stepm"] = {**ev.stepm(loss[:, pos[ref]], loss[:, [pos[i] for i in cands]],
+                                   size=alpha, block_size=b, reps=n_boot, seed=seed,
+                                   names=cand_names), "unit": unit}
     else:
         notes.append("no combination besides the reference: no SPA/StepM")
     if len(distinct) >= 2:
-        out["mcs"] = ev.mcs(-xp, size=0.1, block_size=b, reps=n_boot, seed=seed, names=names)
+        out["mcs"] = {**ev.mcs(-xp, size=mcs_size, block_size=b, reps=n_boot, seed=seed,
+                               names=names), "unit": unit}
     pipes = [i for i in distinct if not bench[i]]
     trials = pipes if len(pipes) >= 2 else distinct
     ann = math.sqrt(252)
@@ -469,10 +628,13 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
     best = trials[k_best]
     sd = float(np.nanstd(sr, ddof=1)) if len(trials) > 1 else 0.0
     dsr = ev.deflated_sharpe(x[:, pos[best]], n_trials=len(trials), sharpe_std=sd)
+    daily = ("daily returns of the one path" if len(markets) == 1 else
+             "daily returns of the independent markets, concatenated")
     out["dsr"] = {**dsr, "best": labels[best], "best_id": best,
                   "trials": [labels[i] for i in trials],
                   "n_identical_dropped": int(sum(1 for i in identical
-                                                 if not bench.get(i, False)))}
+                                                 if not bench.get(i, False))),
+                  "unit": daily}
     if len(trials) >= 2:
         t_rows = x.shape[0]
         s = 16
@@ -485,7 +647,8 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
             out["pbo"] = {**res, "strategies": [labels[i] for i in trials],
                           "logit_quantiles": dict(zip(map(str, qs),
                                                       np.quantile(logits, qs).tolist(),
-                                                      strict=True))}
+                                                      strict=True)),
+                          "unit": daily}
     else:
         notes.append("fewer than two distinct pipelines: no PBO")
     out["notes"] = notes
