@@ -259,12 +259,11 @@ def _over_markets(x: np.ndarray, y: np.ndarray, markets: Sequence[str], replica0
 
 def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
                  ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
-                 n_boot: int, seed: int, alpha: float) -> tuple[pd.DataFrame, list[int]]:
+                 n_boot: int, seed: int, alpha: float) -> pd.DataFrame:
     replica0 = replica_zero(t[t["status"] == "ok"])
     ok = t[t["status"] == "ok"]
     combos = ok.drop_duplicates("id")
     rows: list[dict[str, Any]] = []
-    blocks: list[int] = []
     one = len(markets) == 1
     r = _market_returns(returns, markets[0]) if one else None
     done: dict[str, list[dict[str, Any]]] = {}   # label -> its rows (reused by identical arms)
@@ -290,9 +289,7 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
                     continue
                 res = _within_market(r, cid, ref, mine.loc[m], theirs.loc[m], metric,
                                      block=block, n_boot=n_boot, seed=seed, alpha=alpha)
-                if res.get("block_size") is not None:
-                    blocks.append(int(res.pop("block_size")))
-                res.pop("block_size", None)
+                res.pop("block_size", None)  # = the study's block_days
                 rows.append({**base, **res, "n_markets": 1})
             else:
                 common = [m for m in markets if m in mine.index and m in theirs.index]
@@ -306,7 +303,7 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
         done[c["label"]] = rows[start:]
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS), blocks
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
     frame["p_adjusted"] = np.nan
     for _, sub in frame.groupby("metric", sort=False):
         distinct = sub[sub["identical_to"].isna()]
@@ -319,7 +316,7 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
             else:
                 frame.loc[i, "p_adjusted"] = adjusted.get(row["identical_to"], np.nan)
     cols = COMPARISON_COLUMNS + [c for c in frame.columns if c not in COMPARISON_COLUMNS]
-    return frame[cols].reset_index(drop=True), blocks
+    return frame[cols].reset_index(drop=True)
 
 
 # --- marginal effects --------------------------------------------------------------------------
@@ -474,7 +471,7 @@ COMBINE_RULE = {
 
 def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
                 ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
-                n_boot: int, seed: int, alpha: float) -> dict[str, Any]:
+                n_boot: int, seed: int, alpha: float, given: bool = False) -> dict[str, Any]:
     """SPA, StepM, MCS, DSR and PBO on the study's unit of replication.
 
     Independent markets: pooled (5-day returns concatenated over markets). Bootstrap replicas
@@ -492,7 +489,8 @@ def _grid_tests(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: l
     per: dict[str, dict[str, Any]] = {}
     n_sets = len(paths)
     for m0, members in paths.items():
-        b = block if block is not None else _resample_block(ok, m0)
+        own = _resample_block(ok, m0)  # each dataset's test: its resampling's block
+        b = block if given or own is None else own
         per[m0] = _grid_tests_on(t, returns, [m0], ref, ref_label, identical, block=b,
                                  n_boot=n_boot, seed=seed, alpha=alpha / n_sets,
                                  mcs_size=0.1 / n_sets,
@@ -588,14 +586,10 @@ def _grid_tests_on(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets
         names = distinct
     pos = {i: k for k, i in enumerate(distinct)}
     cands = [i for i in distinct if i != ref]
-    if block is not None:
-        b = int(block)
-    else:
-        cols = [xp[:, pos[i]] - xp[:, pos[ref]] for i in cands] or [xp[:, pos[ref]]]
-        b = ev.block_length(*cols)
-    b = min(b, xp.shape[0] - 1)
+    days = int(block) if block is not None else ev.auto_block_days(x)
+    b = max(1, min(math.ceil(days / period), xp.shape[0] - 1))
     unit_p = "daily" if period == 1 else f"{period}-day"
-    settings = {"block_size": b, "block_unit": "days" if period == 1 else f"{period}-day periods",
+    settings = {"block_days": days, **({"block_periods": b} if period > 1 else {}),
                 "reps": n_boot, "seed": seed, "bootstrap": "stationary",
                 "replication": replication, "unit": unit,
                 "n_markets": len(markets), "days_per_market": lengths,
@@ -658,6 +652,37 @@ def _grid_tests_on(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets
 # --- entry point -------------------------------------------------------------------------------
 
 
+def _study_block(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
+                 identical: dict[str, str], given: int | None) -> tuple[int, str]:
+    """The one block length (days) of every bootstrap of the study, and where it comes from.
+
+    Given: it. Bootstrap replicas: the block the resampling used (``market.block_days``, the
+    same rule on the assets). Otherwise :func:`causalfolio.evidence.auto_block_days` of the
+    distinct combinations' daily returns of each market, the median over markets (rounded up).
+    """
+    if given is not None:
+        return int(given), "given (block_days)"
+    ok = t[t["status"] == "ok"]
+    paths = datasets(ok)
+    if paths is not None:
+        b = _resample_block(ok, next(iter(paths)))
+        if b is not None:
+            return b, "the resampling's mean block (market.block_days)"
+        markets = list(paths)
+    per = []
+    for m in markets:
+        r = _market_returns(returns, m)
+        ids = [i for i in dict.fromkeys(ok.loc[ok["market"] == m, "id"])
+               if i in r and i not in identical]
+        x = r[ids].dropna().to_numpy(float)
+        if x.shape[0] >= 10 and x.shape[1]:
+            per.append(ev.auto_block_days(x))
+    b = math.ceil(float(np.median(per))) if per else 1
+    return max(1, b), ("automatic, on the daily returns of the distinct combinations" +
+                       (" (median over markets)" if len(per) > 1 else ""))
+
+
+
 def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, reference: str,
                   factors: Sequence[str], block_days: int | None = None, n_boot: int = 1000,
                   seed: int = 0, alpha: float = 0.05) -> StudyEvidence:
@@ -678,7 +703,9 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
         Columns whose levels are the study's choices (as
         :func:`causalfolio.ablation.summary.factors`).
     block_days
-        Bootstrap block length in days; default from the data (recorded in the outputs).
+        Block length in days of every bootstrap of the study; default: the resampling's block
+        for replicas, else :func:`causalfolio.evidence.auto_block_days` of the combinations'
+        daily returns (recorded as ``settings.block_days`` in ``evidence``).
     n_boot
         Bootstrap replicates of every test (>= 50).
     seed
@@ -702,18 +729,19 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
     ref, ref_label = _resolve_reference(t, reference)
     markets = list(dict.fromkeys(t.loc[t["status"] == "ok", "market"]))
     identical = _study_identical(t, ref, ref_label)
-    comparisons, blocks = _comparisons(t, returns, markets, ref, ref_label, identical,
-                                       block=block_days, n_boot=n_boot, seed=seed, alpha=alpha)
+    block, block_source = _study_block(t, returns, markets, identical, block_days)
+    comparisons = _comparisons(t, returns, markets, ref, ref_label, identical, block=block,
+                               n_boot=n_boot, seed=seed, alpha=alpha)
     summary = _summary(t, factors, markets, identical, alpha)
-    grid = _grid_tests(t, returns, markets, ref, ref_label, identical, block=block_days,
-                       n_boot=n_boot, seed=seed, alpha=alpha)
+    grid = _grid_tests(t, returns, markets, ref, ref_label, identical, block=block,
+                       n_boot=n_boot, seed=seed, alpha=alpha, given=block_days is not None)
     grid_settings = grid.pop("settings", None)
     evidence = {
         "reference": {"id": ref, "label": ref_label},
         "markets": markets, "n_markets": len(markets),
         "identical": {i: first for i, first in identical.items()},
-        "settings": {"block_days": block_days, "n_boot": n_boot, "seed": seed, "alpha": alpha,
-                     "comparison_blocks": sorted(set(blocks)),
+        "settings": {"block_days": block, "block_source": block_source,
+                     "block_rule": ev.BLOCK_RULE, "n_boot": n_boot, "seed": seed, "alpha": alpha,
                      "comparisons": ("within-market bootstrap (Ledoit-Wolf 2008/2011, "
                                      "stationary bootstrap for max drawdown)"
                                      if len(markets) == 1 else

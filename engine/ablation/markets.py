@@ -208,12 +208,12 @@ def resample_market(market: Any, idx: np.ndarray) -> Any:
 
 
 def default_block_days(market: Any) -> int:
-    """Politis-White (2004) automatic mean block length of the stationary bootstrap
-    (``arch.bootstrap.optimal_block_length``), median over the assets, at least 1 day."""
-    from arch.bootstrap import optimal_block_length
+    """The automatic mean block length of the stationary bootstrap, in days: the rule every test
+    of the study shares (:func:`causalfolio.evidence.auto_block_days`: Politis-White on the
+    assets' returns and squared returns, the larger)."""
+    from ..evidence import auto_block_days
 
-    b = optimal_block_length(market.assets.to_numpy())["stationary"].median()
-    return max(1, int(math.ceil(float(b)))) if np.isfinite(b) else 1
+    return auto_block_days(market.assets.to_numpy())
 
 
 @attrs.frozen(kw_only=True)

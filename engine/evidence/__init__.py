@@ -21,9 +21,16 @@ from .multiple import holm, mcs, spa, stepm
 from .overfitting import deflated_sharpe, pbo
 from .paired import paired_over_markets, paired_over_replicas
 from .result import TestResult, format_p
-from .sharpe import block_length, max_drawdown, metric_diff, sharpe_diff, variance_ratio
+from .sharpe import (
+    BLOCK_RULE,
+    auto_block_days,
+    block_length,
+    max_drawdown,
+    metric_diff,
+    sharpe_diff,
+    variance_ratio,
+)
 
-__all__ = ["TestResult", "block_length", "deflated_sharpe", "format_p", "holm", "max_drawdown",
-           "mcs",
-           "metric_diff", "paired_over_markets", "paired_over_replicas", "pbo", "sharpe_diff",
-           "spa", "stepm", "variance_ratio"]
+__all__ = ["BLOCK_RULE", "TestResult", "auto_block_days", "block_length", "deflated_sharpe",
+           "format_p", "holm", "max_drawdown", "mcs", "metric_diff", "paired_over_markets",
+           "paired_over_replicas", "pbo", "sharpe_diff", "spa", "stepm", "variance_ratio"]

@@ -129,7 +129,7 @@ def test_grid_tests_run_on_the_data_path_not_on_pooled_replicas():
     e = analyse_study(table, returns, reference="r", factors=[], n_boot=99).evidence
     g = e["settings"]["grid_tests"]
     assert g["n_markets"] == 1 and g["n_periods"] == 120 and g["days_per_market"] == [120]
-    assert g["block_size"] == 4  # the resampling's block, one rule for both
+    assert g["block_days"] == 4 == e["settings"]["block_days"]  # the resampling's block
     assert g["replicas_not_used"] == 5 and "replica 0" in g["unit"]
     for test in ("spa", "stepm", "mcs", "dsr", "pbo"):
         assert "unit" in e[test], test
