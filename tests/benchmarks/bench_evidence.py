@@ -3,7 +3,8 @@
 Run by hand (not collected by pytest)::
 
     .venv/bin/python tests/benchmarks/bench_evidence.py [--sims 600] [--markets 20]
-        [--part coverage,spa,pbo,dsr,speed]  (spa_power: the power part alone)
+        [--part coverage,spa,pbo,dsr,null,speed] [--null-sims 400] [--pooled-sims 100]
+        (spa_power: the power part alone)
 
 Prints, each against its target (from issue 12):
 
@@ -16,7 +17,12 @@ Prints, each against its target (from issue 12):
 3. PBO on pure-noise grids (target near 0.5 or above) and on grids with one truly better
    strategy (target low);
 4. DSR of the best of 100 noise strategies: share significant at 5% (target: rarely);
-5. speed: a ``--markets``-market study of 6 ``linear|beta`` pipelines + 2 benchmarks on the
+5. null calibration (issue 22, ``--part null``): ``--null-sims`` studies of arms with no true
+   difference on a GARCH-like path resampled as ``--resample stationary --replicas 20``:
+   rejection rates of SPA, StepM, MCS exclusion, DSR and the Holm-adjusted comparisons, with
+   Clopper-Pearson intervals -- target <= nominal; ``--pooled-sims`` with the replicas pooled as
+   markets (the old grid tests) as the control that the check can fail;
+6. speed: a ``--markets``-market study of 6 ``linear|beta`` pipelines + 2 benchmarks on the
    default synthetic market (each market a ``run_ablation``, processes executor), then
    :func:`causalfolio.ablation.evidence.analyse_study`; prints the statistics' share of the
    study's time -- target <= 10%.
@@ -139,6 +145,41 @@ def bench_dsr(sims: int = 100, n: int = 750, k: int = 100) -> None:
           f"{sig / sims:.2f} (target: rarely)")
 
 
+def bench_null(sims: int, pooled_sims: int, n_days: int = 750, n_boot: int = 500) -> None:
+    """Issue 22: null rejection rates of a resampled real-data-like study (tests/evidence/
+    null_study.py), with 95% Clopper-Pearson intervals; the pooled replicas as a control."""
+    import sys
+    from pathlib import Path
+
+    from scipy.stats import binomtest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
+    from null_study import NOMINAL, REJECTIONS, null_study, rejections
+
+    print(f"6. Null calibration: 6 arms with no true difference (common GARCH(0.08, 0.90) "
+          f"factor + own GARCH noise, t(5) shocks, zero mean), {n_days} days, studied as "
+          f"--resample stationary --replicas 20 ({n_boot} bootstrap replicates); rejection "
+          f"rates with 95% Clopper-Pearson intervals; target <= nominal")
+    for pooled, n in ((False, sims), (True, pooled_sims)):
+        if n <= 0:
+            continue
+        rng = np.random.default_rng(2026 + pooled)
+        hits = dict.fromkeys(REJECTIONS, 0)
+        t0 = time.perf_counter()
+        for i in range(n):
+            table, returns = null_study(rng, n_days=n_days, replicas=20, pooled=pooled, seed=i)
+            for k, v in rejections(table, returns, n_boot=n_boot, seed=i).items():
+                hits[k] += v
+        secs = time.perf_counter() - t0
+        what = ("pooled replicas (the old grid tests, control)" if pooled else
+                "data path (replica 0) + replica intervals")
+        print(f"   {what}: {n} studies, {secs / n:.2f} s each")
+        for k in REJECTIONS:
+            ci = binomtest(hits[k], n).proportion_ci(0.95)
+            print(f"     {k:6s} rejects {hits[k] / n:.3f} [{ci.low:.3f}, {ci.high:.3f}] "
+                  f"(nominal {NOMINAL[k]:.2f})")
+
+
 SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|{static,vasicek}|{hsp,hsp(psd=True),hrp}"
 
 
@@ -198,7 +239,9 @@ def main() -> None:
     ap.add_argument("--sims", type=int, default=600)
     ap.add_argument("--markets", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--part", default="coverage,spa,pbo,dsr,speed")
+    ap.add_argument("--null-sims", type=int, default=400)
+    ap.add_argument("--pooled-sims", type=int, default=100)
+    ap.add_argument("--part", default="coverage,spa,pbo,dsr,null,speed")
     args = ap.parse_args()
     parts = set(args.part.split(","))
     if "coverage" in parts:
@@ -211,6 +254,8 @@ def main() -> None:
         bench_pbo()
     if "dsr" in parts:
         bench_dsr()
+    if "null" in parts:
+        bench_null(args.null_sims, args.pooled_sims)
     if "speed" in parts:
         bench_speed(args.markets, args.workers)
 
