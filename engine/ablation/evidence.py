@@ -6,9 +6,11 @@ combination) and the pure statistics of :mod:`causalfolio.evidence`.
 
 Rules
 -----
-- One market: within-market bootstrap tests of each combination against the reference on the
-  same days (Sharpe: Ledoit-Wolf 2008; volatility: Ledoit-Wolf 2011 variance test, the interval is
-  that of the annualised volatility difference; max drawdown: paired stationary bootstrap);
+- One market: within-market tests of each combination against the reference on the same days
+  (Sharpe: Ledoit-Wolf 2008; volatility: the annualised volatility difference with an
+  equally-weighted-cosine fixed-b interval, :func:`causalfolio.evidence.volatility_diff`, which
+  keeps its coverage under separate persistent volatility paths from 1000 days, and says so
+  below; max drawdown: paired stationary bootstrap);
   turnover has no within-market interval (NaN, method ``n/a``).
 - Several markets: a paired t-test over markets of the per-market metric values (and Wilcoxon).
 - Identical arms (``identical_to`` set in every market) keep their rows but are counted once: they
@@ -220,11 +222,12 @@ def _within_market(r: pd.DataFrame, cid: str, ref: str, t_row: pd.Series, ref_ro
         return {"diff": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
                 "p_value": res.p_value, "method": res.method,
                 "block_size": res.info.get("block_size")}
-    if metric == "annual_volatility":
-        res = ev.variance_ratio(a, b, **kw)
+    if metric == "annual_volatility":  # robust to separate persistent volatility paths
+        res = ev.volatility_diff(a, b, alpha=alpha)
         return {"diff": res.info.get("vol_diff", nan), "ci_low": res.info.get("vol_ci_low", nan),
-                "ci_high": res.info.get("vol_ci_high", nan), "p_value": res.p_value,
-                "method": res.method, "block_size": res.info.get("block_size")}
+                "ci_high": res.info.get("vol_ci_high", nan),
+                "p_value": res.info.get("vol_p_value", nan), "method": res.method,
+                **({"note": res.info["note"]} if "note" in res.info else {})}
     res = ev.metric_diff(a, b, ev.max_drawdown, vectorized=True, **kw)
     return {"diff": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
             "p_value": res.p_value, "method": res.method,
@@ -742,8 +745,9 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
         "identical": {i: first for i, first in identical.items()},
         "settings": {"block_days": block, "block_source": block_source,
                      "block_rule": ev.BLOCK_RULE, "n_boot": n_boot, "seed": seed, "alpha": alpha,
-                     "comparisons": ("within-market bootstrap (Ledoit-Wolf 2008/2011, "
-                                     "stationary bootstrap for max drawdown)"
+                     "comparisons": ("within-market tests (Sharpe: Ledoit-Wolf 2008; "
+                                     "volatility: EWC fixed-b log-variance interval; "
+                                     "max drawdown: stationary bootstrap)"
                                      if len(markets) == 1 else
                                      "difference on the data (replica 0), standard error = "
                                      "the spread over its stationary-bootstrap replicas"

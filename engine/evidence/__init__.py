@@ -5,6 +5,9 @@ JSON-able numbers so that the ablation can store them in ``evidence.json``.
 
 - :func:`sharpe_diff`, :func:`variance_ratio`: Ledoit & Wolf (2008, 2011) studentised circular
   block-bootstrap tests of a Sharpe-ratio difference and of a variance ratio on one market.
+- :func:`volatility_diff`: log variance ratio and volatility difference with an
+  equally-weighted-cosine (fixed-b) long-run variance, robust to separate persistent
+  volatility paths (the comparisons' volatility test).
 - :func:`metric_diff`: paired stationary-bootstrap interval of the difference of any metric
   (e.g. :func:`max_drawdown`).
 - :func:`paired_over_markets`: paired t / Wilcoxon tests of per-market values of one metric.
@@ -30,7 +33,9 @@ from .sharpe import (
     sharpe_diff,
     variance_ratio,
 )
+from .variance import volatility_diff
 
 __all__ = ["BLOCK_RULE", "TestResult", "auto_block_days", "block_length", "deflated_sharpe",
            "format_p", "holm", "max_drawdown", "mcs", "metric_diff", "paired_over_markets",
-           "paired_over_replicas", "pbo", "sharpe_diff", "spa", "stepm", "variance_ratio"]
+           "paired_over_replicas", "pbo", "sharpe_diff", "spa", "stepm", "variance_ratio",
+           "volatility_diff"]

@@ -16,10 +16,12 @@ from causalfolio.evidence import auto_block_days, max_drawdown
 
 
 def garch(rng: np.random.Generator, n: int, k: int, *, sd: float, alpha: float = 0.08,
-          beta: float = 0.90, burn: int = 500) -> np.ndarray:
+          beta: float = 0.90, df: float | None = 5, burn: int = 500) -> np.ndarray:
     """(n x k) zero-mean GARCH(1,1) returns, one variance path per column, unconditional
-    standard deviation ``sd`` (persistence ``alpha + beta``), Student-t(5) shocks."""
-    z = rng.standard_t(5, (n + burn, k)) / np.sqrt(5 / 3)
+    standard deviation ``sd`` (persistence ``alpha + beta``), Student-t(``df``) shocks scaled
+    to unit variance (``df=None``: Gaussian)."""
+    z = (rng.standard_normal((n + burn, k)) if df is None
+         else rng.standard_t(df, (n + burn, k)) / np.sqrt(df / (df - 2)))
     om = sd ** 2 * (1 - alpha - beta)
     h = np.full(k, sd ** 2)
     out = np.empty((n + burn, k))
