@@ -126,7 +126,13 @@ def _replicated_study(n_rep: int = 6, t: int = 120, datasets=("data",)):
 
 def test_grid_tests_run_on_the_data_path_not_on_pooled_replicas():
     table, returns = _replicated_study()
-    e = analyse_study(table, returns, reference="r", factors=[], n_boot=99).evidence
+    res = analyse_study(table, returns, reference="r", factors=[], n_boot=99)
+    e = res.evidence
+    # volatility: the EWC interval on the data path (the replicas' spread under-covers)
+    vol = res.comparisons.set_index(["label", "metric"]).loc[("a", "annual_volatility")]
+    d0 = returns["replica=0"]
+    assert vol["method"] == "ewc-log-variance" and vol["n_markets"] == 1
+    assert vol["diff"] == pytest.approx((d0["a"].std() - d0["r"].std()) * np.sqrt(252))
     g = e["settings"]["grid_tests"]
     assert g["n_markets"] == 1 and g["n_periods"] == 120 and g["days_per_market"] == [120]
     assert g["block_days"] == 4 == e["settings"]["block_days"]  # the resampling's block
