@@ -549,7 +549,8 @@ def _combine_datasets(per: dict[str, dict[str, Any]], alpha: float) -> dict[str,
         best = dict(dsrs[pick])
         p = best.get("p_value")
         best.update(dataset=pick, p_value_dataset=p,
-                    p_value=min(1.0, d * p) if _finite(p) else p,
+                    p_value=(min(1.0, d * p) if isinstance(p, (int, float))
+                             and math.isfinite(p) else p),
                     n_datasets=d, combined=COMBINE_RULE["dsr"], unit=unit,
                     p_by_dataset={k: v.get("p_value") for k, v in dsrs.items()})
         out["dsr"] = best
