@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from causalfolio.ablation import (
     Grid,
@@ -371,8 +372,9 @@ def _check_evidence_folder(out, n_markets, capsys_text, *, replicas=False):
     if replicas:
         assert row["diff"] == pytest.approx(d.loc["replica=0"], rel=1e-7)
         assert row["method"] == "bootstrap-replicas"
-        assert row["ci_high"] - row["ci_low"] == pytest.approx(
-            2 * 1.959963984540054 * d.std(ddof=1), rel=1e-6)
+        q = stats.t.ppf(0.975, len(d) - 1)  # the spread of R replicas: t, R - 1 d.o.f.
+        assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * q * d.std(ddof=1),
+                                                               rel=1e-6)
     else:
         assert row["diff"] == pytest.approx(d.mean(), rel=1e-7)
     assert (comp["ci_low"].dropna() <= comp.loc[comp["ci_low"].notna(), "diff"] + 1e-12).all()

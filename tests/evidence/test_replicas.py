@@ -46,11 +46,12 @@ def test_replica_result_known_answers():
     r = ev.paired_over_replicas(x, y)
     se = np.std(x, ddof=1)
     assert r.estimate == 1.0 and r.method == "bootstrap-replicas"
-    assert r.ci_low == pytest.approx(1.0 - 1.959963984540054 * se)
-    assert r.ci_high == pytest.approx(1.0 + 1.959963984540054 * se)
     from scipy import stats
 
-    assert r.p_value == pytest.approx(2 * stats.norm.sf(1.0 / se))
+    q = stats.t.ppf(0.975, 4)  # se from 5 replicas: t with 4 degrees of freedom
+    assert r.ci_low == pytest.approx(1.0 - q * se)
+    assert r.ci_high == pytest.approx(1.0 + q * se)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(1.0 / se, 4))
     z = ev.paired_over_replicas(np.ones(4), np.ones(4))
     assert (z.estimate, z.p_value) == (0.0, 1.0)
     missing = ev.paired_over_replicas(np.array([np.nan, 1.0, 2.0]), np.zeros(3))
@@ -89,7 +90,7 @@ def test_the_study_uses_the_replica_interval_for_resampled_data():
     d = (rep[rep.id == "a"]["sharpe"].to_numpy() - rep[rep.id == "r"]["sharpe"].to_numpy())
     assert c_rep["diff"] == pytest.approx(d[0])  # the data, not the replica mean
     assert c_rep["ci_high"] - c_rep["ci_low"] == pytest.approx(
-        2 * 1.959963984540054 * d.std(ddof=1))
+        2 * 2.2621571627409915 * d.std(ddof=1))  # t quantile, 9 degrees of freedom
     # the paired t over the same numbers is about sqrt(10)/2.26 times narrower
     assert (c_ind["ci_high"] - c_ind["ci_low"]) < 0.6 * (c_rep["ci_high"] - c_rep["ci_low"])
     assert "replicas" in e_rep.evidence["settings"]["comparisons"]
