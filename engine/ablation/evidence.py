@@ -9,7 +9,7 @@ Rules
 - One market: within-market tests of each combination against the reference on the same days
   (Sharpe: Ledoit-Wolf 2008; volatility: the annualised volatility difference with an
   equally-weighted-cosine fixed-b interval, :func:`causalfolio.evidence.volatility_diff`, which
-  keeps its coverage under separate persistent volatility paths from 1000 days, and says so
+  keeps its coverage under separate persistent volatility paths from 2000 days, and says so
   below; max drawdown: paired stationary bootstrap);
   turnover has no within-market interval (NaN, method ``n/a``).
 - Several markets: a paired t-test over markets of the per-market metric values (and Wilcoxon).
@@ -769,4 +769,8 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
                      "grid_tests": grid_settings},
         **grid,
     }
+    if "note" in comparisons:
+        evidence["comparison_notes"] = sorted(
+            {f"{m}: {n}" for m, n in zip(comparisons["metric"], comparisons["note"],
+                                         strict=True) if isinstance(n, str)})
     return StudyEvidence(summary=summary, comparisons=comparisons, evidence=plain(evidence))

@@ -3,7 +3,8 @@
 The Ledoit-Wolf (2011) variance test (:func:`causalfolio.evidence.variance_ratio`) estimates the
 long-run variance of the squared returns with a short-bandwidth HAC and a block bootstrap; when
 the two series follow separate persistent GARCH paths, that estimate is far too small and the
-95% interval covered the truth 42-53% of the time on 500-day pairs (docs/evidence.md).
+95% interval covered the truth in 57% of 500-day pairs and 83% of 2000-day pairs
+(docs/evidence.md).
 
 Here the long-run variance is the equally-weighted cosine (EWC) estimator with a fixed, small
 number ``B`` of cosine terms, and the interval uses Student-t critical values with ``B`` degrees
@@ -24,16 +25,16 @@ from . import _checks
 from .result import TestResult
 
 EWC_TERMS = 4
-"""Cosine terms (degrees of freedom) of the long-run variance: 4 keeps 93-95% coverage from 1000
+"""Cosine terms (degrees of freedom) of the long-run variance: with 4, 93-95% coverage at 2000
 days under separate GARCH paths of persistence 0.98-0.99 (docs/evidence.md)."""
 
-SHORT_DAYS = 1000
+SHORT_DAYS = 2000
 """Below this many days no volatility interval we tried holds 95% under separate persistent
-volatility paths (83-90% at 500 days): the result says so in ``info['note']``."""
+volatility paths (87-93% at 500-1000 days): the result says so in ``info['note']``."""
 
-SHORT_NOTE = ("fewer than 1000 days: under separate persistent volatility paths no volatility "
-              "interval holds its 95% coverage at this length (83-90% at 500 days, "
-              "docs/evidence.md); read it as indicative")
+SHORT_NOTE = ("fewer than 2000 days: under separate persistent volatility paths no volatility "
+              "interval we tried holds its 95% coverage at this length (this one: 87-93% at "
+              "500-1000 days, docs/evidence.md); read it as indicative")
 
 
 def ewc_long_run_variance(z: np.ndarray, terms: int = EWC_TERMS) -> float:

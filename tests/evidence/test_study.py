@@ -61,7 +61,8 @@ def test_one_market_within_market_bootstrap(study):
     vol = c[c["metric"] == "annual_volatility"]
     assert set(vol["method"]) == {"ewc-log-variance"}
     # 300 days: the volatility rows say their coverage is not held at this length
-    assert vol["note"].str.contains("fewer than 1000 days").all()
+    assert vol["note"].str.contains("fewer than 2000 days").all()
+    assert any("fewer than 2000 days" in n for n in ev.evidence["comparison_notes"])
     assert set(c.loc[c["metric"] == "max_drawdown", "method"]) == {
         "stationary-bootstrap-percentile"}
 

@@ -26,7 +26,7 @@ def test_ewc_long_run_variance_is_the_cosine_formula():
 
 def test_volatility_diff_numbers_and_edges():
     rng = np.random.default_rng(1)
-    a, b = rng.normal(0, 0.01, 1200), rng.normal(0, 0.012, 1200)
+    a, b = rng.normal(0, 0.01, 2100), rng.normal(0, 0.012, 2100)
     r = volatility_diff(a, b)
     assert r.estimate == pytest.approx(math.log(a.var(ddof=1) / b.var(ddof=1)))
     assert r.info["vol_diff"] == pytest.approx((a.std(ddof=1) - b.std(ddof=1)) * math.sqrt(252))
@@ -35,7 +35,7 @@ def test_volatility_diff_numbers_and_edges():
     assert r.p_value == pytest.approx(2 * stats.t.sf(abs(r.estimate) / r.info["se"], 4))
     assert r.info["vol_ci_low"] < r.info["vol_diff"] < r.info["vol_ci_high"]
     assert "note" not in r.info
-    assert "fewer than 1000 days" in volatility_diff(a[:500], b[:500]).info["note"]
+    assert "fewer than 2000 days" in volatility_diff(a[:1500], b[:1500]).info["note"]
     same = volatility_diff(a, a)
     assert (same.estimate, same.p_value, same.info["vol_diff"]) == (0.0, 1.0, 0.0)
     with pytest.raises(DataError):
