@@ -246,12 +246,63 @@ def replica_zero(t: pd.DataFrame) -> str | None:
     return str(zero[0]) if len(zero) == 1 else None
 
 
-def _over_markets(x: np.ndarray, y: np.ndarray, markets: Sequence[str], replica0: str | None,
-                  alpha: float) -> Any:
+def _replication(t: pd.DataFrame) -> str | dict[str, list[str]] | None:
+    """How the markets of a study replicate: ``None`` (independent markets), the replica-0
+    market (replicas of one dataset), or :func:`datasets` (several resampled datasets)."""
+    ok = t[t["status"] == "ok"]
+    zero = replica_zero(ok)
+    if zero is not None:
+        return zero
+    paths = datasets(ok)
+    return paths if paths is not None and len(paths) > 1 else None
+
+
+def _over_datasets(x: np.ndarray, y: np.ndarray, markets: Sequence[str],
+                   paths: dict[str, list[str]], alpha: float) -> Any:
+    """Several resampled datasets: each dataset's difference on its data path with its
+    replicas' spread (:func:`causalfolio.evidence.paired_over_replicas`), combined as the mean
+    over datasets with standard error ``sqrt(sum se_d^2) / D`` (independent datasets) and
+    Student-t quantiles with the fewest replicas' degrees of freedom."""
+    from scipy import stats
+
+    pos = {m: i for i, m in enumerate(markets)}
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+    parts = []
+    for m0, members in paths.items():
+        idx = [pos[m] for m in members if m in pos]
+        if m0 in pos:
+            parts.append(_over_markets(xa[idx], ya[idx], [markets[i] for i in idx], m0, alpha))
+    nan = float("nan")
+    ok = [r for r in parts if np.isfinite(r.estimate)]
+    info = {"n_markets": len(ok), "n_datasets": len(ok),
+            "by_dataset": [r.estimate for r in parts],
+            "combined": "mean over datasets of the difference on each data path; se = "
+                        "sqrt(sum of the datasets' replica se^2) / D; t quantiles"}
+    if not ok:
+        return ev.TestResult(nan, nan, nan, nan, "bootstrap-replicas-datasets", info)
+    est = float(np.mean([r.estimate for r in ok]))
+    ses = [r.info.get("se", nan) for r in ok]
+    se = float(np.sqrt(np.sum(np.square(ses)))) / len(ok)
+    dof = min(int(r.info.get("n_replicas", 0)) - 1 for r in ok)
+    if not (np.isfinite(se) and se > 0 and dof >= 1):
+        p = 1.0 if all(r.p_value == 1.0 for r in ok) else nan
+        lo = hi = est if p == 1.0 else nan
+        return ev.TestResult(est, lo, hi, p, "bootstrap-replicas-datasets", info)
+    q = float(stats.t.ppf(1 - alpha / 2, dof))
+    p = float(2 * stats.t.sf(abs(est) / se, dof))
+    return ev.TestResult(est, est - q * se, est + q * se, p, "bootstrap-replicas-datasets",
+                         {**info, "se": se})
+
+
+def _over_markets(x: np.ndarray, y: np.ndarray, markets: Sequence[str],
+                  replica0: str | dict[str, list[str]] | None, alpha: float) -> Any:
     """Independent markets: paired t over markets. Bootstrap replicas of one market: the
-    difference on the data with the replicas' spread as its standard error."""
+    difference on the data with the replicas' spread as its standard error. Several resampled
+    datasets: :func:`_over_datasets`."""
     if replica0 is None:
         return ev.paired_over_markets(x, y, alpha=alpha)
+    if isinstance(replica0, dict):
+        return _over_datasets(x, y, markets, replica0, alpha)
     order = [list(markets).index(replica0)] if replica0 in markets else []
     order += [i for i in range(len(markets)) if i not in order]
     xs, ys = np.asarray(x, float)[order], np.asarray(y, float)[order]
@@ -263,7 +314,7 @@ def _over_markets(x: np.ndarray, y: np.ndarray, markets: Sequence[str], replica0
 def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: list[str],
                  ref: str, ref_label: str, identical: dict[str, str], *, block: int | None,
                  n_boot: int, seed: int, alpha: float) -> pd.DataFrame:
-    replica0 = replica_zero(t[t["status"] == "ok"])
+    replica0 = _replication(t)
     ok = t[t["status"] == "ok"]
     combos = ok.drop_duplicates("id")
     rows: list[dict[str, Any]] = []
@@ -294,7 +345,7 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
                                      block=block, n_boot=n_boot, seed=seed, alpha=alpha)
                 res.pop("block_size", None)  # = the study's block_days
                 rows.append({**base, **res, "n_markets": 1})
-            elif (metric == "annual_volatility" and replica0 is not None
+            elif (metric == "annual_volatility" and isinstance(replica0, str)
                   and replica0 in mine.index and replica0 in theirs.index
                   and replica0 in returns):
                 # the replicas' spread of a volatility covered 55-75% under separate persistent
@@ -336,7 +387,7 @@ def _comparisons(t: pd.DataFrame, returns: Mapping[str, pd.DataFrame], markets: 
 
 def _summary(t: pd.DataFrame, factors: Sequence[str], markets: list[str],
              identical: dict[str, str], alpha: float) -> pd.DataFrame:
-    replica0 = replica_zero(t[t["status"] == "ok"])
+    replica0 = _replication(t)
     pipes = t[(t["status"] == "ok") & ~t["benchmark"]].copy()
     rows: list[dict[str, Any]] = []
     if pipes.empty:
@@ -763,6 +814,9 @@ def analyse_study(table: pd.DataFrame, returns: Mapping[str, pd.DataFrame], *, r
                                      "the spread over its stationary-bootstrap replicas "
                                      "(volatility: EWC fixed-b interval on the data path)"
                                      if replica_zero(t[t["status"] == "ok"]) is not None else
+                                     "per resampled dataset as with one, then the mean over "
+                                     "datasets (se from the datasets' replica spreads)"
+                                     if isinstance(_replication(t), dict) else
                                      "paired t-test over markets (Wilcoxon in p_wilcoxon)"),
                      "p_adjusted": "Holm over the distinct combinations of each metric",
                      "p_holm": "Holm over the (factor, choice) rows of each metric",

@@ -165,3 +165,24 @@ def test_several_datasets_tested_apart_and_combined_by_holm():
     assert e["spa"]["pvalues"]["consistent"] == pytest.approx(min(1.0, 2 * p))
     assert "Holm" in e["spa"]["combined"] and e["stepm"]["superior"] == []
     assert per["us,replica=0"]["stepm"]["size"] == pytest.approx(0.025)
+
+
+def test_several_datasets_comparisons_combine_per_dataset_replica_intervals():
+    """Two resampled datasets: not a paired t over their 8 'markets' but each dataset's
+    difference on its data with its replicas' spread, averaged over the datasets."""
+    from scipy import stats
+
+    table, returns = _replicated_study(n_rep=4, datasets=("us", "eu"))
+    res = analyse_study(table, returns, reference="r", factors=[], n_boot=99)
+    row = res.comparisons.set_index(["label", "metric"]).loc[("b", "sharpe")]
+    assert row["method"] == "bootstrap-replicas-datasets" and row["n_markets"] == 2
+    wide = table.pivot(index="market", columns="id", values="sharpe")
+    est, ses = [], []
+    for name in ("us", "eu"):
+        d = (wide["b"] - wide["r"])[[f"{name},replica={i}" for i in range(4)]]
+        est.append(d.iloc[0])
+        ses.append(d.std(ddof=1))
+    se = np.sqrt(np.sum(np.square(ses))) / 2
+    assert row["diff"] == pytest.approx(np.mean(est))
+    assert row["ci_high"] - row["diff"] == pytest.approx(stats.t.ppf(0.975, 3) * se)
+    assert "mean over datasets" in res.evidence["settings"]["comparisons"]
