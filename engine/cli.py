@@ -58,7 +58,7 @@ def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int
     """Each strategy's Sharpe difference to the first benchmark, with interval and p-value."""
     import pandas as pd
 
-    from .evidence import sharpe_diff
+    from .evidence import format_p, sharpe_diff
     from .pipeline import parse_spec
 
     ref = parse_spec(benchmark).spec
@@ -86,7 +86,7 @@ def _sharpe_vs_benchmark(result, benchmark: str, *, n_boot: int = 999, seed: int
         b = res.info.get("block_size")
         block = "" if b is None else f"  (block {b} day{'s' if b != 1 else ''})"
         lines.append(f"  {label:<{width}}  {res.estimate:+.3f}  [{res.ci_low:+.3f}, "
-                     f"{res.ci_high:+.3f}]  p={res.p_value:.3f}{block}")
+                     f"{res.ci_high:+.3f}]  p={format_p(res.p_value)}{block}")
     return "\n".join(lines)
 
 

@@ -22,3 +22,5 @@ EXECUTORS: tuple[str, ...] = ("serial", "processes", "dask")
 RESAMPLERS: tuple[str, ...] = ("stationary",)
 #: Replicas of a resampled market when ``--replicas`` is not given (replica 0 is the data).
 DEFAULT_REPLICAS = 20
+#: Fewest stationary-bootstrap replicas accepted without ``--allow-few-replicas``.
+MIN_REPLICAS = 20

@@ -385,7 +385,8 @@ def _c2_real(study: Study, period: str, arms: list) -> dict:
     k = max(3, len(facts["candidates"]) // 2)
     spec = f"rccp(k={k})|linear(lags=[0,1])|beta|static|hsp"
     res = study.ablate(MarketGrid(data=market, resample="stationary",
-                                  replicas=study.replicas), [spec],
+                                  replicas=study.replicas,
+                                  allow_few_replicas=study.replicas < 20), [spec],
                        benchmarks=["hrp", "equal", "mvo"], reference=spec)
     comp = res.evidence.comparisons
     rows = []

@@ -54,6 +54,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     from .grid import AXES, Grid, parse_values
     from .markets import (
         MarketGrid,
+        check_replicas,
         check_study_size,
         count_markets,
         market_options_from_toml,
@@ -90,6 +91,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     for name in ("synthetic", "resample", "replicas", "block_days"):
         if getattr(args, name) is not None:
             mopts[name] = getattr(args, name)
+    if args.allow_few_replicas:
+        mopts["allow_few_replicas"] = True
     if args.synthetic_param:
         mopts["synthetic_param"] = args.synthetic_param
     if mopts.get("synthetic") is not None and args.assets:
@@ -101,6 +104,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         v = mopts.get(name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ConfigError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+    if mopts.get("resample") is not None:  # before the data files are read
+        check_replicas(mopts.get("replicas"), bool(mopts.get("allow_few_replicas")))
     # backtests = markets x combinations, counted before any market is built or data read
     n_markets = count_markets(**mopts)
     n_backtests = check_study_size(n_markets, grid.size(), grid.max_combinations)
@@ -186,10 +191,16 @@ def format_comparisons(comparisons: Any, reference: str | None, metric: str = "s
     c = comparisons[comparisons["metric"] == metric]
     cols = [k for k in ("label", "diff", "ci_low", "ci_high", "p_value", "p_adjusted",
                         "identical_to") if k in c.columns]
+    from ..evidence.result import format_p
+
     head = f"{metric} difference to the reference {reference} (95% interval, adjusted p):"
     if c.empty:
         return head + "\n(no comparison)"
-    return head + "\n" + c[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    c = c[cols].copy()
+    for k in ("p_value", "p_adjusted"):
+        if k in c:
+            c[k] = c[k].map(format_p)
+    return head + "\n" + c.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 
 def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
@@ -226,6 +237,9 @@ def add_ablate_parser(sub: Any) -> argparse.ArgumentParser:
     d.add_argument("--replicas", type=int, metavar="R",
                    help=f"replicas with --resample, including the data (default "
                         f"{DEFAULT_REPLICAS})")
+    d.add_argument("--allow-few-replicas", action="store_true",
+                   help="accept --replicas below 20 (their spread is every interval's standard "
+                        "error; fewer are too noisy); recorded in study.json")
     d.add_argument("--block-days", type=int, metavar="L",
                    help="mean block length of --resample, trading days (default: automatic, "
                         "Politis-White)")

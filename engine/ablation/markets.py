@@ -14,6 +14,8 @@ key                 CLI                                           meaning
                                                                   bootstrap of the given data
 ``replicas``        ``--replicas 20``                             replicas, replica 0 = the data
 ``block_days``      ``--block-days 20``                           mean block length, trading days
+``allow_few_       ``--allow-few-replicas``                      accept fewer than 20 replicas
+replicas``                                                        (recorded in ``study.json``)
 ==================  ============================================  ==================================
 
 Market ids are readable and stable: ``seed=3``, ``n_assets=60,seed=3``, ``replica=7``, ``data``.
@@ -33,11 +35,12 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_seed, shorten
-from ..defaults import DEFAULT_REPLICAS, RESAMPLERS
+from ..defaults import DEFAULT_REPLICAS, MIN_REPLICAS, RESAMPLERS
 from ..errors import ConfigError
 from ..stages import fingerprint
 
-MARKET_KEYS = ("synthetic", "synthetic_param", "resample", "replicas", "block_days", "seed")
+MARKET_KEYS = ("synthetic", "synthetic_param", "resample", "replicas", "block_days", "seed",
+               "allow_few_replicas")
 """Keys of the grid file's ``[market]`` table (the CLI options without ``--``)."""
 
 MAX_MARKETS = 1_000_000
@@ -177,6 +180,17 @@ def _positive(name: str, value: Any) -> int | None:
     return int(value)
 
 
+def check_replicas(replicas: int | None, allow_few: bool = False) -> None:
+    """Refuse fewer than :data:`~causalfolio.defaults.MIN_REPLICAS` bootstrap replicas unless
+    ``allow_few`` (``--allow-few-replicas``)."""
+    if replicas is not None and replicas < MIN_REPLICAS and not allow_few:
+        raise ConfigError(
+            f"--replicas {replicas}: fewer than {MIN_REPLICAS} bootstrap replicas; their spread "
+            f"is the standard error of every interval and p-value of the study, and {replicas} "
+            f"draws estimate it too roughly for a 95% interval; use --replicas {MIN_REPLICAS} "
+            "or more, or --allow-few-replicas to accept it (recorded in study.json)")
+
+
 def resample_indices(n: int, block_days: float, seed: int, replica: int) -> np.ndarray:
     """Row indices of one stationary-bootstrap replica of ``n`` days (``arch.bootstrap``).
 
@@ -205,12 +219,12 @@ def resample_market(market: Any, idx: np.ndarray) -> Any:
 
 
 def default_block_days(market: Any) -> int:
-    """Politis-White (2004) automatic mean block length of the stationary bootstrap
-    (``arch.bootstrap.optimal_block_length``), median over the assets, at least 1 day."""
-    from arch.bootstrap import optimal_block_length
+    """The automatic mean block length of the stationary bootstrap, in days: the rule every test
+    of the study shares (:func:`causalfolio.evidence.auto_block_days`: Politis-White on the
+    assets' returns and squared returns, the larger)."""
+    from ..evidence import auto_block_days
 
-    b = optimal_block_length(market.assets.to_numpy())["stationary"].median()
-    return max(1, int(math.ceil(float(b)))) if np.isfinite(b) else 1
+    return auto_block_days(market.assets.to_numpy())
 
 
 @attrs.frozen(kw_only=True)
@@ -233,6 +247,10 @@ class MarketGrid:
         Mean block length of the bootstrap, trading days (default: Politis-White automatic).
     seed
         Seed of the bootstrap draws.
+    allow_few_replicas
+        Accept ``replicas`` below :data:`~causalfolio.defaults.MIN_REPLICAS` (20): the spread
+        of the replicas is every interval's standard error, and with fewer than 20 it is too
+        noisy for a 95% interval. Recorded in ``study.json`` when set.
     """
 
     synthetic: tuple[int, ...] | None = None
@@ -242,6 +260,7 @@ class MarketGrid:
     replicas: int | None = None
     block_days: int | None = None
     seed: int = 0
+    allow_few_replicas: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.synthetic is not None and self.data is not None:
@@ -257,11 +276,14 @@ class MarketGrid:
                                   f"{', '.join(RESAMPLERS)}")
         elif self.replicas is not None or self.block_days is not None:
             raise ConfigError("--replicas and --block-days need --resample stationary")
+        elif self.allow_few_replicas:
+            raise ConfigError("--allow-few-replicas needs --resample stationary")
         if self.synthetic_param and self.synthetic is None:
             raise ConfigError("--synthetic-param needs --synthetic SEEDS")
         _positive("replicas", self.replicas)
         _positive("block_days", self.block_days)
         check_seed(self.seed, "[market] seed (of the bootstrap draws)")
+        check_replicas(self.replicas, self.allow_few_replicas)
 
     def size(self) -> int:
         """The number of markets, counted without building any (see :func:`count_markets`)."""
@@ -272,11 +294,16 @@ class MarketGrid:
     def from_options(cls, *, synthetic: Any = None,
                      synthetic_param: Mapping[str, Any] | Sequence[str] | None = None,
                      data: Any = None, resample: str | None = None, replicas: int | None = None,
-                     block_days: int | None = None, seed: int = 0) -> MarketGrid:
+                     block_days: int | None = None, seed: int = 0,
+                     allow_few_replicas: bool = False) -> MarketGrid:
         """Build from CLI/grid-file values (strings or lists), validating each."""
+        if not isinstance(allow_few_replicas, bool):
+            raise ConfigError(f"allow_few_replicas takes true or false, got "
+                              f"{allow_few_replicas!r}")
         return cls(synthetic=None if synthetic is None else parse_seeds(synthetic),
                    synthetic_param=parse_synthetic_params(synthetic_param), data=data,
-                   resample=resample, replicas=replicas, block_days=block_days, seed=seed)
+                   resample=resample, replicas=replicas, block_days=block_days, seed=seed,
+                   allow_few_replicas=allow_few_replicas)
 
     def _cells(self) -> list[tuple[str, dict[str, Any]]]:
         if self.synthetic is not None:
@@ -330,6 +357,8 @@ class MarketGrid:
             cells = self._cells()
             d.update(resample=self.resample, replicas=len(cells),
                      block_days=cells[0][1]["block_days"], seed=self.seed)
+            if self.allow_few_replicas:
+                d["allow_few_replicas"] = True
         return d
 
 

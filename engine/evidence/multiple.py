@@ -114,10 +114,25 @@ def stepm(reference_losses: np.ndarray, losses: np.ndarray, *, size: float = 0.0
     if ref.size != x.shape[0]:
         raise _checks.DataError("reference_losses and losses must cover the same periods")
     nm = _names(x.shape[1], names)
-    test = StepM(ref, x, size=_checks.alpha(size), block_size=block, reps=reps,
+    size = _checks.alpha(size)
+    test = StepM(ref, x, size=size, block_size=block, reps=reps,
                  bootstrap="stationary", studentize=True, seed=np.random.default_rng(seed))
-    test.compute()
-    sup = [nm[int(i)] for i in _positions(test.superior_models, x.shape[1])]
+    # StepM.compute's steps, on arch's own SPA: arch 8.0 stops when one step finds fewer than
+    # k models and so, once every model has been found superior over several steps, subsets
+    # the SPA to no model and fails ("zero-size array"); here the steps stop then.
+    k = x.shape[1]
+    test.spa.compute()
+    better = [int(i) for i in test.spa.better_models(size)]
+    found = better[:]
+    while better and len(found) < k:
+        keep = np.ones(k, dtype=np.bool_)
+        keep[np.array(found)] = False
+        test.spa.subset(keep)
+        test.spa.compute()
+        better = [int(i) for i in test.spa.better_models(size)]
+        found.extend(better)
+    test.spa.subset(np.ones(k, dtype=np.bool_))
+    sup = [nm[i] for i in sorted(set(found)) if 0 <= i < k]
     return {"superior": sup, "size": float(size), "n_models": int(x.shape[1]),
             "n_periods": int(x.shape[0]), "block_size": block, "reps": reps, "seed": seed,
             "bootstrap": "stationary", "names": nm}

@@ -27,6 +27,30 @@ def plain(v: Any) -> Any:
     return v
 
 
+P_FLOOR = 1e-4
+"""Smallest p-value printed as a number; below it, ``< 1e-4`` (no test here is calibrated
+that far into the tail, and bootstrap p-values cannot go below ``1 / (n_boot + 1)``)."""
+
+
+def format_p(p: Any, digits: int = 3) -> str:
+    """A p-value as people read it: ``< 1e-4`` below :data:`P_FLOOR`, 4 decimals below 0.001,
+    else ``digits`` decimals; ``n/a`` when missing or not a number.
+
+    The one formatter of the console tables (``ablate``, ``backtest``) and the reports.
+    """
+    try:
+        v = float(p)
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(v):
+        return "n/a"
+    if v < P_FLOOR:
+        return "< 1e-4"
+    if v < 0.001:
+        return f"{v:.4f}"
+    return f"{v:.{digits}f}"
+
+
 @attrs.frozen
 class TestResult:
     """A point estimate with its two-sided interval and p-value.

@@ -24,24 +24,57 @@ from .result import TestResult
 _CHUNK = 256  # bootstrap replicates evaluated at once (memory: CHUNK x T x 4 floats)
 
 
-def block_length(*columns: np.ndarray, max_len: int | None = None) -> int:
-    """Data-driven circular-block length in days (Politis & White 2004, Patton et al. 2009).
+BLOCK_RULE = ("Politis-White automatic block length (arch.bootstrap.optimal_block_length, "
+              "stationary) of the returns and of the squared returns: the median over the "
+              "series of each, the larger of the two, rounded up, at most ceil(sqrt(T)) days")
+"""The one automatic block-length rule of the resampling (``--resample``) and every test."""
 
-    The largest ``arch.bootstrap.optimal_block_length`` (circular) over the columns, rounded up,
-    clipped to ``[1, max_len]`` (default ``ceil(sqrt(T))``).
+
+def auto_block_days(returns: np.ndarray, *, max_len: int | None = None) -> int:
+    """The automatic block length in days shared by the resampling and the tests.
+
+    Politis & White (2004, with the Patton, Politis & White 2009 correction), as
+    ``arch.bootstrap.optimal_block_length`` (stationary bootstrap), of each column's returns and
+    of its squared returns; the larger of (median over the columns of the returns' lengths,
+    median over the columns of the squared returns' lengths), rounded up, clipped to
+    ``[1, max_len]`` (default ``ceil(sqrt(T))``). Squared returns carry the volatility
+    clustering that a Sharpe ratio or a variance depends on; raw returns alone pick a few days.
+
+    Parameters
+    ----------
+    returns
+        Shape (T,) or (T, K): daily returns (e.g. the assets of a market, or two strategies).
+        Constant columns are ignored.
+    max_len
+        Upper bound in days (default ``ceil(sqrt(T))``).
     """
     from arch.bootstrap import optimal_block_length
 
-    x = np.column_stack(columns)
+    x = np.asarray(returns, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    x = x[:, np.all(np.isfinite(x), axis=0)]
     n = x.shape[0]
     cap = max_len if max_len is not None else max(1, math.ceil(math.sqrt(n)))
-    keep = x.std(axis=0) > 0
-    if not keep.any():
+    x = x[:, x.std(axis=0) > 0] if x.size else x
+    if not x.size or n < 4:
         return 1
-    opt = optimal_block_length(x[:, keep])["circular"].to_numpy(dtype=float)
-    opt = opt[np.isfinite(opt)]
-    b = math.ceil(opt.max()) if opt.size else 1
+    sq = x * x
+    sq = sq[:, sq.std(axis=0) > 0]
+    meds = []
+    for part in (x, sq):
+        if part.shape[1]:
+            opt = optimal_block_length(part)["stationary"].to_numpy(dtype=float)
+            opt = opt[np.isfinite(opt)]
+            if opt.size:
+                meds.append(float(np.median(opt)))
+    b = math.ceil(max(meds)) if meds else 1
     return int(min(max(b, 1), cap, n - 1))
+
+
+def block_length(*columns: np.ndarray, max_len: int | None = None) -> int:
+    """:func:`auto_block_days` of the given return series (columns of equal length)."""
+    return auto_block_days(np.column_stack(columns), max_len=max_len)
 
 
 def _indices(kind: str, block: int, n: int, reps: int, seed: int) -> np.ndarray:
@@ -121,7 +154,7 @@ def _studentized(a: np.ndarray, b: np.ndarray, stats: tuple[str, ...], *, block_
     n = a.size
     y = np.column_stack([a, b, a * a, b * b])
     block = (_checks.block(block_size, n) if block_size is not None
-             else block_length(a, b, a * a, b * b))
+             else block_length(a, b))
     m = y.mean(axis=0)
     est = {s: float(STATS[s][0](m, n)) for s in stats}
     se = {s: delta_se(y, block, s) for s in stats}
@@ -230,7 +263,10 @@ def variance_ratio(a: np.ndarray, b: np.ndarray, *, periods_per_year: int = 252,
                    seed: int = 0) -> TestResult:
     """Ledoit-Wolf (2011) test of equal variances: the log variance ratio ``log(var a / var b)``.
 
-    Same inputs and bootstrap as :func:`sharpe_diff`.
+    Same inputs and bootstrap as :func:`sharpe_diff`. Not robust to volatilities that follow
+    separate persistent paths (57% coverage of its 95% interval on 500-day pairs with separate
+    GARCH(0.08, 0.90) variances, docs/evidence.md): studies use
+    :func:`causalfolio.evidence.volatility_diff` instead.
 
     Returns
     -------

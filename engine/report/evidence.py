@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..evidence.result import format_p as _p
 from . import charts
 from .html import _img
 
@@ -105,7 +106,7 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
         verdict = ("at least one combination beats it at the 5% level" if p < 0.05 else
                    "there is no evidence that any combination beats it")
         out["spa"] = (f"Does any combination earn a higher mean return than {ref}? Hansen's SPA "
-                      f"test gives p = {p:.3f}: {verdict}.")
+                      f"test gives p = {_p(p)}: {verdict}.")
     stepm = ev.get("stepm")
     if isinstance(stepm, dict):
         out["stepm"] = (f"Romano-Wolf StepM (family-wise error {_num(stepm.get('size')):.0%}) "
@@ -126,7 +127,7 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
         out["dsr"] = (f"With {n} distinct combinations tried, {noise} (the best of {n} reaches "
                       f"{_num(dsr.get('expected_max_sharpe')):.2f} on average); the deflated "
                       f"Sharpe ratio of <code>{html.escape(str(dsr.get('best')))}</code> is "
-                      f"{_num(dsr.get('dsr')):.2f} (p = {_num(dsr.get('p_value')):.3f}).")
+                      f"{_num(dsr.get('dsr')):.2f} (p = {_p(dsr.get('p_value'))}).")
     pbo = ev.get("pbo")
     if isinstance(pbo, dict):
         v = _num(pbo.get("pbo"))
@@ -184,7 +185,7 @@ def section(folder: Path) -> list[str]:
             ci = f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) else "n/a"
             cells.append(f"<tr><td><code>{html.escape(str(r['label']))}</code></td>"
                          f"<td>{_num(r['diff']):+.3f}</td><td>{ci}</td>"
-                         f"<td>{_num(r['p_value']):.3f}</td><td>{_num(r['p_adjusted']):.3f}</td>"
+                         f"<td>{_p(r['p_value'])}</td><td>{_p(r['p_adjusted'])}</td>"
                          f"<td>{'yes' if str(r['label']) in inset else ''}</td><td>{it}</td></tr>")
         body.append(f"<table>{head}{''.join(cells)}</table>")
     return body

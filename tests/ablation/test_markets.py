@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from causalfolio.ablation import (
     Grid,
@@ -95,6 +96,13 @@ def test_market_grid_option_errors(market):
         MarketGrid.from_options(data=market, resample="stationary", block_days=0)
     with pytest.raises(ConfigError, match="need --resample"):
         MarketGrid.from_options(data=market, replicas=3)
+    with pytest.raises(ConfigError, match="fewer than 20 bootstrap replicas"):
+        MarketGrid.from_options(data=market, resample="stationary", replicas=19)
+    few = MarketGrid.from_options(data=market, resample="stationary", replicas=3,
+                                  allow_few_replicas=True)
+    assert few.to_json()["allow_few_replicas"] is True
+    assert "allow_few_replicas" not in MarketGrid.from_options(
+        data=market, resample="stationary").to_json()
     with pytest.raises(ConfigError, match="unknown --resample"):
         MarketGrid.from_options(data=market, resample="iid")
 
@@ -103,7 +111,8 @@ def test_market_grid_option_errors(market):
 
 
 def test_stationary_replicas_resample_assets_and_candidates_jointly(market):
-    mg = MarketGrid.from_options(data=market, resample="stationary", replicas=4, block_days=10)
+    mg = MarketGrid.from_options(data=market, resample="stationary", replicas=4, block_days=10,
+                                 allow_few_replicas=True)
     reps = mg.markets()
     assert list(reps) == ["replica=0", "replica=1", "replica=2", "replica=3"]
     # replica 0 is the original path
@@ -128,7 +137,7 @@ def test_stationary_replicas_resample_assets_and_candidates_jointly(market):
         assert not np.array_equal(idx, np.arange(len(idx)))
     # a replica does not depend on how many were drawn
     more = MarketGrid.from_options(data=market, resample="stationary", replicas=6,
-                                   block_days=10).markets()
+                                   block_days=10, allow_few_replicas=True).markets()
     pd.testing.assert_frame_equal(more["replica=3"].assets, reps["replica=3"].assets)
     # mean block length: the number of block starts is about n / L
     idx = resample_indices(20000, 10, 0, 1)
@@ -243,7 +252,8 @@ def test_stage_cache_keys_differ_per_market(market):
     combo = grid.combinations()[0]
     other = synthetic_market(seed=2, n_assets=6, n_days=300, n_noise=4)
     replica = MarketGrid.from_options(data=market, resample="stationary", replicas=2,
-                                      block_days=10).markets()["replica=1"]
+                                      block_days=10, allow_few_replicas=True).markets()[
+        "replica=1"]
     from causalfolio.ablation import common_dates
 
     keys = []
@@ -305,6 +315,9 @@ def real_files(tmp_path_factory):
     (["REAL", "--resample", "stationary", "--block-days", "0"],
      "--block-days must be an integer >= 1"),
     (["REAL", "--replicas", "3"], "--replicas and --block-days need --resample"),
+    (["REAL", "--resample", "stationary", "--replicas", "10"],
+     "--replicas 10: fewer than 20 bootstrap replicas; their spread is the standard error"),
+    (["REAL", "--allow-few-replicas"], "--allow-few-replicas needs --resample stationary"),
 ])
 def test_market_options_errors_are_one_line(args, message, real_files, capsys, tmp_path):
     if args[0] == "REAL":
@@ -359,8 +372,9 @@ def _check_evidence_folder(out, n_markets, capsys_text, *, replicas=False):
     if replicas:
         assert row["diff"] == pytest.approx(d.loc["replica=0"], rel=1e-7)
         assert row["method"] == "bootstrap-replicas"
-        assert row["ci_high"] - row["ci_low"] == pytest.approx(
-            2 * 1.959963984540054 * d.std(ddof=1), rel=1e-6)
+        q = stats.t.ppf(0.975, len(d) - 1)  # the spread of R replicas: t, R - 1 d.o.f.
+        assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * q * d.std(ddof=1),
+                                                               rel=1e-6)
     else:
         assert row["diff"] == pytest.approx(d.mean(), rel=1e-7)
     assert (comp["ci_low"].dropna() <= comp.loc[comp["ci_low"].notna(), "diff"] + 1e-12).all()
@@ -392,12 +406,14 @@ def test_end_to_end_small_study_writes_every_file(tmp_path, capsys):
 def test_end_to_end_resampled_real_data(real_files, tmp_path, capsys):
     out = tmp_path / "ev-real"
     argv = [*BASE, "--assets", str(real_files[0]), "--drivers", str(real_files[1]),
-            "--resample", "stationary", "--replicas", "3", "--block-days", "10",
+            "--resample", "stationary", "--replicas", "3", "--allow-few-replicas",
+            "--block-days", "10",
             "--spec", "rccp(k=3)|linear|beta|{static,vasicek}|hsp", "--benchmark",
             "equal", "--quiet", "--out", str(out)]
     assert main(argv) == 0
     ev = _check_evidence_folder(out, 3, capsys.readouterr().out, replicas=True)
     assert ev["market_settings"]["replicas"] == 3
+    assert json.loads((out / "study.json").read_text())["markets"]["allow_few_replicas"] is True
     assert ev["market_settings"]["block_days"] == 10
     t = pd.read_csv(out / "results.csv")
     assert list(t["market"].unique()) == ["replica=0", "replica=1", "replica=2"]

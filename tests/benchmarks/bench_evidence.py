@@ -3,7 +3,9 @@
 Run by hand (not collected by pytest)::
 
     .venv/bin/python tests/benchmarks/bench_evidence.py [--sims 600] [--markets 20]
-        [--part coverage,spa,pbo,dsr,speed]  (spa_power: the power part alone)
+        [--part coverage,spa,pbo,dsr,null,volatility,speed] [--null-sims 400]
+        [--pooled-sims 100] [--vol-sims 400] [--vol-lw-sims 100]
+        (spa_power: the power part alone)
 
 Prints, each against its target (from issue 12):
 
@@ -16,7 +18,15 @@ Prints, each against its target (from issue 12):
 3. PBO on pure-noise grids (target near 0.5 or above) and on grids with one truly better
    strategy (target low);
 4. DSR of the best of 100 noise strategies: share significant at 5% (target: rarely);
-5. speed: a ``--markets``-market study of 6 ``linear|beta`` pipelines + 2 benchmarks on the
+5. null calibration (issue 22, ``--part null``): ``--null-sims`` studies of arms with no true
+   difference on a GARCH-like path resampled as ``--resample stationary --replicas 20``:
+   rejection rates of SPA, StepM, MCS exclusion, DSR and the Holm-adjusted comparisons, with
+   Clopper-Pearson intervals -- target <= nominal; ``--pooled-sims`` with the replicas pooled as
+   markets (the old grid tests) as the control that the check can fail;
+6. volatility intervals (issue 22, ``--part volatility``): coverage of the comparisons'
+   EWC fixed-b interval and of the Ledoit-Wolf 2011 interval on pairs with one shared or
+   separate persistent GARCH variance paths, 500/1000/2000 days -- target 93-97%;
+7. speed: a ``--markets``-market study of 6 ``linear|beta`` pipelines + 2 benchmarks on the
    default synthetic market (each market a ``run_ablation``, processes executor), then
    :func:`causalfolio.ablation.evidence.analyse_study`; prints the statistics' share of the
    study's time -- target <= 10%.
@@ -139,6 +149,116 @@ def bench_dsr(sims: int = 100, n: int = 750, k: int = 100) -> None:
           f"{sig / sims:.2f} (target: rarely)")
 
 
+def _garch_pairs(rng, n: int, sims: int, *, alpha: float, beta: float, shared: bool,
+                 df: float | None, sd=(0.01, 0.012), rho: float = 0.6, burn: int = 1000):
+    """(sims, n, 2) pairs of GARCH(1,1) returns with correlated shocks (rho), unconditional
+    sd ``sd``; ``shared``: one variance path (driven by the first series, scaled), else one
+    per series. ``alpha = beta = 0``: iid."""
+    z = (rng.standard_normal((n + burn, sims, 2)) if df is None
+         else rng.standard_t(df, (n + burn, sims, 2)) / math.sqrt(df / (df - 2)))
+    z[..., 1] = rho * z[..., 0] + math.sqrt(1 - rho ** 2) * z[..., 1]
+    s2 = np.array(sd) ** 2
+    h = np.broadcast_to(s2, (sims, 2)).copy()
+    out = np.empty((n + burn, sims, 2))
+    for t in range(n + burn):
+        out[t] = np.sqrt(h) * z[t]
+        if shared:
+            u = (1 - alpha - beta) + alpha * out[t, :, 0] ** 2 / s2[0] + beta * h[:, 0] / s2[0]
+            h = u[:, None] * s2
+        else:
+            h = s2 * (1 - alpha - beta) + alpha * out[t] ** 2 + beta * h
+    return out[burn:].transpose(1, 0, 2)
+
+
+VOL_CASES = (("iid Gaussian", 0.0, 0.0, False, None),
+             ("one shared GARCH(0.08,0.90) path", 0.08, 0.90, True, None),
+             ("separate GARCH(0.08,0.90) paths", 0.08, 0.90, False, None),
+             ("separate GARCH(0.05,0.94) paths", 0.05, 0.94, False, None),
+             ("separate GARCH(0.08,0.90), t(5) shocks", 0.08, 0.90, False, 5))
+
+
+def bench_volatility(sims: int, lw_sims: int, lengths=(500, 1000, 2000)) -> None:
+    """Issue 22: coverage of the 95% interval of the log variance ratio: the comparisons' EWC
+    fixed-b interval (volatility_diff) and the Ledoit-Wolf 2011 bootstrap (variance_ratio)."""
+    from causalfolio.evidence import volatility_diff
+
+    truth = math.log(0.01 ** 2 / 0.012 ** 2)
+    print(f"6. Volatility intervals (log variance ratio, nominal 95%, correlation 0.6): EWC "
+          f"fixed-b (volatility_diff, B = 4) over {sims} pairs; Ledoit-Wolf 2011 "
+          f"(variance_ratio, 299 replicates) over {lw_sims} pairs where run")
+    for label, a_, b_, shared, df in VOL_CASES:
+        cells = []
+        for n in lengths:
+            x = _garch_pairs(np.random.default_rng(n + int(100 * a_) + shared),
+                             n, sims, alpha=a_, beta=b_, shared=shared, df=df)
+            hit = sum(r.ci_low <= truth <= r.ci_high
+                      for r in (volatility_diff(p[:, 0], p[:, 1]) for p in x))
+            cell = f"{n} d: EWC {hit / sims:.3f}"
+            if lw_sims and n in (500, 2000) and "separate GARCH(0.08,0.90) paths" == label:
+                hl = sum(r.ci_low <= truth <= r.ci_high
+                         for r in (variance_ratio(p[:, 0], p[:, 1], n_boot=299, seed=i)
+                                   for i, p in enumerate(x[:lw_sims])))
+                cell += f", LW {hl / lw_sims:.3f}"
+            cells.append(cell)
+        print(f"   {label:40s} " + "; ".join(cells))
+    print(f"   (binomial s.e. at 0.95: {math.sqrt(0.95 * 0.05 / sims):.3f} for EWC, "
+          f"{math.sqrt(0.95 * 0.05 / max(lw_sims, 1)):.3f} for LW)")
+    if lw_sims:
+        bench_sharpe_garch(2 * lw_sims)
+
+
+def bench_sharpe_garch(sims: int) -> None:
+    """Coverage of the Ledoit-Wolf 2008 Sharpe interval under GARCH(0.08, 0.90) variance paths,
+    one shared or one per series (means 0.08% and 0.02% a day)."""
+    mu = np.array(MU)
+    truth = math.sqrt(252) * (MU[0] / SD[0] - MU[1] / SD[1])
+    for n in (500, 2000):
+        cells = []
+        for shared in (False, True):
+            x = _garch_pairs(np.random.default_rng(n + shared), n, sims, alpha=0.08, beta=0.90,
+                             shared=shared, df=None) + mu
+            hit = sum(r.ci_low <= truth <= r.ci_high
+                      for r in (sharpe_diff(p[:, 0], p[:, 1], n_boot=299, seed=i)
+                                for i, p in enumerate(x)))
+            cells.append(f"{'shared' if shared else 'separate'} paths {hit / sims:.3f}")
+        print(f"   Ledoit-Wolf 2008 Sharpe interval, {n} days, {sims} pairs: " + ", ".join(cells))
+
+
+def bench_null(sims: int, pooled_sims: int, n_days: int = 750, n_boot: int = 500) -> None:
+    """Issue 22: null rejection rates of a resampled real-data-like study (tests/evidence/
+    null_study.py), with 95% Clopper-Pearson intervals; the pooled replicas as a control."""
+    import sys
+    from pathlib import Path
+
+    from scipy.stats import binomtest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evidence"))
+    from null_study import NOMINAL, REJECTIONS, null_study, rejections
+
+    print(f"5. Null calibration: 6 arms with no true difference (common GARCH(0.08, 0.90) "
+          f"factor + own GARCH noise, t(5) shocks, zero mean), {n_days} days, studied as "
+          f"--resample stationary --replicas 20 ({n_boot} bootstrap replicates); rejection "
+          f"rates with 95% Clopper-Pearson intervals; target <= nominal")
+    for pooled, n in ((False, sims), (True, pooled_sims)):
+        if n <= 0:
+            continue
+        rng = np.random.default_rng(2026 + pooled)
+        hits = dict.fromkeys(REJECTIONS, 0)
+        t0 = time.perf_counter()
+        for i in range(n):
+            table, returns = null_study(rng, n_days=n_days, replicas=20, pooled=pooled, seed=i)
+            for k, v in rejections(table, returns, n_boot=n_boot, seed=i).items():
+                hits[k] += v
+        secs = time.perf_counter() - t0
+        what = ("pooled replicas (the old grid tests, control)" if pooled else
+                "data path (replica 0) + replica intervals")
+        print(f"   {what}: {n} studies, {secs / n:.2f} s each")
+        for k in REJECTIONS:
+            ci = binomtest(hits[k], n).proportion_ci(0.95)
+            print(f"     {k:6s} rejects {hits[k] / n:.3f} [{ci.low:.3f}, {ci.high:.3f}] "
+                  f"(nominal {NOMINAL[k]:.2f})")
+
+
 SPEC = "rccp(k=6)|linear(lags=[0,1])|beta|{static,vasicek}|{hsp,hsp(psd=True),hrp}"
 
 
@@ -179,7 +299,7 @@ def bench_speed(markets: int, workers: int) -> None:
     t1 = time.perf_counter()
     ev = analyse_study(table, rets, reference="equal", factors=fac)
     stats = time.perf_counter() - t1
-    print(f"5. {markets}-market study ({len(grid.combinations())} combinations each, processes "
+    print(f"7. {markets}-market study ({len(grid.combinations())} combinations each, processes "
           f"executor, {workers} workers): backtests {study:.1f} s, statistics {stats:.1f} s = "
           f"{stats / (study + stats):.1%} of the study (target <= 10%); first import of "
           f"arch/scipy.stats/statsmodels in the parent {imports:.1f} s more "
@@ -198,7 +318,11 @@ def main() -> None:
     ap.add_argument("--sims", type=int, default=600)
     ap.add_argument("--markets", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--part", default="coverage,spa,pbo,dsr,speed")
+    ap.add_argument("--null-sims", type=int, default=400)
+    ap.add_argument("--vol-sims", type=int, default=400)
+    ap.add_argument("--vol-lw-sims", type=int, default=100)
+    ap.add_argument("--pooled-sims", type=int, default=100)
+    ap.add_argument("--part", default="coverage,spa,pbo,dsr,null,volatility,speed")
     args = ap.parse_args()
     parts = set(args.part.split(","))
     if "coverage" in parts:
@@ -211,6 +335,10 @@ def main() -> None:
         bench_pbo()
     if "dsr" in parts:
         bench_dsr()
+    if "null" in parts:
+        bench_null(args.null_sims, args.pooled_sims)
+    if "volatility" in parts:
+        bench_volatility(args.vol_sims, args.vol_lw_sims)
     if "speed" in parts:
         bench_speed(args.markets, args.workers)
 

@@ -30,3 +30,17 @@ def test_sharpe_lines_match_sharpe_diff():
     assert [float(g) for g in m.groups()] == pytest.approx(
         [want.estimate, want.ci_low, want.ci_high, want.p_value], abs=6e-4)
     assert not any(line.lstrip().startswith("equal") for line in lines[1:])
+
+
+def test_p_values_below_1e_4_print_as_a_bound():
+    from causalfolio.ablation.cli import format_comparisons
+    from causalfolio.evidence import format_p
+
+    assert [format_p(v) for v in (1.99e-111, 0.0, 9.9e-5, 1e-4, 0.00042, 0.0123, 1.0)] == [
+        "< 1e-4", "< 1e-4", "< 1e-4", "0.0001", "0.0004", "0.012", "1.000"]
+    assert format_p(float("nan")) == format_p(None) == "n/a"
+    comp = pd.DataFrame({"label": ["a", "b"], "metric": "sharpe", "diff": [0.5, 0.1],
+                         "ci_low": [0.4, -0.2], "ci_high": [0.6, 0.4],
+                         "p_value": [1.99e-111, 0.5], "p_adjusted": [0.0, 0.5]})
+    text = format_comparisons(comp, "equal")
+    assert "< 1e-4" in text and "e-111" not in text and " 0.000 " not in text

@@ -92,3 +92,14 @@ def test_multiple_testing_bad_input():
         mcs(r, block_size=2, reps=5)
     with pytest.raises(DataError, match="distinct names"):
         mcs(r, block_size=2, reps=100, names=["a", "a", "b"])
+
+
+def test_stepm_finds_every_model_over_several_steps():
+    """arch 8.0's StepM.compute fails when the last models are found superior at a later step
+    (it subsets the SPA to no model); the steps here stop and return them all."""
+    rng = np.random.default_rng(5)
+    r = rng.normal(0, 0.01, (500, 3))
+    r[:, 1] += 0.01
+    r[:, 2] += 0.0008
+    res = stepm(-r[:, 0], -r[:, 1:], block_size=2, reps=199, seed=5, names=["big", "small"])
+    assert res["superior"] == ["big", "small"]

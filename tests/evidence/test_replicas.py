@@ -46,11 +46,12 @@ def test_replica_result_known_answers():
     r = ev.paired_over_replicas(x, y)
     se = np.std(x, ddof=1)
     assert r.estimate == 1.0 and r.method == "bootstrap-replicas"
-    assert r.ci_low == pytest.approx(1.0 - 1.959963984540054 * se)
-    assert r.ci_high == pytest.approx(1.0 + 1.959963984540054 * se)
     from scipy import stats
 
-    assert r.p_value == pytest.approx(2 * stats.norm.sf(1.0 / se))
+    q = stats.t.ppf(0.975, 4)  # se from 5 replicas: t with 4 degrees of freedom
+    assert r.ci_low == pytest.approx(1.0 - q * se)
+    assert r.ci_high == pytest.approx(1.0 + q * se)
+    assert r.p_value == pytest.approx(2 * stats.t.sf(1.0 / se, 4))
     z = ev.paired_over_replicas(np.ones(4), np.ones(4))
     assert (z.estimate, z.p_value) == (0.0, 1.0)
     missing = ev.paired_over_replicas(np.array([np.nan, 1.0, 2.0]), np.zeros(3))
@@ -89,7 +90,99 @@ def test_the_study_uses_the_replica_interval_for_resampled_data():
     d = (rep[rep.id == "a"]["sharpe"].to_numpy() - rep[rep.id == "r"]["sharpe"].to_numpy())
     assert c_rep["diff"] == pytest.approx(d[0])  # the data, not the replica mean
     assert c_rep["ci_high"] - c_rep["ci_low"] == pytest.approx(
-        2 * 1.959963984540054 * d.std(ddof=1))
+        2 * 2.2621571627409915 * d.std(ddof=1))  # t quantile, 9 degrees of freedom
     # the paired t over the same numbers is about sqrt(10)/2.26 times narrower
     assert (c_ind["ci_high"] - c_ind["ci_low"]) < 0.6 * (c_rep["ci_high"] - c_rep["ci_low"])
     assert "replicas" in e_rep.evidence["settings"]["comparisons"]
+
+
+def _replicated_study(n_rep: int = 6, t: int = 120, datasets=("data",)):
+    """Three arms (reference 'r', pipelines 'a', 'b') on each dataset's path (replica 0) and on
+    ``n_rep - 1`` replicas whose returns differ (a large edge of 'a' on the replicas only)."""
+    rng = np.random.default_rng(3)
+    rows, returns = [], {}
+    days = pd.bdate_range("2020-01-01", periods=t)
+    for name in datasets:
+        for i in range(n_rep):
+            m = f"{name},replica={i}" if len(datasets) > 1 else f"replica={i}"
+            r = pd.DataFrame(rng.normal(0.0002, 0.01, (t, 3)), index=days,
+                             columns=["r", "a", "b"])
+            if i > 0:
+                r["a"] += 0.01  # only the replicas: pooling them would find it everywhere
+            returns[m] = r
+            for cid, bench in (("r", True), ("a", False), ("b", False)):
+                x = r[cid]
+                rows.append({"market": m, "market.dataset": name, "market.replica": i,
+                             "market.block_days": 4, "market.resample": "stationary",
+                             "id": cid, "label": cid, "benchmark": bench, "status": "ok",
+                             "identical_to": None, "mapping": cid,
+                             "sharpe": x.mean() / x.std() * np.sqrt(252),
+                             "annual_volatility": x.std() * np.sqrt(252),
+                             "max_drawdown": ev.max_drawdown(x.to_numpy()), "turnover": 0.1})
+    table = pd.DataFrame(rows)
+    if len(datasets) == 1:
+        table = table.drop(columns="market.dataset")
+    return table, returns
+
+
+def test_grid_tests_run_on_the_data_path_not_on_pooled_replicas():
+    table, returns = _replicated_study()
+    res = analyse_study(table, returns, reference="r", factors=[], n_boot=99)
+    e = res.evidence
+    # volatility: the EWC interval on the data path (the replicas' spread under-covers)
+    vol = res.comparisons.set_index(["label", "metric"]).loc[("a", "annual_volatility")]
+    d0 = returns["replica=0"]
+    assert vol["method"] == "ewc-log-variance" and vol["n_markets"] == 1
+    assert vol["diff"] == pytest.approx((d0["a"].std() - d0["r"].std()) * np.sqrt(252))
+    g = e["settings"]["grid_tests"]
+    assert g["n_markets"] == 1 and g["n_periods"] == 120 and g["days_per_market"] == [120]
+    assert g["block_days"] == 4 == e["settings"]["block_days"]  # the resampling's block
+    assert g["replicas_not_used"] == 5 and "replica 0" in g["unit"]
+    for test in ("spa", "stepm", "mcs", "dsr", "pbo"):
+        assert "unit" in e[test], test
+    assert e["spa"]["n_periods"] == 120 and e["dsr"]["n"] == 120
+    assert e["pbo"]["n_periods"] == 120
+    # the replicas' planted edge of 'a' is invisible: only the data path is tested
+    assert e["stepm"]["superior"] == [] and e["spa"]["pvalues"]["consistent"] > 0.05
+    # and the result is that of the data path alone
+    only = table[table["market"] == "replica=0"].drop(columns=["market.replica"])
+    e0 = analyse_study(only, {"replica=0": returns["replica=0"]}, reference="r", factors=[],
+                       n_boot=99, block_days=4).evidence
+    assert e["spa"]["pvalues"] == e0["spa"]["pvalues"] and e["mcs"]["included"] == e0[
+        "mcs"]["included"]
+    assert e["dsr"]["dsr"] == pytest.approx(e0["dsr"]["dsr"])
+
+
+def test_several_datasets_tested_apart_and_combined_by_holm():
+    table, returns = _replicated_study(n_rep=4, datasets=("us", "eu"))
+    e = analyse_study(table, returns, reference="r", factors=[], n_boot=99).evidence
+    g = e["settings"]["grid_tests"]
+    assert g["n_datasets"] == 2 and set(g["per_dataset"]) == {"us,replica=0", "eu,replica=0"}
+    per = e["per_dataset"]
+    for m0 in per:
+        assert per[m0]["settings"]["n_periods"] == 120 and per[m0]["dsr"]["n"] == 120
+    p = min(per[m]["spa"]["pvalues"]["consistent"] for m in per)
+    assert e["spa"]["pvalues"]["consistent"] == pytest.approx(min(1.0, 2 * p))
+    assert "Holm" in e["spa"]["combined"] and e["stepm"]["superior"] == []
+    assert per["us,replica=0"]["stepm"]["size"] == pytest.approx(0.025)
+
+
+def test_several_datasets_comparisons_combine_per_dataset_replica_intervals():
+    """Two resampled datasets: not a paired t over their 8 'markets' but each dataset's
+    difference on its data with its replicas' spread, averaged over the datasets."""
+    from scipy import stats
+
+    table, returns = _replicated_study(n_rep=4, datasets=("us", "eu"))
+    res = analyse_study(table, returns, reference="r", factors=[], n_boot=99)
+    row = res.comparisons.set_index(["label", "metric"]).loc[("b", "sharpe")]
+    assert row["method"] == "bootstrap-replicas-datasets" and row["n_markets"] == 2
+    wide = table.pivot(index="market", columns="id", values="sharpe")
+    est, ses = [], []
+    for name in ("us", "eu"):
+        d = (wide["b"] - wide["r"])[[f"{name},replica={i}" for i in range(4)]]
+        est.append(d.iloc[0])
+        ses.append(d.std(ddof=1))
+    se = np.sqrt(np.sum(np.square(ses))) / 2
+    assert row["diff"] == pytest.approx(np.mean(est))
+    assert row["ci_high"] - row["diff"] == pytest.approx(stats.t.ppf(0.975, 3) * se)
+    assert "mean over datasets" in res.evidence["settings"]["comparisons"]

@@ -149,3 +149,31 @@ def test_bad_series():
         variance_ratio(bad, a)
     with pytest.raises(DataError, match="1-D"):
         sharpe_diff(np.zeros((5, 5)), np.zeros((5, 5)))
+
+
+def test_one_block_rule_returns_and_squared_returns_the_larger():
+    """Volatility clustering lives in the squared returns: the rule takes the larger of the
+    Politis-White lengths of the returns and of the squared returns (arch), capped at sqrt(T)."""
+    from arch.bootstrap import optimal_block_length
+
+    from causalfolio.ablation.markets import default_block_days
+    from causalfolio.data import Market
+    from causalfolio.evidence import auto_block_days
+
+    rng = np.random.default_rng(5)
+    n, k = 1000, 3
+    sig = np.full(k, 0.01)
+    x = np.empty((n, k))
+    for t in range(n):  # GARCH(1,1), persistence 0.97: iid-looking returns, clustered squares
+        x[t] = sig * rng.standard_normal(k)
+        sig = np.sqrt(1e-4 * 0.03 + 0.1 * x[t] ** 2 + 0.87 * sig ** 2)
+    raw = np.median(optimal_block_length(x)["stationary"])
+    sq = np.median(optimal_block_length(x ** 2)["stationary"])
+    assert sq > 2 * raw
+    b = auto_block_days(x)
+    assert b == min(math.ceil(max(raw, sq)), math.ceil(math.sqrt(n)))
+    assert auto_block_days(x[:, 0], max_len=3) == 3 and auto_block_days(np.zeros(50)) == 1
+    days = pd.bdate_range("2020-01-01", periods=n)
+    m = Market(pd.DataFrame(x, index=days, columns=list("abc")),
+               pd.DataFrame(rng.normal(0, 0.01, (n, 2)), index=days, columns=["f", "g"]))
+    assert default_block_days(m) == b  # the resampling uses the same rule

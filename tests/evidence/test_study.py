@@ -12,7 +12,7 @@ from scipy import stats
 
 from causalfolio.ablation.evidence import COMPARISON_COLUMNS, SUMMARY_COLUMNS, analyse_study
 from causalfolio.errors import ConfigError, DataError
-from causalfolio.evidence import sharpe_diff
+from causalfolio.evidence import auto_block_days, sharpe_diff
 
 FACTORS = ["mapping", "forecasting"]
 
@@ -49,13 +49,20 @@ def test_one_market_within_market_bootstrap(study):
     ev = analyse_study(table, rets, reference="equal", factors=FACTORS, n_boot=99, seed=4)
     c = ev.comparisons
     row = c[(c["label"] == "b|static") & (c["metric"] == "sharpe")].iloc[0]
-    direct = sharpe_diff(rets["m0"]["b-static"], rets["m0"]["equal"], n_boot=99, seed=4)
+    block = ev.evidence["settings"]["block_days"]  # one block for every test of the study
+    assert block == auto_block_days(rets["m0"][["equal", "a-static", "b-static", "c-static"]])
+    direct = sharpe_diff(rets["m0"]["b-static"], rets["m0"]["equal"], n_boot=99, seed=4,
+                         block_size=block)
     assert (row["diff"], row["ci_low"], row["p_value"]) == pytest.approx(
         (direct.estimate, direct.ci_low, direct.p_value))
     assert row["method"] == "ledoit-wolf-2008"
     turn = c[c["metric"] == "turnover"]
     assert turn["ci_low"].isna().all() and (turn["method"] == "n/a").all()
-    assert set(c.loc[c["metric"] == "annual_volatility", "method"]) == {"ledoit-wolf-2011"}
+    vol = c[c["metric"] == "annual_volatility"]
+    assert set(vol["method"]) == {"ewc-log-variance"}
+    # 300 days: the volatility rows say their coverage is not held at this length
+    assert vol["note"].str.contains("fewer than 2000 days").all()
+    assert any("fewer than 2000 days" in n for n in ev.evidence["comparison_notes"])
     assert set(c.loc[c["metric"] == "max_drawdown", "method"]) == {
         "stationary-bootstrap-percentile"}
 
@@ -95,7 +102,11 @@ def test_grid_tests_count_identical_arms_once(study):
     g = e["settings"]["grid_tests"]
     assert g["days_per_market"] == [250] * 3 and g["period_days"] == 5
     assert g["n_periods"] == 150 and g["periods_per_market"] == [50] * 3
-    assert g["reps"] == 99 and g["seed"] == 0 and g["block_size"] >= 1
+    assert g["reps"] == 99 and g["seed"] == 0 and g["block_days"] >= 1
+    # one block length for the study: the grid tests' 5-day periods use it, rounded up
+    assert g["block_days"] == e["settings"]["block_days"]
+    assert g["block_periods"] == math.ceil(g["block_days"] / 5)
+    assert "squared returns" in e["settings"]["block_rule"]
 
 
 def test_reference_by_id_and_unknown_reference(study):
