@@ -59,19 +59,6 @@ def parse_date(value: Any, name: str) -> pd.Timestamp | None:
     return ts.tz_localize(None) if ts.tz is not None else ts
 
 
-def memory_limit() -> int:
-    """This machine's physical memory in bytes (16 GiB when the system does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2**30
-
-
-def gib(n: float) -> str:
-    """A byte count in GiB for messages (``3.2 GiB``)."""
-    return f"{n / 2**30:,.1f} GiB"
-
-
 def check_seed(value: Any, name: str = "seed") -> int:
     """A random seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:

@@ -229,7 +229,7 @@ def parse_shifts(value: Any) -> tuple[Shift, ...]:
         text = value.strip()
         if text.lower() in ("", "none"):
             return ()
-        out = []
+        out: list[Shift] = []
         for event in text.split(";"):
             kind, *pairs = [p.strip() for p in event.strip().split(":")]
             fields: dict[str, Any] = {"kind": kind}

@@ -46,9 +46,10 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from ..checks import check_seed, memory_limit
-from ..checks import gib as _gib
+from ..checks import check_seed
 from ..errors import ParameterError
+from ..resources import gib as _gib
+from ..resources import memory_limit
 from .market import Market
 from .shifts import parse_shifts, shifts_text
 
@@ -133,7 +134,7 @@ class SyntheticTruth:
 
     def shift_mask(self, kind: str | None = None) -> np.ndarray:
         """(T,) True on the days some shift (of ``kind``, or any) is active."""
-        mask = np.zeros(len(self.dates), dtype=bool)
+        mask: np.ndarray = np.zeros(len(self.dates), dtype=bool)
         for ev in self.shifts:
             if kind is None or ev["kind"] == kind:
                 for i0, i1 in ev["day_ranges"]:
@@ -177,7 +178,7 @@ _INT_PARAMS = {  # name -> smallest value
     "n_colliders": 0, "n_noise": 0, "n_clusters": 1, "n_pair_colliders": 0, "n_derived": 0,
     "n_latent": 0, "n_latent_proxies": 0,
 }
-_FLOAT_PARAMS = {  # name -> (smallest, strict)
+_FLOAT_PARAMS: dict[str, tuple[float, bool]] = {  # name -> (smallest, strict)
     "driver_vol": (0.0, True), "driver_drift": (-math.inf, False), "idio_vol": (0.0, False),
     "beta_spread": (0.0, False), "beta_persistence": (0.0, False), "beta_noise": (0.0, False),
     "proxy_noise": (0.0, False), "collider_noise": (0.0, False), "tail_df": (2.0, True),
@@ -199,14 +200,15 @@ def _check_params(values: dict[str, Any]) -> dict[str, Any]:
             raise ParameterError(f"synthetic market: {name} must be an integer >= {low}, got "
                                  f"{v!r}")
         out[name] = int(v)
-    for name, (low, strict) in _FLOAT_PARAMS.items():
+    for name, (floor, strict) in _FLOAT_PARAMS.items():
         v = values[name]
         ok = not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating))
-        if ok and (not math.isfinite(v) or v < low or (strict and v == low)):
+        if ok and (not math.isfinite(v) or v < floor or (strict and v == floor)):
             ok = False
         if not ok:
-            rng = "any finite number" if low == -math.inf else f"{'>' if strict else '>='} {low:g}"
-            raise ParameterError(f"synthetic market: {name} must be {rng}, got {v!r}")
+            valid = ("any finite number" if floor == -math.inf
+                     else f"{'>' if strict else '>='} {floor:g}")
+            raise ParameterError(f"synthetic market: {name} must be {valid}, got {v!r}")
         out[name] = float(v)
     if out["beta_persistence"] >= 1:
         raise ParameterError("synthetic market: beta_persistence must be in [0, 1), got "
@@ -369,9 +371,9 @@ def synthetic_market(
     d = driver_drift + driver_vol * _t(rng, tail_df, (T + burn, K))
     d0 = d  # the unshifted drivers: proxies' noise is scaled to them
     records: list[dict[str, Any]] = []
-    act = {}  # event number -> (T,) active-day mask
+    act: dict[int, np.ndarray] = {}  # event number -> (T,) active-day mask
     for e_no, ev in enumerate(events):
-        mask = np.zeros(T, dtype=bool)
+        mask: np.ndarray = np.zeros(T, dtype=bool)
         for i0, i1 in ev.windows(dates):
             mask[i0:i1] = True
         act[e_no] = mask

@@ -10,10 +10,10 @@ import attrs
 
 from causalfolio import hookimpl
 from causalfolio._lazy import np, pd
-from causalfolio.checks import gib as _gib
-from causalfolio.checks import memory_limit
 from causalfolio.errors import ConfigError, DataError, NumericalError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
+from causalfolio.resources import gib as _gib
+from causalfolio.resources import memory_limit
 from causalfolio.stages import DynamicsModel, FittedDynamics
 
 from .linear import training_arrays
