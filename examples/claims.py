@@ -710,13 +710,14 @@ def _c8_reason(rows: list[dict], detected: bool, half: list[float], n: int) -> s
             f"edge {says('driver-volatility regimes', 'annual_volatility')}. No shift: "
             f"{says('no shift', 'risk forecast error')}. Mechanism change: "
             f"{says('mechanism changes (nothing should help)', 'risk forecast error')}. ")
-    pc = next(r for r in rows if "positive control" in r["condition"]
-              and r["metric"] == "risk under-forecast")
+    pc, pe = (next(r for r in rows if "positive control" in r["condition"]
+                   and r["metric"] == m) for m in ("risk under-forecast", "risk forecast error"))
     text += (f"Colliders rewired and proxies decoupled on the main markets: "
              f"{says('proxies decouple, colliders rewire', 'risk forecast error')}. ")
     text += ("The positive control (screening's proxies of latent drivers decouple after the "
-             f"selection; screening's risk under-forecast, mean log(realised / predicted), "
-             f"shift minus no shift: "
+             "selection; shift minus no shift, screening's risk forecast error "
+             f"{_iv(pe['edge'], pe['ci_low'], pe['ci_high'], fmt='{:+.3f}')}, Holm p "
+             f"{pe['p_adjusted']:.2g}, and under-forecast, mean log(realised / predicted), "
              f"{_iv(pc['edge'], pc['ci_low'], pc['ci_high'], fmt='{:+.3f}')}, Holm p "
              f"{pc['p_adjusted']:.2g}) "
              + ("**was detected**: the study can see an edge that exists by construction. "
