@@ -23,6 +23,7 @@ from .collinearity import collinear, describe, selected_vif
 from .config import BacktestConfig
 from .inputs import check_assets, daily_risk_free
 from .metrics import METRICS, performance
+from .oos import out_of_sample
 from .schedule import rebalance_dates
 from .universe import Universe
 
@@ -57,6 +58,10 @@ class StrategyResult:
     ruined_on
         The day the portfolio lost everything (its NAV is 0 from then on, with a
         :class:`~causalfolio.errors.RuinWarning`), or ``None``.
+    oos
+        Per rebalance: predicted against realised risk over the holding period, turnover, the
+        cluster tree's stability and (synthetic markets) the sensitivity error
+        (:func:`causalfolio.backtest.oos.out_of_sample`).
     """
 
     label: str
@@ -69,6 +74,7 @@ class StrategyResult:
     metrics: dict[str, float]
     universe: tuple[dict[str, Any], ...] = ()
     ruined_on: pd.Timestamp | None = None
+    oos: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -500,4 +506,7 @@ def run_backtest(
                                     ruined_on=ruined_on)
     if drift_schedule:
         dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
+    for label, strat in out.items():  # out-of-sample quantities (issue #21 item 2)
+        cov_w = getattr(strat.pipeline.mapping, "window", None) or config.windows.cov
+        out[label] = attrs.evolve(strat, oos=out_of_sample(strat, market, int(cov_w)))
     return BacktestResult(config=config, dates=dates, strategies=out)
