@@ -51,6 +51,12 @@ def format_p(p: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
+def p_phrase(p: Any, digits: int = 3) -> str:
+    """``p = 0.012`` or ``p < 1e-4`` for running text (:func:`format_p` for table cells)."""
+    text = format_p(p, digits)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 @attrs.frozen
 class TestResult:
     """A point estimate with its two-sided interval and p-value.

@@ -14,13 +14,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..evidence.result import format_p as _p
+from ..evidence.result import format_p, p_phrase
 from . import charts
 from .html import _img
 
 ABLATE = "'causalfolio ablate' with the same --out"
 FOREST = (("sharpe", "Sharpe ratio"), ("annual_volatility", "annualised volatility"),
           ("max_drawdown", "max drawdown"))
+
+
+def _p(p: Any) -> str:
+    """A p-value for an HTML cell (``&lt; 1e-4`` below the floor)."""
+    return html.escape(format_p(p))
 
 
 def has_evidence(folder: Path) -> bool:
@@ -106,7 +111,7 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
         verdict = ("at least one combination beats it at the 5% level" if p < 0.05 else
                    "there is no evidence that any combination beats it")
         out["spa"] = (f"Does any combination earn a higher mean return than {ref}? Hansen's SPA "
-                      f"test gives p = {_p(p)}: {verdict}.")
+                      f"test gives {html.escape(p_phrase(p))}: {verdict}.")
     stepm = ev.get("stepm")
     if isinstance(stepm, dict):
         out["stepm"] = (f"Romano-Wolf StepM (family-wise error {_num(stepm.get('size')):.0%}) "
@@ -127,7 +132,7 @@ def sentences(comp: pd.DataFrame, ev: dict[str, Any]) -> dict[str, str]:
         out["dsr"] = (f"With {n} distinct combinations tried, {noise} (the best of {n} reaches "
                       f"{_num(dsr.get('expected_max_sharpe')):.2f} on average); the deflated "
                       f"Sharpe ratio of <code>{html.escape(str(dsr.get('best')))}</code> is "
-                      f"{_num(dsr.get('dsr')):.2f} (p = {_p(dsr.get('p_value'))}).")
+                      f"{_num(dsr.get('dsr')):.2f} ({html.escape(p_phrase(dsr.get('p_value')))}).")
     pbo = ev.get("pbo")
     if isinstance(pbo, dict):
         v = _num(pbo.get("pbo"))

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..defaults import COV_WINDOW
 from ..errors import DataError
+from ..evidence.result import format_p
 from . import charts
 from .charts import Chart
 
@@ -490,8 +491,7 @@ def is_benchmark(label: str) -> bool:
 
 
 def _p(p: float) -> str:
-    return "n/a" if p != p else "&lt; 1e-4" if p < 1e-4 else f"{p:.4f}" if p < 0.001 else \
-        f"{p:.3f}"
+    return html.escape(format_p(p))
 
 
 def sharpe_tests(nav: pd.DataFrame, ref: str, *, n_boot: int = 999, seed: int = 0
