@@ -51,6 +51,9 @@ class StrategyResult:
         Per rebalance: the date, the numbers of investable assets and pool candidates, the
         assets that entered and left the investable set, the bounds used and whether they were
         relaxed, and the cash weight before trading.
+    market, config
+        The market and settings the strategy ran on (kept by ``run_backtest`` for
+        :meth:`to_skfolio`; None for a strategy built otherwise).
     """
 
     label: str
@@ -62,6 +65,17 @@ class StrategyResult:
     rebalances: tuple[RebalanceResult, ...]
     metrics: dict[str, float]
     universe: tuple[dict[str, Any], ...] = ()
+    market: Market | None = attrs.field(default=None, repr=False)
+    config: BacktestConfig | None = attrs.field(default=None, repr=False)
+
+    def to_skfolio(self, market: Market | None = None, config: BacktestConfig | None = None,
+                   **portfolio_params: Any) -> Any:
+        """This strategy as a skfolio ``MultiPeriodPortfolio`` (one ``Portfolio`` per holding
+        period) whose returns are the backtest's returns after costs; see
+        :func:`causalfolio.backtest.skfolio_view.strategy_to_skfolio`."""
+        from .skfolio_view import strategy_to_skfolio
+
+        return strategy_to_skfolio(self, market, config, **portfolio_params)
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -135,6 +149,14 @@ class BacktestResult:
     def nav_table(self) -> pd.DataFrame:
         """Daily NAV of every strategy (columns)."""
         return pd.DataFrame({k: s.nav for k, s in self.strategies.items()})
+
+    def to_skfolio(self, market: Market | None = None, **portfolio_params: Any) -> Any:
+        """Every strategy as a skfolio ``Population`` of ``MultiPeriodPortfolio`` (run order),
+        their returns the backtest's returns after costs, so that skfolio's measures and plots
+        work on the run; see :func:`causalfolio.backtest.skfolio_view.strategy_to_skfolio`."""
+        from .skfolio_view import backtest_to_skfolio
+
+        return backtest_to_skfolio(self.strategies, market, self.config, **portfolio_params)
 
 
 def _as_pipeline(strategy: str | Pipeline, registry: Registry | None) -> Pipeline:
@@ -444,7 +466,8 @@ def run_backtest(
         out[label] = StrategyResult(label=label, pipeline=pipe, nav=nav_s,
                                     returns=pd.Series(port, index=sim_days), weights=weights,
                                     turnover=turnover, rebalances=tuple(results),
-                                    metrics=metrics, universe=tuple(records))
+                                    metrics=metrics, universe=tuple(records),
+                                    market=market, config=config)
     if drift_schedule:
         dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
     return BacktestResult(config=config, dates=dates, strategies=out)
