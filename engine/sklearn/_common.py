@@ -8,7 +8,7 @@ import attrs
 import pandas as pd
 
 from ..errors import DataError, SpecError
-from ..pipeline import Pipeline, RebalanceResult, Windows, parse_spec
+from ..pipeline import STAGE_SYNTAX, Pipeline, RebalanceResult, Windows, parse_spec
 from ..stages import STAGES
 
 
@@ -84,6 +84,21 @@ def as_frames(estimator: Any, X: Any, y: Any, *, need_y: bool, min_assets: int, 
         raise DataError(f"{owner}: names used both as asset and as candidate driver: "
                         f"{clash[:5]}; rename them")
     return assets, cand
+
+
+def four_stages(spec: str, owner: str) -> Pipeline:
+    """The pipeline of a four-stage spec ``drivers|dynamics|sensitivities|forecast`` (the
+    skfolio optimiser is the mapping), with ``equal`` as a placeholder mapping."""
+    from ..spec.parser import parse_parts
+
+    calls = parse_parts(spec)
+    if len(calls) != 4:
+        raise SpecError(
+            f"{owner} takes the four stages before the mapping "
+            f"(drivers|dynamics|sensitivities|forecast), got {len(calls)}",
+            spec, 0, len(spec),
+            f"drop the mapping: the skfolio optimiser is the mapping ({STAGE_SYNTAX})")
+    return parse_spec(f"{spec}|equal")
 
 
 def after_last(index: pd.DatetimeIndex) -> pd.Timestamp:

@@ -9,10 +9,9 @@ from scipy.spatial.distance import squareform
 from skfolio.distance import BaseDistance
 
 from ..defaults import DRIVER_WINDOW, TRAIN_WINDOW
-from ..errors import DataError, NumericalError, SpecError
-from ..pipeline import STAGE_SYNTAX, Windows, parse_spec
-from ..spec.parser import parse_parts
-from ._common import as_frames, run
+from ..errors import DataError, NumericalError
+from ..pipeline import Windows
+from ._common import as_frames, four_stages, run
 
 
 class SensitivityDistance(BaseDistance):
@@ -93,16 +92,6 @@ class SensitivityDistance(BaseDistance):
         self.horizon = horizon
         self.seed = seed
 
-    def _pipeline(self) -> Any:
-        calls = parse_parts(self.spec)
-        if len(calls) != 4:
-            raise SpecError(
-                f"SensitivityDistance takes the four stages before the mapping "
-                f"(drivers|dynamics|sensitivities|forecast), got {len(calls)}",
-                self.spec, 0, len(self.spec),
-                f"drop the mapping: the skfolio optimiser is the mapping ({STAGE_SYNTAX})")
-        return parse_spec(f"{self.spec}|equal")
-
     def fit(self, X: Any, y: Any = None, drivers: Any = None) -> SensitivityDistance:
         """Fit the distance on asset returns ``X`` (T, N) and candidate returns ``y`` (T, M).
 
@@ -121,7 +110,7 @@ class SensitivityDistance(BaseDistance):
         -------
         self : SensitivityDistance
         """
-        pipe = self._pipeline()
+        pipe = four_stages(self.spec, "SensitivityDistance")
         if y is not None and drivers is not None:
             raise DataError("SensitivityDistance: candidate drivers given twice (as y and as "
                             "drivers); pass one of them")
