@@ -25,7 +25,7 @@ class SensitivityDistance(BaseDistance):
 
     Parameters
     ----------
-    spec : str, default="rccp(k=6)|linear|beta|static"
+    spec : str, default="rccp(k=3)|linear|beta|static"
         Four stages ``drivers|dynamics|sensitivities|forecast`` (see docs/spec-strings.md).
     driver_window : int, default=126
         Driver-selection window in trading days (rows of ``X``); a component's own ``window``
@@ -45,6 +45,9 @@ class SensitivityDistance(BaseDistance):
         Forecast horizon in trading days (used by forecasters other than ``static``).
     seed : int, default=0
         Seed passed to every stage.
+    registry : causalfolio.Registry, optional
+        The registry that resolves the names in ``spec`` (default: the process-wide one); it
+        travels with the estimator to ``n_jobs`` worker processes.
 
     Attributes
     ----------
@@ -80,11 +83,12 @@ class SensitivityDistance(BaseDistance):
     rebalance the day after the last row.
     """
 
-    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static",
+    def __init__(self, spec: str = "rccp(k=3)|linear|beta|static",
                  driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
                  psd: bool = False, distance_of_distances: bool = True,
-                 horizon: int = 21, seed: int = 0) -> None:
+                 horizon: int = 21, seed: int = 0, registry: Any = None) -> None:
         self.spec = spec
+        self.registry = registry
         self.driver_window = driver_window
         self.train_window = train_window
         self.psd = psd
@@ -110,7 +114,7 @@ class SensitivityDistance(BaseDistance):
         -------
         self : SensitivityDistance
         """
-        pipe = four_stages(self.spec, "SensitivityDistance")
+        pipe = four_stages(self.spec, "SensitivityDistance", self.registry)
         if y is not None and drivers is not None:
             raise DataError("SensitivityDistance: candidate drivers given twice (as y and as "
                             "drivers); pass one of them")

@@ -58,6 +58,9 @@ class CausalFactorModel(BasePrior):
         Forecast horizon in trading days.
     seed : int, default=0
         Seed passed to every stage.
+    registry : causalfolio.Registry, optional
+        The registry that resolves the names in ``spec`` (default: the process-wide one); it
+        travels with the estimator to ``n_jobs`` worker processes.
 
     Attributes
     ----------
@@ -79,8 +82,10 @@ class CausalFactorModel(BasePrior):
     def __init__(self, spec: str = "rccp(k=3)|linear|beta|static",
                  driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
                  loadings: str = "forecast", alpha: bool = True, residual: str = "diagonal",
-                 higham: bool = False, horizon: int = 21, seed: int = 0) -> None:
+                 higham: bool = False, horizon: int = 21, seed: int = 0,
+                 registry: Any = None) -> None:
         self.spec = spec
+        self.registry = registry
         self.driver_window = driver_window
         self.train_window = train_window
         self.loadings = loadings
@@ -119,7 +124,7 @@ class CausalFactorModel(BasePrior):
             if value not in allowed:
                 raise ParameterError(f"{owner}: {name} must be one of {list(allowed)}, got "
                                      f"{value!r}")
-        pipe = four_stages(self.spec, owner)
+        pipe = four_stages(self.spec, owner, self.registry)
         if y is not None and drivers is not None:
             raise DataError(f"{owner}: candidate drivers given twice (as y and as drivers); "
                             "pass one of them")
