@@ -10,7 +10,7 @@ from skfolio.prior import BasePrior
 from ..defaults import DRIVER_WINDOW, TRAIN_WINDOW
 from ..errors import DataError, ParameterError
 from ..pipeline import Windows
-from ._common import as_frames, four_stages, run
+from ._common import as_frames, check_nan_policy, four_stages, run
 
 LOADINGS = ("forecast", "aggregate")
 RESIDUALS = ("diagonal", "full")
@@ -58,6 +58,12 @@ class CausalFactorModel(BasePrior):
         Forecast horizon in trading days.
     seed : int, default=0
         Seed passed to every stage.
+    nan_policy : {"raise", "universe"}, default="raise"
+        ``raise``: a NaN in ``X`` or ``y`` is an error. ``universe``: NaNs before a series'
+        first value or after its last mark a changing universe (as ``CausalPortfolio`` and
+        ``run_backtest``): assets without returns on every row the windows use get NaN moments,
+        skfolio's mark of a non-investable asset (its optimisers give it weight 0), and
+        ``factor_model`` is then None.
     registry : causalfolio.Registry, optional
         The registry that resolves the names in ``spec`` (default: the process-wide one); it
         travels with the estimator to ``n_jobs`` worker processes.
@@ -83,8 +89,9 @@ class CausalFactorModel(BasePrior):
                  driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
                  loadings: str = "forecast", alpha: bool = True, residual: str = "diagonal",
                  higham: bool = False, horizon: int = 21, seed: int = 0,
-                 registry: Any = None) -> None:
+                 nan_policy: str = "raise", registry: Any = None) -> None:
         self.spec = spec
+        self.nan_policy = nan_policy
         self.registry = registry
         self.driver_window = driver_window
         self.train_window = train_window
@@ -128,11 +135,13 @@ class CausalFactorModel(BasePrior):
         if y is not None and drivers is not None:
             raise DataError(f"{owner}: candidate drivers given twice (as y and as drivers); "
                             "pass one of them")
+        policy = check_nan_policy(self.nan_policy, owner)
         assets, cand = as_frames(self, X, y if drivers is None else drivers, need_y=True,
-                                 min_assets=2, owner=owner)
+                                 min_assets=2, owner=owner, nan_policy=policy)
         windows = Windows(drivers=self.driver_window, train=self.train_window, cov=2)
         res = run(pipe, assets, cand, windows=windows, bounds=(0.0, 1.0),
-                  horizon=int(self.horizon), seed=int(self.seed), owner=owner)
+                  horizon=int(self.horizon), seed=int(self.seed), owner=owner,
+                  nan_policy=policy)
         sens, fc, sel = res.sensitivities, res.forecast, res.selection
         if sens is None or fc is None or sel is None or cand is None:  # never, with four stages
             raise DataError(f"{owner}: the pipeline produced no sensitivities")
@@ -148,7 +157,9 @@ class CausalFactorModel(BasePrior):
                                driver_returns=cand[names].iloc[-(train + lag):],
                                sensitivities=sens, bounds=(0.0, 1.0), seed=int(self.seed))
         x, r, _, inames = driver_inputs(inputs, owner=owner)
-        order = [list(sens.assets).index(a) for a in assets.columns]
+        position = {name: i for i, name in enumerate(sens.assets)}
+        inv = np.array([a in position for a in assets.columns])  # False: outside the universe
+        order = [position[a] for a in assets.columns[inv]]
         b, r = b[order], r[:, order]
         cov, cov_d, cov_res = factor_covariance(x, r, b, self.residual)  # type: ignore[arg-type]
         resid = r - x @ b.T
@@ -156,16 +167,25 @@ class CausalFactorModel(BasePrior):
         mu_x = x.mean(axis=0)
         covariance = cov_nearest(cov, higham=bool(self.higham))
         idio = np.diag(cov_res) if self.residual == "diagonal" else cov_res
-        self.return_distribution_ = ReturnDistribution(
-            mu=b @ mu_x + a, covariance=covariance, returns=x @ b.T + a,
-            factor_model=FactorModel(
+        model = None
+        if inv.all():  # skfolio's FactorModel describes a full universe
+            model = FactorModel(
                 observations=np.asarray(rows.index[-len(x):]),
                 asset_names=np.asarray(assets.columns, dtype=object),
                 factor_names=np.asarray(inames, dtype=object), factor_families=None,
                 loading_matrix=b, exposures=None, factor_covariance=cov_d, factor_mu=mu_x,
                 factor_returns=x, idio_covariance=idio, idio_mu=None, idio_returns=resid - a,
-                idio_variances=None))
-        self.loading_matrix_ = b
+                idio_variances=None)
+        n = len(inv)
+        full_mu, full_cov = np.full(n, np.nan), np.full((n, n), np.nan)
+        full_ret, full_b = np.full((len(x), n), np.nan), np.full((n, b.shape[1]), np.nan)
+        full_mu[inv], full_ret[:, inv], full_b[inv] = b @ mu_x + a, x @ b.T + a, b
+        full_cov[np.ix_(inv, inv)] = covariance
+        # skfolio's convention for a changing universe: NaN moments mark assets that are not
+        # investable (their weight is 0)
+        self.return_distribution_ = ReturnDistribution(
+            mu=full_mu, covariance=full_cov, returns=full_ret, factor_model=model)
+        self.loading_matrix_ = full_b
         self.factor_names_ = list(inames)
         self.drivers_ = names
         self.rebalance_ = res

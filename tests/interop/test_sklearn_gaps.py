@@ -115,3 +115,24 @@ def test_registry_reaches_the_estimators_and_pickles(small_market):
         with pytest.raises(SpecError, match="unknown driver selector 'rccp'"):
             cls(registry=no_rccp).fit(X, y)
         assert len(cls(registry=pickle.loads(pickle.dumps(reg))).fit(X, y).drivers_) == 3
+
+
+def test_factor_model_universe_uses_skfolios_nan_convention(changing):
+    """Not-yet-listed A02 gets NaN moments (skfolio's mark of a non-investable asset) and weight
+    0; the others' moments are those of the prior fitted without A02."""
+    from skfolio.optimization import MeanRisk
+
+    a, c = changing
+    a, c = a.iloc[:200], c.iloc[:200]
+    spec = "rccp(k=2)|linear|beta|static"
+    dist = CausalFactorModel(spec=spec, nan_policy="universe").fit(a, c).return_distribution_
+    inv = np.arange(a.shape[1]) != 2
+    assert np.isnan(dist.mu[2]) and np.isnan(dist.covariance[2]).all()
+    assert list(dist.investable_mask) == list(inv)
+    ref = CausalFactorModel(spec=spec).fit(a.drop(columns="A02"),
+                                           c.iloc[:, 1:]).return_distribution_  # y0 starts late
+    assert np.array_equal(dist.mu[inv], ref.mu)
+    assert np.array_equal(dist.covariance[np.ix_(inv, inv)], ref.covariance)
+    w = MeanRisk(prior_estimator=CausalFactorModel(spec=spec, nan_policy="universe")
+                 ).fit(a, c).weights_
+    assert w[2] == 0 and abs(w.sum() - 1) < 1e-8
