@@ -45,8 +45,10 @@ class CausalFactorModel(BasePrior):
     driver_window, train_window : int, default=126, 125
         Driver-selection and training windows in trading days (rows).
     loadings : {"forecast", "aggregate"}, default="forecast"
-        Forecast sensitivities (the aggregate when the forecaster keeps no paths, as
-        ``static``) or the in-sample aggregate.
+        Forecast sensitivities: the mean over the forecast paths the forecaster keeps and the
+        horizon (path forecasters keep ``keep_paths`` of their ``n_paths`` paths: set them
+        equal to average all of them); the aggregate when it keeps none, as ``static``. Or
+        the in-sample aggregate.
     alpha : bool, default=True
         Add the mean residual to the mean and the scenarios.
     residual : {"diagonal", "full"}, default="diagonal"

@@ -88,3 +88,18 @@ def test_factor_model_errors(xf):
         CausalFactorModel().fit(X)
     with pytest.raises(DataError, match="given twice"):
         CausalFactorModel().fit(X, F, drivers=F)
+
+
+def test_forecast_loadings_are_the_mean_forecast_sensitivities(xf):
+    """A path forecaster: B is the mean of the forecast sensitivity paths over paths and
+    horizon; loadings='aggregate' keeps the in-sample aggregate."""
+    X, F = xf
+    spec = ("rccp(k=2)|sklearn(estimator='random_forest')|fd|"
+            "vasicek(n_paths=20, keep_paths=20)")
+    m = CausalFactorModel(spec=spec, horizon=5).fit(X, F)
+    fc, sens = m.rebalance_.forecast, m.rebalance_.sensitivities
+    assert fc.paths.shape == (20, 5, X.shape[1], 2)
+    assert np.array_equal(m.loading_matrix_, fc.paths.mean(axis=(0, 1)))
+    assert not np.allclose(m.loading_matrix_, sens.aggregate)
+    agg = CausalFactorModel(spec=spec, horizon=5, loadings="aggregate").fit(X, F)
+    assert np.array_equal(agg.loading_matrix_, sens.aggregate)
