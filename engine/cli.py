@@ -112,7 +112,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     stages = [args.stage] if args.stage else list(STAGES)
     if args.json:
         data: dict[str, Any] = {s: [
-            {"name": e.name, "provider": e.provider, "summary": e.cls.summary(),
+            {"name": e.name, "provider": e.provider,
+             "distribution": (reg.distributions.get(e.provider) or ("", ""))[0],
+             "version": (reg.distributions.get(e.provider) or ("", ""))[1],
+             "summary": e.cls.summary(),
              "requires": list(e.cls.requires), "missing": list(e.cls.missing_requirements()),
              "parameters": [{"name": p.name, "type": p.type, "default": p.default,
                              "required": p.required, "doc": p.doc}
@@ -130,7 +133,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for s in stages:
         print(f"{s} ({STAGE_LABELS[s]}s)")
         for e in reg.entries(s):
-            print(f"  {e.name:<14} {e.cls.summary()}  [{e.provider}]{_requires_note(e.cls)}")
+            print(f"  {e.name:<14} {e.cls.summary()}  [{reg.source(e.provider)}]"
+                  f"{_requires_note(e.cls)}")
             for p in e.cls.parameters():
                 default = "required" if p.required else f"default {p.default!r}"
                 print(f"      {p.name} ({p.type}, {default}): {p.doc}")
@@ -138,7 +142,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print("estimators (for sklearn(estimator=...); also scikit-learn regressors by class "
               "name or public path)")
         for est in reg.estimator_entries():
-            print(f"  {est.name:<18} [{est.provider}]")
+            print(f"  {est.name:<18} [{reg.source(est.provider)}]")
     for f in reg.failures:
         print(f"failed plugin {f.name}: {f.error}")
     return 0

@@ -93,12 +93,16 @@ def parse_transforms(items: Sequence[str] | None) -> dict[str, str] | str | None
 
 
 def market_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~causalfolio.data.Market` read from the data options of ``args``."""
+    """The :class:`~causalfolio.data.Market` read from the data options of ``args``; prints one
+    line per data set saying what loading kept (``Market.loading``)."""
     from .data import Market
 
-    return Market.from_files(args.assets, args.drivers, kind=args.kind,
-                             transforms=parse_transforms(args.transform), align=args.align,
-                             nan_policy=args.nan_policy)
+    market = Market.from_files(args.assets, args.drivers, kind=args.kind,
+                               transforms=parse_transforms(args.transform), align=args.align,
+                               nan_policy=args.nan_policy)
+    for line, path in zip(market.loading, (args.assets, args.drivers), strict=False):
+        print(f"{path}: {line}")  # what loading kept, and why it cut what it cut
+    return market
 
 
 def progress_line(stream: TextIO | None = None, *, width: int,

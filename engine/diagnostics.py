@@ -102,11 +102,24 @@ def implied_covariance(inputs: MappingInputs, residual: Literal["diagonal", "ful
     sensitivities (a benchmark run) or with fewer than 2 usable dates.
     """
     x, r, b, _ = driver_inputs(inputs, owner="implied covariance")
+    return factor_covariance(x, r, b, residual)[0]
+
+
+def factor_covariance(x: np.ndarray, r: np.ndarray, b: np.ndarray,
+                      residual: Literal["diagonal", "full"] = "diagonal"
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """B Sigma_D B' + Sigma_res from inputs ``x`` (T, P), asset returns ``r`` (T, N) and loadings
+    ``b`` (N, P) (see :func:`implied_covariance`; sample covariances, ddof = 1).
+
+    Returns
+    -------
+    The covariance (N, N), Sigma_D (P, P) and Sigma_res (N, N; diagonal for ``diagonal``).
+    """
     cov_d = np.atleast_2d(np.cov(x, rowvar=False))
     cov_res = np.atleast_2d(np.cov(r - x @ b.T, rowvar=False))
     if residual == "diagonal":
         cov_res = np.diag(np.diag(cov_res))
-    return b @ cov_d @ b.T + cov_res
+    return b @ cov_d @ b.T + cov_res, cov_d, cov_res
 
 
 def _num(v: float) -> float | None:

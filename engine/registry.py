@@ -179,6 +179,9 @@ class Registry:
         self._recipe: dict[str, Any] = {"autoload": False, "block": (), "extra": ()}
         self._added: list[tuple[str, tuple[Any, ...]]] = []
         self._collecting = False
+        self.distributions: dict[str, tuple[str, str]] = {}
+        """Plugin name -> (distribution, version) of the installed package that supplied it
+        (built-ins: causalfolio's; plugins added in code: none)."""
 
     # -- travelling to worker processes ------------------------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
@@ -438,6 +441,23 @@ class Registry:
         """The plugin that registered a component."""
         return self._entries[stage][name].provider
 
+    def distribution(self, stage: str, name: str) -> tuple[str, str] | None:
+        """(distribution name, version) of the package that supplied a component, or None
+        for one registered in code."""
+        return self.distributions.get(self.provider(stage, name))
+
+    def source(self, provider: str) -> str:
+        """Who supplied a plugin, for listings: ``dist version`` with the entry-point key when it
+        differs from the distribution name (``acme-quant 2.1.0, entry point acme``); the plugin
+        name alone for built-ins and plugins added in code."""
+        dist = self.distributions.get(provider)
+        if dist is None or is_builtin(provider):
+            return provider
+        norm = re.sub(r"[-_.]+", "-", dist[0]).lower()
+        key = "" if re.sub(r"[-_.]+", "-", provider).lower() == norm else \
+            f", entry point {provider}"
+        return f"{dist[0]} {dist[1]}{key}"
+
     @property
     def plugin_names(self) -> list[str]:
         """Names of the plugins registered with the plugin manager."""
@@ -501,6 +521,7 @@ def build_registry(
             registry.failures.append(PluginFailure(modname, f"{type(exc).__name__}: {exc}"))
             continue
         _register(modname, module)
+        registry.distributions[modname] = _own_distribution()
     if autoload:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if pm.is_blocked(ep.name):
@@ -515,10 +536,44 @@ def build_registry(
                 )
                 continue
             _register(ep.name, obj)
+            dist = getattr(ep, "dist", None)
+            if dist is not None:
+                registry.distributions[ep.name] = (str(dist.name), str(dist.version))
     for name, obj in extra_plugins:
         _register(name, obj)
     registry._collect()  # noqa: SLF001
     return registry
+
+
+def _own_distribution() -> tuple[str, str]:
+    """causalfolio's own distribution and version (the built-ins' supplier)."""
+    from . import __version__
+
+    return ("causalfolio", __version__)
+
+
+def components_used(pipelines: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """For a run's pipelines, ``{"stage:name": {"provider", "distribution", "version"}}`` of
+    every component that is not a built-in: the code outside causalfolio a result depends on
+    (``run.json`` records it)."""
+    out: dict[str, dict[str, str]] = {}
+    for pipe in pipelines:
+        reg = pipe.registry or get_registry()
+        for stage in STAGES:
+            comp = getattr(pipe, stage, None)
+            if comp is None:
+                continue
+            try:
+                provider = reg.provider(stage, comp.name)
+            except KeyError:
+                continue
+            if is_builtin(provider):
+                continue
+            dist = reg.distributions.get(provider)
+            out[f"{stage}:{comp.name}"] = {
+                "provider": provider, "distribution": dist[0] if dist else "",
+                "version": dist[1] if dist else ""}
+    return dict(sorted(out.items()))
 
 
 def _rebuild(autoload: bool, block: tuple[str, ...], extra: tuple[tuple[str, Any], ...],

@@ -37,6 +37,7 @@ import pandas as pd
 from .. import __version__
 from ..data.io import atomic_folder
 from ..errors import DataError
+from ..registry import components_used
 from ..stages import fingerprint
 from .runner import BacktestResult
 
@@ -135,7 +136,8 @@ def _write_contents(result: BacktestResult, tmp: Path, extra: dict[str, Any] | N
     slugs = {label: slug(label) for label in result.strategies}
     meta = {"format_version": FORMAT_VERSION, "causalfolio_version": __version__,
             "config": result.config.to_json(), "strategies": slugs,
-            "rebalance_dates": [str(d.date()) for d in result.dates]}
+            "rebalance_dates": [str(d.date()) for d in result.dates],
+            "plugins": components_used(s.pipeline for s in result.strategies.values())}
     if extra:
         meta.update(to_jsonable(extra))
     (tmp / "run.json").write_text(json.dumps(meta, indent=2))

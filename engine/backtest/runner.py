@@ -62,6 +62,9 @@ class StrategyResult:
         Per rebalance: predicted against realised risk over the holding period, turnover, the
         cluster tree's stability and (synthetic markets) the sensitivity error
         (:func:`causalfolio.backtest.oos.out_of_sample`).
+    market, config
+        The market and settings the strategy ran on (kept by ``run_backtest`` for
+        :meth:`to_skfolio`; None for a strategy built otherwise).
     """
 
     label: str
@@ -75,6 +78,17 @@ class StrategyResult:
     universe: tuple[dict[str, Any], ...] = ()
     ruined_on: pd.Timestamp | None = None
     oos: pd.DataFrame | None = None
+    market: Market | None = attrs.field(default=None, repr=False)
+    config: BacktestConfig | None = attrs.field(default=None, repr=False)
+
+    def to_skfolio(self, market: Market | None = None, config: BacktestConfig | None = None,
+                   **portfolio_params: Any) -> Any:
+        """This strategy as a skfolio ``MultiPeriodPortfolio`` (one ``Portfolio`` per holding
+        period) whose returns are the backtest's returns after costs; see
+        :func:`causalfolio.backtest.skfolio_view.strategy_to_skfolio`."""
+        from .skfolio_view import strategy_to_skfolio
+
+        return strategy_to_skfolio(self, market, config, **portfolio_params)
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -148,6 +162,14 @@ class BacktestResult:
     def nav_table(self) -> pd.DataFrame:
         """Daily NAV of every strategy (columns)."""
         return pd.DataFrame({k: s.nav for k, s in self.strategies.items()})
+
+    def to_skfolio(self, market: Market | None = None, **portfolio_params: Any) -> Any:
+        """Every strategy as a skfolio ``Population`` of ``MultiPeriodPortfolio`` (run order),
+        their returns the backtest's returns after costs, so that skfolio's measures and plots
+        work on the run; see :func:`causalfolio.backtest.skfolio_view.strategy_to_skfolio`."""
+        from .skfolio_view import backtest_to_skfolio
+
+        return backtest_to_skfolio(self.strategies, market, self.config, **portfolio_params)
 
 
 def _as_pipeline(strategy: str | Pipeline, registry: Registry | None) -> Pipeline:
@@ -503,7 +525,7 @@ def run_backtest(
                                     returns=pd.Series(port, index=sim_days), weights=weights,
                                     turnover=turnover, rebalances=tuple(results),
                                     metrics=metrics, universe=tuple(records),
-                                    ruined_on=ruined_on)
+                                    ruined_on=ruined_on, market=market, config=config)
     if drift_schedule:
         dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
     for label, strat in out.items():  # out-of-sample quantities (issue #21 item 2)

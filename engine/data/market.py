@@ -43,6 +43,9 @@ class Market:
     assets: pd.DataFrame
     candidates: pd.DataFrame
     truth: Any = None
+    loading: tuple[str, ...] = attrs.field(default=(), repr=False)
+    """What loading kept (:meth:`from_frames`): one line per data set, with the dates each step
+    cut and why (empty for a market built directly)."""
 
     def __attrs_post_init__(self) -> None:
         if not self.assets.index.equals(self.candidates.index):
@@ -125,15 +128,21 @@ class Market:
         if overlap:
             raise DataError(f"names used both as asset and as candidate driver: {overlap[:5]}; "
                             "rename or remove them from the candidates")
+        a_given, c_given = a.index, c.index
+        a_steps: list[tuple[pd.DatetimeIndex, str]] = []
+        c_steps: list[tuple[pd.DatetimeIndex, str]] = []
         if align == "inner":
             idx = a.index.intersection(c.index)
             a, c = a.loc[idx], c.loc[idx]
+            a_steps.append((idx, "by align='inner' (--align inner): no candidate values"))
+            c_steps.append((idx, "by align='inner' (--align inner): no asset values"))
         elif align == "assets":
             full = c.reindex(a.index.union(c.index))
             alive = lives(full)
             # carry levels over dates another market is closed, inside each series' life only
             c = (full.fillna(0.0) if kind == "returns" else full.ffill()).where(alive)
             c = c.reindex(a.index)
+            c_steps.append((a.index, "by align='assets' (--align assets): not asset dates"))
         else:
             raise DataError(f"unknown alignment {align!r}; use 'inner' or 'assets'")
         if len(a) == 0:
@@ -142,6 +151,8 @@ class Market:
         c = apply_nan_policy(c, nan_policy, what="candidates")
         idx = a.index.intersection(c.index)
         a, c = a.loc[idx], c.loc[idx]
+        a_steps.append((idx, f"by nan_policy={nan_policy!r}: a gap in some series"))
+        c_steps.append((idx, f"by nan_policy={nan_policy!r}: a gap in some series"))
         default = "pct" if kind == "prices" else "none"
         a = apply_transforms(a, asset_transform or default, what="assets")
         c = apply_transforms(c, transforms if transforms is not None else default,
@@ -154,7 +165,16 @@ class Market:
         check_returns(c, what="candidates", kind=kind, levels=transforms is None)
         check_not_constant(a, what="assets")
         check_not_constant(c, what="candidates")
-        return cls(a, c)
+        why = "as returns: the first date has no previous level"
+        a_steps.append((idx, why))
+        c_steps.append((idx, why))
+        from .loading import loading_line
+
+        lines = (loading_line("assets", "assets", a_given, assets.shape[1], a_steps, a.index,
+                              a.shape[1]),
+                 loading_line("candidates", "candidates", c_given, candidates.shape[1], c_steps,
+                              c.index, c.shape[1]))
+        return cls(a, c, loading=lines)
 
     @classmethod
     def from_files(

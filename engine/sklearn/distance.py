@@ -10,10 +10,9 @@ from skfolio.distance import BaseDistance
 
 from ..constraints import Constraints
 from ..defaults import DRIVER_WINDOW, TRAIN_WINDOW
-from ..errors import DataError, NumericalError, SpecError
-from ..pipeline import STAGE_SYNTAX, Windows, parse_spec
-from ..spec.parser import parse_parts
-from ._common import as_frames, run
+from ..errors import DataError, NumericalError
+from ..pipeline import Windows
+from ._common import as_frames, four_stages, run
 
 
 class SensitivityDistance(BaseDistance):
@@ -27,7 +26,7 @@ class SensitivityDistance(BaseDistance):
 
     Parameters
     ----------
-    spec : str, default="rccp(k=6)|linear|beta|static"
+    spec : str, default="rccp(k=3)|linear|beta|static"
         Four stages ``drivers|dynamics|sensitivities|forecast`` (see docs/spec-strings.md).
     driver_window : int, default=126
         Driver-selection window in trading days (rows of ``X``); a component's own ``window``
@@ -47,6 +46,9 @@ class SensitivityDistance(BaseDistance):
         Forecast horizon in trading days (used by forecasters other than ``static``).
     seed : int, default=0
         Seed passed to every stage.
+    registry : causalfolio.Registry, optional
+        The registry that resolves the names in ``spec`` (default: the process-wide one); it
+        travels with the estimator to ``n_jobs`` worker processes.
 
     Attributes
     ----------
@@ -82,27 +84,18 @@ class SensitivityDistance(BaseDistance):
     rebalance the day after the last row.
     """
 
-    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static",
+    def __init__(self, spec: str = "rccp(k=3)|linear|beta|static",
                  driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
                  psd: bool = False, distance_of_distances: bool = True,
-                 horizon: int = 21, seed: int = 0) -> None:
+                 horizon: int = 21, seed: int = 0, registry: Any = None) -> None:
         self.spec = spec
+        self.registry = registry
         self.driver_window = driver_window
         self.train_window = train_window
         self.psd = psd
         self.distance_of_distances = distance_of_distances
         self.horizon = horizon
         self.seed = seed
-
-    def _pipeline(self) -> Any:
-        calls = parse_parts(self.spec)
-        if len(calls) != 4:
-            raise SpecError(
-                f"SensitivityDistance takes the four stages before the mapping "
-                f"(drivers|dynamics|sensitivities|forecast), got {len(calls)}",
-                self.spec, 0, len(self.spec),
-                f"drop the mapping: the skfolio optimiser is the mapping ({STAGE_SYNTAX})")
-        return parse_spec(f"{self.spec}|equal")
 
     def fit(self, X: Any, y: Any = None, drivers: Any = None) -> SensitivityDistance:
         """Fit the distance on asset returns ``X`` (T, N) and candidate returns ``y`` (T, M).
@@ -122,7 +115,7 @@ class SensitivityDistance(BaseDistance):
         -------
         self : SensitivityDistance
         """
-        pipe = self._pipeline()
+        pipe = four_stages(self.spec, "SensitivityDistance", self.registry)
         if y is not None and drivers is not None:
             raise DataError("SensitivityDistance: candidate drivers given twice (as y and as "
                             "drivers); pass one of them")

@@ -10,7 +10,14 @@ from ..constraints import Constraints
 from ..defaults import COV_WINDOW, DRIVER_WINDOW, MAX_WEIGHT, MIN_WEIGHT, TRAIN_WINDOW
 from ..pipeline import Windows, parse_spec
 from ..stages import STAGES
-from ._common import as_frames, run, set_stage_params, stage_params
+from ._common import (
+    as_frames,
+    check_nan_policy,
+    check_registry,
+    run,
+    set_stage_params,
+    stage_params,
+)
 
 STAGE_PARAM_SEP = "__"
 """Separator of stage parameters in ``get_params``/``set_params``: ``drivers__k``."""
@@ -27,7 +34,7 @@ class CausalPortfolio(BaseOptimization):
 
     Parameters
     ----------
-    spec : str, default="rccp(k=6)|linear|beta|static|hsp"
+    spec : str, default="rccp(k=3)|linear|beta|static|hsp"
         A five-stage spec, or a single benchmark mapping such as ``hrp`` (then ``y`` is not
         needed). Stage parameters are also reachable as ``<stage>__<parameter>`` in
         ``get_params``/``set_params`` (``drivers__k``, ``mapping__linkage``; stages: drivers,
@@ -53,13 +60,24 @@ class CausalPortfolio(BaseOptimization):
     seed : int, default=0
         Seed of the rebalance (the backtester derives one per date from its seed; pipelines
         without random stages, like the default, do not depend on it).
+    nan_policy : {"raise", "universe"}, default="raise"
+        ``raise``: a NaN in ``X`` or ``y`` is an error (scikit-learn's ``ValueError``).
+        ``universe``: NaNs before a series' first value or after its last mark a changing
+        universe, as in ``run_backtest``: the assets with a return on every row the windows use
+        are invested in (the others get weight 0), the candidates with a value on every such row
+        may be selected; a NaN between two values (a gap) is a ``DataError``.
+    registry : causalfolio.Registry, optional
+        The registry that resolves the names in ``spec`` (components registered in a notebook
+        with ``registry.add``); default: the process-wide one. It travels with the estimator to
+        ``n_jobs`` worker processes (``Registry.check_portable`` says whether it can).
     portfolio_params, fallback, previous_weights, raise_on_failure
         As in every skfolio optimiser (``skfolio.optimization.BaseOptimization``).
 
     Attributes
     ----------
     weights_ : ndarray of shape (n_assets,)
-        Weights in the order of ``X``'s columns, summing to 1, within the bounds.
+        Weights in the order of ``X``'s columns, summing to 1, within the bounds (0 for assets
+        left out by ``nan_policy='universe'``).
     drivers_ : list of str
         The selected drivers (empty for a benchmark).
     pipeline_ : causalfolio.Pipeline
@@ -70,11 +88,12 @@ class CausalPortfolio(BaseOptimization):
         As in scikit-learn.
     """
 
-    def __init__(self, spec: str = "rccp(k=6)|linear|beta|static|hsp",
+    def __init__(self, spec: str = "rccp(k=3)|linear|beta|static|hsp",
                  min_weight: Any = MIN_WEIGHT, max_weight: Any = MAX_WEIGHT,
                  groups: Any = None, linear_constraints: Any = None,
                  driver_window: int = DRIVER_WINDOW, train_window: int = TRAIN_WINDOW,
                  cov_window: int = COV_WINDOW, horizon: int = 21, seed: int = 0,
+                 nan_policy: str = "raise", registry: Any = None,
                  portfolio_params: dict | None = None, fallback: Any = None,
                  previous_weights: Any = None, raise_on_failure: bool = True) -> None:
         super().__init__(portfolio_params=portfolio_params, fallback=fallback,
@@ -89,6 +108,8 @@ class CausalPortfolio(BaseOptimization):
         self.cov_window = cov_window
         self.horizon = horizon
         self.seed = seed
+        self.nan_policy = nan_policy
+        self.registry = registry
 
     # -- parameters ---------------------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -96,7 +117,7 @@ class CausalPortfolio(BaseOptimization):
         out = super().get_params(deep=deep)
         if deep:
             try:
-                out.update(stage_params(self.spec, STAGE_PARAM_SEP))
+                out.update(stage_params(self.spec, STAGE_PARAM_SEP, self.registry))
             except (ValueError, TypeError):  # an invalid spec fails in fit, not here
                 pass
         return out
@@ -108,18 +129,20 @@ class CausalPortfolio(BaseOptimization):
         rest = {k: v for k, v in params.items() if k not in staged}
         super().set_params(**rest)
         if staged:
-            self.spec = set_stage_params(self.spec, staged, STAGE_PARAM_SEP)
+            self.spec = set_stage_params(self.spec, staged, STAGE_PARAM_SEP, self.registry)
         return self
 
     def predict(self, X: Any) -> Any:
         """The skfolio ``Portfolio`` of ``weights_`` on returns ``X`` (n_observations, n_assets).
 
-        ``X`` is checked as in ``fit`` (finite, 2-D, the fitted number of assets) first.
+        ``X`` is checked as in ``fit`` (finite, 2-D, the fitted number of assets) first; with
+        ``nan_policy='universe'`` NaNs are allowed (skfolio counts them as zero returns).
         """
         from sklearn.utils.validation import check_is_fitted, validate_data
 
         check_is_fitted(self, "weights_")
-        validate_data(self, X, dtype=float, reset=False)
+        validate_data(self, X, dtype=float, reset=False,
+                      ensure_all_finite="allow-nan" if self.nan_policy == "universe" else True)
         return super().predict(X)
 
     def fit_predict(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
@@ -144,20 +167,23 @@ class CausalPortfolio(BaseOptimization):
         -------
         self : CausalPortfolio
         """
-        pipe = parse_spec(self.spec)
+        policy = check_nan_policy(self.nan_policy, "CausalPortfolio")
+        pipe = parse_spec(self.spec, check_registry(self.registry, "CausalPortfolio"))
+        min_assets = 1 if pipe.is_benchmark else 2
         assets, cand = as_frames(self, X, y, need_y=not pipe.is_benchmark,
-                                 min_assets=1 if pipe.is_benchmark else 2,
-                                 owner="CausalPortfolio")
+                                 min_assets=min_assets, owner="CausalPortfolio",
+                                 nan_policy=policy)
         limits = Constraints.from_settings(self.min_weight, self.max_weight, self.groups,
                                            self.linear_constraints)
         limits.check_assets(list(assets.columns), "X")
         windows = Windows(drivers=self.driver_window, train=self.train_window,
                           cov=self.cov_window)
         res = run(pipe, assets, cand, windows=windows, constraints=limits,
-                  horizon=int(self.horizon),
-                  seed=int(self.seed), owner="CausalPortfolio")
+                  horizon=int(self.horizon), seed=int(self.seed), owner="CausalPortfolio",
+                  nan_policy=policy, min_assets=min_assets)
         self.pipeline_ = pipe
         self.rebalance_ = res
         self.drivers_ = [] if res.selection is None else list(res.selection.names)
-        self.weights_ = res.weights.reindex(list(assets.columns)).to_numpy(dtype=float)
+        self.weights_ = res.weights.reindex(list(assets.columns)).fillna(0.0).to_numpy(
+            dtype=float)
         return self

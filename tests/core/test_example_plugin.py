@@ -84,3 +84,60 @@ def test_autoload_off_hides_the_plugin(plugin_site, monkeypatch):
     proc = _run(code, plugin_site, CAUSALFOLIO_BLOCK_PLUGINS="some_other_plugin")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "found"
+
+
+PROVENANCE = """
+import json, sys, tempfile
+import causalfolio as cf
+from causalfolio.backtest import BacktestConfig, run_backtest, write_run
+from causalfolio.cli import main
+main(["plugins", "--stage", "mapping"])
+m = cf.synthetic_market(n_assets=5, n_days=200, n_noise=3, seed=1)
+res = run_backtest(m, "rccp(k=2)|linear|beta|static|isolation", BacktestConfig(
+    driver_window=60, train_window=60, cov_window=40, schedule="quarterly"), benchmarks=["hrp"])
+out = tempfile.mkdtemp() + "/run"
+write_run(res, out)
+print(json.dumps(json.load(open(out + "/run.json"))["plugins"]))
+"""
+
+
+@pytest.fixture(scope="module")
+def unpacked_site(tmp_path_factory) -> Path:
+    """The example plugin as pip lays it out (module, dist-info with METADATA and entry points),
+    written directly: no build tools needed."""
+    import shutil
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    meta = tomllib.loads((PLUGIN / "pyproject.toml").read_text())["project"]
+    target = tmp_path_factory.mktemp("plugin-unpacked")
+    shutil.copy(PLUGIN / "causalfolio_example_plugin.py", target)
+    info = target / f"causalfolio_example_plugin-{meta['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {meta['name']}\n"
+                                   f"Version: {meta['version']}\n")
+    eps = meta["entry-points"]["causalfolio"]
+    (info / "entry_points.txt").write_text(
+        "[causalfolio]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()))
+    return target
+
+
+def test_plugins_lists_the_distribution_and_run_json_records_it(unpacked_site):
+    """The listing names the installed package and its version (and the entry-point key, which
+    differs); run.json records the plugin distributions a run used, not the built-ins."""
+    proc = _run(PROVENANCE, unpacked_site)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    iso = [line for line in lines if line.startswith("  isolation ")]
+    assert len(iso) == 1
+    assert iso[0].endswith("[causalfolio-example-plugin 0.1.0, entry point isolation]")
+    assert any(line.startswith("  hsp ") and line.endswith("[causalfolio.plugins.mapping.hsp]")
+               for line in lines)
+    import json
+
+    assert json.loads(lines[-1]) == {"mapping:isolation": {
+        "provider": "isolation", "distribution": "causalfolio-example-plugin",
+        "version": "0.1.0"}}

@@ -20,7 +20,7 @@ BLOCK = re.compile(r"```python\n(.*?)```\n\nOutput:\n\n```text\n(.*?)```", re.S)
 def test_interop_doc_blocks_print_their_outputs():
     text = DOC.read_text()
     blocks = BLOCK.findall(text)
-    assert len(blocks) == text.count("```python") == 6
+    assert len(blocks) == text.count("```python") == 8
     namespace: dict = {"__name__": "interop_doc"}
     for k, (code, shown) in enumerate(blocks, 1):
         out = io.StringIO()

@@ -37,7 +37,11 @@ from skfolio.seriation import HierarchicalSeriation  # noqa: E402
 
 import causalfolio as cf  # noqa: E402
 from causalfolio.errors import DataError, SpecError  # noqa: E402
-from causalfolio.sklearn import CausalPortfolio, SensitivityDistance  # noqa: E402
+from causalfolio.sklearn import (  # noqa: E402
+    CausalFactorModel,
+    CausalPortfolio,
+    SensitivityDistance,
+)
 
 UPSTREAM = "rccp(k=3)|linear|beta|static"
 
@@ -291,7 +295,9 @@ def _expected_failures(est):
     [CausalPortfolio(spec="rccp(k=1)|linear|beta|static|hsp", **_CHECK_WINDOWS),
      CausalPortfolio(spec="hrp", cov_window=10),
      SensitivityDistance(spec="rccp(k=1)|linear|beta|static", driver_window=10,
-                         train_window=9)],
+                         train_window=9),
+     CausalFactorModel(spec="rccp(k=1)|linear|beta|static", driver_window=10,
+                       train_window=9)],
     expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
