@@ -112,7 +112,7 @@ def test_registry_reaches_the_estimators_and_pickles(small_market):
     # the four-stage estimators resolve names in theirs: without rccp, rccp is unknown
     no_rccp = build_registry(autoload=False, block=["causalfolio.plugins.drivers.rccp"])
     for cls in (SensitivityDistance, CausalFactorModel):
-        with pytest.raises(SpecError, match="unknown driver selector 'rccp'"):
+        with pytest.raises(SpecError, match="driver selector 'rccp' is blocked"):
             cls(registry=no_rccp).fit(X, y)
         assert len(cls(registry=pickle.loads(pickle.dumps(reg))).fit(X, y).drivers_) == 3
 
