@@ -12,6 +12,10 @@ Layout::
                               the Table 1 risk diagnostics ("risk"), timings, and the universe
                               ("universe": investable assets and pool candidates, entries and
                               exits, bounds used and whether they were relaxed, cash)
+      oos/<slug>.csv        per rebalance: predicted vs realised volatility over the holding
+                              period (bias, log-ratio), turnover, the cluster tree's adjusted
+                              Rand index against the previous rebalance, and on synthetic
+                              markets the sensitivity error against the truth
 
 The folder is first written under a temporary name next to the destination and renamed into place
 at the end, so an interrupted or failed run leaves nothing half-written.
@@ -138,6 +142,9 @@ def _write_contents(result: BacktestResult, tmp: Path, extra: dict[str, Any] | N
             rec["universe"] = to_jsonable(uni)
         (tmp / "rebalances" / f"{slugs[label]}.json").write_text(
             json.dumps({"label": label, "rebalances": recs}))
+        if strat.oos is not None:
+            (tmp / "oos").mkdir(exist_ok=True)
+            strat.oos.to_csv(tmp / "oos" / f"{slugs[label]}.csv", float_format="%.8g")
 
 
 def damaged(folder: Path, name: str, why: Any, *, command: str = "the backtest") -> DataError:

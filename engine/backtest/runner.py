@@ -20,6 +20,7 @@ from .accounting import Book
 from .config import BacktestConfig
 from .inputs import check_assets, daily_risk_free
 from .metrics import METRICS, performance
+from .oos import out_of_sample
 from .schedule import rebalance_dates
 from .universe import Universe, bounds_at
 
@@ -51,6 +52,10 @@ class StrategyResult:
         Per rebalance: the date, the numbers of investable assets and pool candidates, the
         assets that entered and left the investable set, the bounds used and whether they were
         relaxed, and the cash weight before trading.
+    oos
+        Per rebalance: predicted against realised risk over the holding period, turnover, the
+        cluster tree's stability and (synthetic markets) the sensitivity error
+        (:func:`causalfolio.backtest.oos.out_of_sample`).
     """
 
     label: str
@@ -62,6 +67,7 @@ class StrategyResult:
     rebalances: tuple[RebalanceResult, ...]
     metrics: dict[str, float]
     universe: tuple[dict[str, Any], ...] = ()
+    oos: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         return (f"StrategyResult({self.label!r}, {len(self.weights)} rebalances "
@@ -447,4 +453,7 @@ def run_backtest(
                                     metrics=metrics, universe=tuple(records))
     if drift_schedule:
         dates = pd.DatetimeIndex(sorted({d for s in out.values() for d in s.weights.index}))
+    for label, strat in out.items():  # out-of-sample quantities (issue #21 item 2)
+        cov_w = getattr(strat.pipeline.mapping, "window", None) or config.windows.cov
+        out[label] = attrs.evolve(strat, oos=out_of_sample(strat, market, int(cov_w)))
     return BacktestResult(config=config, dates=dates, strategies=out)

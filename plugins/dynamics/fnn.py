@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,6 +12,8 @@ from causalfolio import hookimpl
 from causalfolio._lazy import np, pd
 from causalfolio.errors import ConfigError, DataError, NumericalError, ParameterError
 from causalfolio.params import in_range, non_empty, non_negative, param, positive, unique_items
+from causalfolio.resources import gib as _gib
+from causalfolio.resources import memory_limit
 from causalfolio.stages import DynamicsModel, FittedDynamics
 
 from .linear import training_arrays
@@ -62,18 +63,6 @@ def memory_estimate(hidden: tuple[int, ...], n_inputs: int, n_rows: int, n_membe
     weights = n_members * n_par * 2 * 8 + together * n_par * 5 * b
     acts = together * n_rows * (n_inputs * (8 + b) + sum(int(h) for h in hidden) * 3 * b)
     return weights + acts, n_par
-
-
-def memory_limit() -> int:
-    """This machine's physical memory in bytes (16 GiB when the system does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2**30
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB"
 
 
 class FittedFNN(FittedDynamics):
