@@ -206,6 +206,7 @@ SELECTORS = {
     "G(S) greedy": "greedy(k={k},stop='k')",
     "ML-corr": "mlcorr(k={k},stop='k')",
     "Bayesian network": "bayesnet(k={k})",
+    "causal discovery (pcmci)": "pcmci(k={k})",
 }
 LABELS = ("common", "proxy", "collider", "specific", "noise")
 
