@@ -230,11 +230,25 @@ def study(replicas: int, keys: Sequence[str], *, reference: str = REFERENCE, see
             "reference": reference, "selectors": list(keys),
             "specs": {k: SELECTORS[k][1] for k in keys},
             "drivers": {k: per[0][k]["drivers"] for k in keys},
+            "picks": {k: [p[k]["drivers"] for p in per] for k in keys},
+            "stability": {k: stability([p[k]["drivers"] for p in per]) for k in keys},
             "days": {"history": n_pre, "evaluation": len(market.dates) - n_pre,
                      "first": str(market.dates[0].date()), "last": str(market.dates[-1].date())},
             "candidates": list(facts["candidates"]), "table": table, "rows": rows,
             "values": {k: {m: v.tolist() for m, v in d.items()} for k, d in values.items()},
             "seconds": time.perf_counter() - t0}
+
+
+def stability(picks: Sequence[Sequence[str]]) -> dict[str, float]:
+    """How the picks move over the replicas (position 0: the data): the mean Jaccard overlap of
+    a replica's picks with the data's, and the share of replicas whose picks hold a market-wide
+    series (the index or a factor ETF). NaN for a strategy without drivers."""
+    if not picks or not picks[0]:
+        return {"jaccard": float("nan"), "market_share": float("nan")}
+    ref = set(picks[0])
+    rest = [set(p) for p in picks[1:]] or [ref]
+    return {"jaccard": float(np.mean([len(ref & p) / len(ref | p) for p in rest])),
+            "market_share": float(np.mean([bool(p & {"SP500", *ETFS}) for p in rest]))}
 
 
 def _iv(m: float, lo: float, hi: float, scale: float = 100.0, fmt: str = "{:.1f}") -> str:
@@ -258,6 +272,8 @@ def verdicts(res: dict[str, Any]) -> list[str]:
     causal = [k for k in res["selectors"] if np.isfinite(t[k]["hindsight_log_ratio"][0])]
     inside = [k for k in causal
               if t[k]["hindsight_log_ratio"][1] <= 0 <= t[k]["hindsight_log_ratio"][2]]
+    half = {k: (t[k]["hindsight_log_ratio"][2] - t[k]["hindsight_log_ratio"][1]) / 2
+            for k in inside}
     named = f" ({', '.join(SELECTORS[k][0] for k in inside)})" if inside else ""
     lines.append(
         "Hindsight (the drivers' covariance measured over the crash, the pre-crash "
@@ -265,7 +281,20 @@ def verdicts(res: dict[str, Any]) -> list[str]:
         f"interval holding 0 for {len(inside)} of {len(causal)} selectors with drivers{named}"
         + ("; for these the under-forecast is consistent with the drivers' volatility alone "
            "changing, the sensitivities staying put (consistent with, not proof of, "
-           "invariance)." if inside else "."))
+           "invariance; a wide interval says little: half-widths "
+           + ", ".join(f"{SELECTORS[k][0]} {half[k]:.2f}" for k in inside) + ")."
+           if inside else "."))
+    st = {k: v for k, v in res["stability"].items() if np.isfinite(v["jaccard"])}
+    if st:
+        lo = min(st, key=lambda k: st[k]["jaccard"])
+        miss = [f"{SELECTORS[k][0]} {1 - v['market_share']:.0%}" for k, v in st.items()
+                if v["market_share"] < 1]
+        lines.append(
+            f"Picks over the replicas of the history: the least stable is {SELECTORS[lo][0]} "
+            f"(mean overlap {st[lo]['jaccard']:.2f} with its picks on the data); "
+            + (f"share of replicas whose picks hold neither the index nor a factor ETF (a risk "
+               f"model without a market factor): {', '.join(miss)}." if miss else
+               "every replica's picks hold the index or a factor ETF."))
     by = {v: [r for r in res["rows"] if r["verdict"] == v]
           for v in ("holds", "does not hold", "inconclusive")}
     lines.append(f"Against {ref} (> 0: the selector did better), Holm over "
@@ -295,7 +324,9 @@ def render(res: dict[str, Any], command: str) -> str:
            "months. Hindsight volatility (not a forecast): the pre-crash sensitivities B and "
            "specific variances with the drivers' covariance Sigma_D measured over the evaluation "
            "months: if the mechanism B held through the crash and only the drivers moved, it "
-           "matches the realised volatility (log ratio near 0). All volatilities annualised, "
+           "matches the realised volatility (log ratio near 0). Picks: the mean Jaccard overlap "
+           "of each replica's drivers with those picked on the data, and the share of replicas "
+           "whose drivers include the index or a factor ETF. All volatilities annualised, "
            "in %.", "",
            f"**Unit of replication: {res['replicas']} stationary-bootstrap replicas of one path** "
            f"(replica 0 = the data; the {d['history']} history days and the {d['evaluation']} "
@@ -309,7 +340,8 @@ def render(res: dict[str, Any], command: str) -> str:
            "Holm over all comparisons.", "",
            "| selector | drivers (on the data) | predicted vol | realised vol | bias (pp) | "
            "log(realised / predicted) | max drawdown | hindsight vol | "
-           "log(realised / hindsight) |", "|---|---|---|---|---|---|---|---|---|"]
+           "log(realised / hindsight) | picks: overlap with the data's, share with a market "
+           "series |", "|---|---|---|---|---|---|---|---|---|---|"]
     for k in res["selectors"]:
         v = t[k]
         drivers = ", ".join(res["drivers"][k]) or "-"
@@ -317,7 +349,8 @@ def render(res: dict[str, Any], command: str) -> str:
                    f"{_iv(*v['realised_vol'])} | {_iv(*v['bias'])} | "
                    f"{_iv(*v['log_ratio'], scale=1.0, fmt='{:.2f}')} | "
                    f"{_iv(*v['max_drawdown'])} | {_iv(*v['hindsight_vol'])} | "
-                   f"{_iv(*v['hindsight_log_ratio'], scale=1.0, fmt='{:.2f}')} |")
+                   f"{_iv(*v['hindsight_log_ratio'], scale=1.0, fmt='{:.2f}')} | "
+                   f"{_stab(res['stability'][k])} |")
     out += ["", "| comparison | edge [95% CI] | p | Holm p | verdict |", "|---|---|---|---|---|"]
     for r in res["rows"]:
         ratio = r["metric"] in ("log_ratio", "hindsight_error")
@@ -333,6 +366,12 @@ def render(res: dict[str, Any], command: str) -> str:
             "neither.", "",
             "**Verdicts.** " + " ".join(verdicts(res)), ""]
     return "\n".join(out)
+
+
+def _stab(st: dict[str, float]) -> str:
+    if not np.isfinite(st["jaccard"]):
+        return "-"
+    return f"{st['jaccard']:.2f}, {st['market_share']:.0%}"
 
 
 def _ours(path: Path) -> bool:

@@ -141,3 +141,15 @@ def test_hindsight_factor_variance_reproduces_the_pipelines_own_on_its_window(ru
     crash = ex.factor_variance(market, rb.sensitivities, s.weights.iloc[0], n_pre,
                                len(market.dates))
     assert crash > 10 * got  # the drivers' variance through the crash
+
+
+def test_stability_of_the_picks_known_answers(run):
+    ex = run[0]
+    got = ex.stability([["SP500", "LLY"], ["SP500", "LLY"], ["LLY", "MRK"], ["MTUM"]])
+    # overlaps with the data's picks: 1, 1/3, 0; market-wide series in 2 of 3 replicas
+    assert got["jaccard"] == pytest.approx((1 + 1 / 3 + 0) / 3)
+    assert got["market_share"] == pytest.approx(2 / 3)
+    assert np.isnan(ex.stability([[], []])["jaccard"])
+    _, res, doc, _ = run
+    assert res["stability"]["fixed"] == {"jaccard": 1.0, "market_share": 1.0}
+    assert len(res["picks"]["pcmci"]) == 3 and res["picks"]["pcmci"][0] == res["drivers"]["pcmci"]
