@@ -72,7 +72,12 @@ def test_table_comparisons_and_document(run):
     assert "Command: `python examples/crash_2020.py --replicas 3 --selectors pcmci,fixed" in doc
     # two header rows, one row per selector, four comparisons
     assert "replicas of one path" in doc and doc.count("\n| ") == 2 + len(KEYS) + 4
-    assert "**Verdicts.**" in doc
+    assert "**Verdicts.**" in doc and "Robustness" not in doc
+    # the robustness section renders another run's table and verdicts under the main one
+    both = ex.render(res, "cmd", alt=dict(res, blocks=[20, 20]))
+    assert both.startswith(doc.replace(res["command"], "cmd").rstrip("\n"))
+    assert "## Robustness: mean block length 20 days" in both
+    assert both.count("**Verdicts.**") == 2
 
 
 def test_every_selector_under_forecast_the_crash(run):
@@ -116,6 +121,13 @@ def test_refuses_to_overwrite_what_it_did_not_write(run, tmp_path):
     with pytest.raises(ConfigError, match="not written by examples/crash_2020.py"):
         ex.main(["--replicas", "3", "--selectors", "pcmci,fixed", "--out", str(tmp_path)])
     assert (tmp_path / "crash_2020.json").read_text() == '{"mine": true}'
+    (tmp_path / "notes.md").write_text("mine")
+    with pytest.raises(ConfigError, match="notes.md exists and was not written"):
+        ex.main(["--replicas", "3", "--out", str(tmp_path / "new"), "--doc",
+                 str(tmp_path / "notes.md")])
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(ConfigError, match="is a file"):
+        ex.main(["--replicas", "3", "--out", str(tmp_path / "notes.md")])
     with pytest.raises(SystemExit) as exc:
         ex.main(["--replicas", "2", "--out", str(tmp_path)])
     assert exc.value.code == 2
