@@ -901,6 +901,19 @@ def _detail(claim: dict) -> str:
             "selector's collider share is below 5% with 95% confidence)")
 
 
+COMPANIONS = [
+    "Companion studies, run by hand (their commands are inside; a regeneration of this file "
+    "keeps these links):", "",
+    "- [claims/pcmci.md](claims/pcmci.md): C1 for the conditional-independence selector `pcmci` "
+    "(collider, proxy and true-driver shares with intervals at 50, 240 and 2,000 candidates; "
+    "speed against tigramite).",
+    "- [claims/crash-2020.md](claims/crash-2020.md): real data, a natural shift: predicted "
+    "against realised risk of every selector through the 2020 crash (bootstrap replicas of one "
+    "path).",
+]
+"""Hand-run studies beside the generated ones, linked from the verdicts."""
+
+
 def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
     meta = results["meta"]
     lines = ["# The monograph's claims, tested", "",
@@ -915,6 +928,7 @@ def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
     for c in claims:
         lines.append(f"| {c['id']}: {c['title']} | {c['section']} | **{c['verdict']}**"
                      f"{_detail(c)} |")
+    lines += ["", *COMPANIONS]
     if "choose" in results:
         ch = results["choose"]
         lines += ["", "## The recommended pipeline", "",
