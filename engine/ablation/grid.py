@@ -52,6 +52,14 @@ UPSTREAM_AXES = ("driver_window", "train_window", "reselect_every", "seed")
 """Axes that change the inputs of stages 1-4 (the others only touch mapping and simulation)."""
 
 
+def _number_or_text(value: str) -> float | str:
+    """A number given as text, else the text (a file name)."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def _coerce_axis(name: str, value: Any) -> Any:
     tp = AXES[name][0]
     if tp == "bound":  # a number, a file asset,<name>, or a mapping asset -> weight
@@ -61,10 +69,7 @@ def _coerce_axis(name: str, value: Any) -> Any:
             table = _bound_value(value, name)
             return tuple(sorted(table.items())) if isinstance(table, dict) else table
         if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                return value
+            return _number_or_text(value)
         tp = float
     if tp == "choice":
         from ..backtest.config import BOUNDS_POLICIES
@@ -81,10 +86,7 @@ def _coerce_axis(name: str, value: Any) -> Any:
         return value
     if tp == "number_or_file":
         if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                return value
+            return _number_or_text(value)
         tp = float
     if tp == "cap":
         if value is None or (isinstance(value, str) and value.lower() == "none"):

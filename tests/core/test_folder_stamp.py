@@ -11,35 +11,13 @@ import os
 import stat
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from folder_helpers import OLD, backtest_args, run
 
-from causalfolio.cli import main
 from causalfolio.data.folders import STAMP_KEY, folder_lock, read_stamp
 from causalfolio.errors import ConfigError
-
-OLD = time.time() - 3600  # an hour ago: older than any lock taken now
-
-
-def run(args, capsys):
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "data"
-    assert main(["datasets", "synthetic", "--out", str(folder), "--n-assets", "5",
-                 "--n-days", "300", "--n-noise", "3"]) == 0
-    return folder
-
-
-def backtest_args(data, out, *extra):
-    return ["backtest", "--assets", str(data / "assets.csv"), "--drivers",
-            str(data / "drivers.csv"), "--spec", "equal", "--out", str(out), "--quiet", *extra]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

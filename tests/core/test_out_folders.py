@@ -9,12 +9,11 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
+from folder_helpers import OLD, backtest_args, run
 
 from causalfolio.backtest import load_run
-from causalfolio.cli import main
 from causalfolio.data.folders import (
     STAMP_KEY,
     clean_stale,
@@ -23,27 +22,6 @@ from causalfolio.data.folders import (
     write_writing_stamp,
 )
 from causalfolio.errors import ConfigError
-
-OLD = time.time() - 3600  # an hour ago: the mtime of a killed run's leftovers
-
-
-def run(args, capsys):
-    code = main(args)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("data") / "data"
-    assert main(["datasets", "synthetic", "--out", str(folder), "--n-assets", "5",
-                 "--n-days", "300", "--n-noise", "3"]) == 0
-    return folder
-
-
-def backtest_args(data, out, *extra):
-    return ["backtest", "--assets", str(data / "assets.csv"), "--drivers",
-            str(data / "drivers.csv"), "--spec", "equal", "--out", str(out), "--quiet", *extra]
 
 
 def _user_folder(tmp_path):
