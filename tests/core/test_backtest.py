@@ -16,7 +16,7 @@ from causalfolio.backtest import (
     simulate,
 )
 from causalfolio.data import Market
-from causalfolio.errors import ConfigError, DataError
+from causalfolio.errors import CausalfolioWarning, ConfigError, DataError
 
 SPEC = "rccp(k=3)|linear(lags=[0,1])|beta|static|hsp"
 SMALL = BacktestConfig(driver_window=60, train_window=60, cov_window=40, min_weight=0.05,
@@ -132,7 +132,8 @@ def test_driver_reselection_on_explicit_dates(small_market):
     when = [str(between.date()), str(dates[5].date()), "2099-01-01"]
     cfg = attrs.evolve(cfg0, reselect_dates=when)
     assert cfg.reselects(dates) == [k in (0, 3, 5) for k in range(len(dates))]
-    s = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
+    with pytest.warns(CausalfolioWarning, match="2099-01-01 is after the last rebalance"):
+        s = run_backtest(small_market, SPEC, cfg).strategies[cf.parse_spec(SPEC).spec]
     keys = [r.selection.key for r in s.rebalances]
     owner = [0, 0, 0, 3, 3] + [5] * (len(keys) - 5)
     assert keys == [keys[o] for o in owner]
