@@ -50,6 +50,7 @@ def _positive_int(text: str) -> int:
 def cmd_ablate(args: argparse.Namespace) -> int:
     """Run an ablation from the command line; returns the exit status."""
     from ..checks import check_out_path
+    from .evidence import replica_zero
     from .executors import check_scheduler
     from .grid import AXES, Grid, parse_values
     from .markets import (
@@ -152,11 +153,20 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         print(f"  failed: {row['label']}: {row['error']}")
     ok = table[table["status"] == "ok"] if len(table) else table
     cols = ["sharpe", "total_return", "annual_volatility", "max_drawdown"]
-    if len(ok) and n_m > 1:
+    zero = replica_zero(ok) if len(ok) and n_m > 1 else None
+    if zero is not None:  # replicas of one path: the numbers of the backtests on the data
+        on_data = ok[ok["market"] == zero]
+        best = on_data.sort_values("sharpe", ascending=False).head(args.top)
+        print(f"top {len(best)} by Sharpe on the data (replica 0; the other {n_m - 1} markets "
+              "are its bootstrap replicas). A ranking without intervals is not evidence: the "
+              "differences with their intervals follow:")
+        print(best[["label", *cols]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    elif len(ok) and n_m > 1:
         mean = ok.groupby("label", sort=False)[cols].mean()
         mean.insert(0, "markets", ok.groupby("label", sort=False).size())
         best = mean.sort_values("sharpe", ascending=False).head(args.top).reset_index()
-        print(f"top {len(best)} by mean Sharpe over the {n_m} markets:")
+        print(f"top {len(best)} by mean Sharpe over the {n_m} markets (a ranking without "
+              "intervals is not evidence: the differences with their intervals follow):")
         print(best.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     elif len(ok):
         best = ok.sort_values("sharpe", ascending=False).head(args.top)
@@ -200,6 +210,8 @@ def format_comparisons(comparisons: Any, reference: str | None, metric: str = "s
     for k in ("p_value", "p_adjusted"):
         if k in c:
             c[k] = c[k].map(format_p)
+    if "identical_to" in c:
+        c["identical_to"] = c["identical_to"].where(c["identical_to"].notna(), "")
     return head + "\n" + c.to_string(index=False, float_format=lambda v: f"{v:.3f}")
 
 

@@ -73,3 +73,28 @@ def test_ablate_bad_top_is_an_argument_error(capsys):
         main([*BASE, "--spec", "rccp|linear|beta|static|hsp", "--top", "0"])
     assert exc.value.code == 2
     assert "--top: must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_replicated_study_ranks_the_data_not_a_mean_over_replicas(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["datasets", "synthetic", "--out", str(data), "--n-assets", "5", "--n-days",
+                 "400", "--n-noise", "3"]) == 0
+    out = tmp_path / "abl"
+    assert main(["ablate", "--assets", str(data / "assets.csv"), "--drivers",
+                 str(data / "drivers.csv"), "--spec", "rccp(k=2)|linear|beta|static|hsp",
+                 "--driver-window", "60", "--train-window", "60", "--benchmark", "hrp",
+                 "--benchmark", "equal",
+                 "--resample", "stationary", "--replicas", "3", "--allow-few-replicas",
+                 "--reference", "equal", "--cov-window", "40", "--executor", "serial",
+                 "--quiet", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "by Sharpe on the data (replica 0; the other 2 markets are its bootstrap" in text
+    assert "by mean Sharpe" not in text and "None" not in text
+    table = pd.read_csv(out / "results.csv")
+    on_data = table[table["market.replica"] == 0].set_index("label")["sharpe"]
+    means = table.groupby("label")["sharpe"].mean()
+    ranking = text.split("differences with their intervals follow:", 1)[1]
+    for label in ("hrp", "equal"):
+        line = next(ln for ln in ranking.splitlines() if ln.strip().startswith(label))
+        assert f"{on_data[label]:.3f}" in line.split()
+        assert abs(on_data[label] - means[label]) > 5e-4  # a mean over replicas would differ
