@@ -428,6 +428,7 @@ def _strategy_section(label: str, records: list[dict[str, Any]], weights: pd.Dat
     last = updates[-1]["drivers"]
     if last.get("scores"):
         sc = pd.DataFrame(last["scores"]).T.dropna(axis=1, how="all")
+        sc = sc.drop(columns="selected", errors="ignore")  # a selector's own flag: said below
         chosen = set(last.get("names") or [])
         sc.insert(0, "selected", ["yes" if k in chosen else "" for k in sc.index])
         n_up = int((sc["selected"] == "").sum())

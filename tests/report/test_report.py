@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
+from causalfolio.backtest import BacktestConfig, run_backtest, write_run
 from causalfolio.cli import main
 from causalfolio.errors import DataError
 from causalfolio.report import charts
@@ -392,3 +393,15 @@ def test_mds_labels_do_not_overlap_points_or_each_other():
             r = 5 * scale
             assert (x0 >= px + r - 1e-9 or x0 + w <= px - r or y0 >= py + r - 1e-9
                     or y0 + h <= py - r)
+
+
+def test_pcmci_verdicts_reach_the_report(tiny_market, tmp_path):
+    """A selector whose scores carry its own ``selected`` flag and text verdicts (pcmci): the
+    report's evidence table shows the verdicts (it once failed: 'cannot insert selected')."""
+    config = BacktestConfig(driver_window=120, train_window=60, cov_window=40,
+                            start="2016-01-04")
+    res = run_backtest(tiny_market, ["pcmci(k=3)|linear|beta|static|hsp"], config)
+    text = render_report(write_run(res, tmp_path / "run"))
+    scores = next(iter(res.strategies.values())).rebalances[-1].selection.scores
+    verdicts = {v for v in scores["verdict"] if isinstance(v, str)}
+    assert verdicts and any(f"<td>{html.escape(v)}</td>" in text for v in verdicts)
