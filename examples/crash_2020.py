@@ -185,7 +185,8 @@ def cf_label(res: Any, spec: str) -> str:
 
 
 def interval(x: np.ndarray) -> tuple[float, float, float]:
-    """The value on the data (replica 0) +- z * the standard deviation over the replicas."""
+    """The value on the data (replica 0) +- t * the standard deviation over the replicas (t: the
+    97.5% quantile of Student's t with R - 1 degrees of freedom, as paired_over_replicas)."""
     from causalfolio.evidence import paired_over_replicas
 
     r = paired_over_replicas(x, np.zeros_like(x), alpha=ALPHA)
@@ -335,8 +336,9 @@ def render(res: dict[str, Any], command: str, alt: dict[str, Any] | None = None)
            f"{res['blocks'][1]} days{res['block_rule']}), not independent markets: the "
            "intervals say how sure these numbers are about the 2020 crash, not what another "
            "crash would do. "
-           "Each interval is the value on the data +- 1.96 x its standard deviation over the "
-           "replicas (drivers are re-selected on each replica's history); differences against "
+           "Each interval is the value on the data +- t x its standard deviation over the "
+           "replicas, t the 97.5% quantile of Student's t with replicas - 1 degrees of freedom "
+           "(drivers are re-selected on each replica's history); differences against "
            f"the reference ({SELECTORS[res['reference']][0]}) are paired over replicas, with "
            "Holm over all comparisons.", "", *_selector_table(res)]
     out += ["", "| comparison | edge [95% CI] | p | Holm p | verdict |", "|---|---|---|---|---|"]
