@@ -914,7 +914,7 @@ SHIFT_EDGES = (
 )
 """(name, arm, reference): edge = volatility of the reference - volatility of the arm (> 0: the
 arm, the more causal one, is less volatile)."""
-NO_DIFFERENCE = "no difference"
+NO_DIFFERENCE = "does not matter"
 
 
 def _period_vols(nav: pd.Series, dates: Any) -> dict[str, float]:
@@ -958,7 +958,7 @@ def _shift_market(task: tuple[int, str, str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def shift_verdict(r: dict, target: float = SHIFT_TARGET) -> str:
-    """Helps / hurts (Holm) as :func:`verdict`; *no difference* when not significant and the 95%
+    """Helps / hurts (Holm) as :func:`verdict`; *does not matter* when not significant and the 95%
     interval lies inside +-``target``; *inconclusive* otherwise."""
     v = verdict(r["edge"], r["ci_low"], r["ci_high"], r["p_adjusted"])
     if v == UNSURE and -target < r["ci_low"] and r["ci_high"] < target:
@@ -1012,13 +1012,13 @@ def shift_map(study: Study) -> dict:
 
 SHIFT_COLOURS = {HOLDS: "#4daf4a", FAILS: "#e41a1c", NO_DIFFERENCE: "#bdbdbd",
                  UNSURE: "#ffffff"}
-SHIFT_WORDS = {HOLDS: "helps", FAILS: "hurts", NO_DIFFERENCE: "no difference",
+SHIFT_WORDS = {HOLDS: "helps", FAILS: "hurts", NO_DIFFERENCE: "does not matter",
                UNSURE: "inconclusive"}
 
 
 def shift_figures(sm: dict, folder: Path) -> list[Path]:
     """One PNG: a panel per comparison, a cell per (condition; bounds x period), coloured by
-    helps / hurts / no difference / inconclusive and labelled with the edge and half-width."""
+    helps / hurts / does not matter / inconclusive and labelled with the edge and half-width."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -1051,7 +1051,7 @@ def shift_figures(sm: dict, folder: Path) -> list[Path]:
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle("Under shift, where does causal allocation help? Volatility edge in pp "
                  f"(> 0: the first arm less volatile) ± 95% half-width; {len(sm['seeds'])} "
-                 f"paired markets per cell; Holm over {sm['n_tests']} tests; no difference: "
+                 f"paired markets per cell; Holm over {sm['n_tests']} tests; does not matter: "
                  f"interval inside ±{100 * sm['target']:.1f} pp", fontsize=8)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     p = folder / "shiftmap-annual_volatility.png"
@@ -1265,7 +1265,7 @@ def shift_lines(sm: dict, command: str, figures: list[Path], doc: Path) -> list[
            "the reference's annualised volatility minus the arm's, in pp (> 0: the first-named "
            "arm, the more causal one, is less volatile); paired t-test over markets; Holm over "
            f"all {sm['n_tests']} tests of the map. Verdicts: *helps* / *hurts* when the interval "
-           "excludes 0 and Holm p < 0.05; *no difference* when not significant and the "
+           "excludes 0 and Holm p < 0.05; *does not matter* when not significant and the "
            f"(unadjusted) 95% interval lies inside ±{100 * sm['target']:.1f} pp; *inconclusive* "
            "otherwise.", "",
            f"**Power.** Target: resolve {100 * sm['target']:.1f} pp of volatility. Reached with "
@@ -1290,7 +1290,7 @@ def shift_lines(sm: dict, command: str, figures: list[Path], doc: Path) -> list[
 
 
 def shift_summary(sm: dict) -> str:
-    """Plain words: per comparison, where it helps, hurts, makes no difference."""
+    """Plain words: per comparison, where it helps, hurts, does not matter."""
     rows = pd.DataFrame(sm["rows"])
     parts = []
     for name, *_ in sm["edges"]:

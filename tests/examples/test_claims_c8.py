@@ -104,10 +104,10 @@ def test_shift_map_pairs_every_arm_on_the_same_markets(tmp_path, monkeypatch):
     assert "**Power.**" in text and "**In plain words:**" in text
 
 
-def test_shift_verdicts_helps_hurts_no_difference():
+def test_shift_verdicts_helps_hurts_does_not_matter():
     claims = _claims()
     row = {"edge": 0.001, "ci_low": -0.002, "ci_high": 0.004, "p_adjusted": 0.6}
-    assert claims.shift_verdict(row) == claims.NO_DIFFERENCE  # inside +-0.5 pp
+    assert claims.shift_verdict(row) == claims.NO_DIFFERENCE  # inside +-0.5 pp: does not matter
     assert claims.shift_verdict({**row, "ci_high": 0.006}) == claims.UNSURE
     assert claims.shift_verdict({**row, "ci_low": 0.0005, "p_adjusted": 0.01}) == claims.HOLDS
     assert claims.shift_verdict({"edge": -0.01, "ci_low": -0.02, "ci_high": -0.004,
