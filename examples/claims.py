@@ -69,7 +69,8 @@ QUICK_NOTE = "CI-sized --quick run: these numbers check the machinery, they are 
 class Study:
     """Sizes of one run (``quick`` for CI) and where it writes."""
 
-    def __init__(self, *, quick: bool, out: Path, workers: int, n_boot: int) -> None:
+    def __init__(self, *, quick: bool, out: Path, workers: int, n_boot: int,
+                 shift_markets: int | None = None) -> None:
         self.quick = quick
         self.out = out
         self.workers = workers
@@ -81,6 +82,7 @@ class Study:
         self.eval_nonlinear = self.eval[:2] if quick else self.eval[:10]
         self.replicas = 3 if quick else 20
         self.regime_seeds = EVAL_SEEDS[:2] if quick else EVAL_SEEDS[:3]
+        self.shift_seeds = tuple(range(shift_markets or (2 if quick else SHIFT_MARKETS)))
         self.nn_markets = EVAL_SEEDS[:2] if quick else EVAL_SEEDS[:10]
         self.large_candidates = 120 if quick else 2000
         # the Bayesian network takes ~20 s a market at 2,000 candidates: not in the CI run
@@ -91,6 +93,8 @@ class Study:
 
     def command(self, only: str) -> str:
         q = " --quick" if self.quick else ""
+        if only == "shiftmap" and len(self.shift_seeds) != (2 if self.quick else SHIFT_MARKETS):
+            q += f" --shift-markets {len(self.shift_seeds)}"
         return f"python examples/claims.py{q} --only {only} --out {self.out}"
 
     def ablate(self, markets: Any, specs: Sequence[str], *, benchmarks: Sequence[str] = (),
@@ -559,6 +563,19 @@ C8_ASSOC = "rccp(k=4)|linear(lags=[0,1])|beta|static|hsp"
 C8_ARMS = ("true drivers", "correlation screening", "hrp")
 
 
+def _true_drivers(m: Any) -> str:
+    """The ``fixed`` selector of a synthetic market's true common drivers (names differ per
+    seed)."""
+    return "fixed(names=[" + ",".join(repr(d) for d in m.truth.common) + "])"
+
+
+def _select_once(m: Any, **settings: Any) -> BacktestConfig:
+    """Backtest settings of the shift studies: the first rebalance on or after day
+    ``C8_SELECT_DAY`` selects the drivers, and no later one reselects them."""
+    return BacktestConfig(start=str(m.dates[C8_SELECT_DAY].date()), reselect_every=10_000,
+                          **settings)
+
+
 def _c8_market(task: tuple[int, str, dict[str, Any]]) -> dict[str, Any]:
     """One market of one condition: per arm the mean |log(realised / predicted volatility)|
     over the holding periods (model, and sample covariance), volatility, drawdown, Sharpe."""
@@ -567,10 +584,9 @@ def _c8_market(task: tuple[int, str, dict[str, Any]]) -> dict[str, Any]:
     seed, shifts, kw = task
     m = synthetic_market(seed=seed, shifts=shifts, **kw)
     t = m.truth
-    true = ",".join(repr(d) for d in t.common)
-    specs = {"true drivers": f"fixed(names=[{true}])|linear(lags=[0,1])|beta|static|hsp",
+    specs = {"true drivers": f"{_true_drivers(m)}|linear(lags=[0,1])|beta|static|hsp",
              "correlation screening": C8_ASSOC, "hrp": "hrp"}
-    cfg = BacktestConfig(start=str(m.dates[C8_SELECT_DAY].date()), reselect_every=10_000)
+    cfg = _select_once(m)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = run_backtest(m, [specs["true drivers"], C8_ASSOC], cfg, benchmarks=["hrp"])
@@ -777,8 +793,7 @@ def _with(component: str, option: str) -> str:
 def _regime_strategies(m: Any, rec: str) -> dict[str, str]:
     """Strategy specs of one market: the true drivers come from its truth (names differ per
     seed), so this part runs backtests market by market rather than as one ablation grid."""
-    true = "fixed(names=[" + ",".join(f"'{d}'" for d in m.truth.common) + "])"
-    head = f"{true}|linear(lags=[0,1])|beta|static"
+    head = f"{_true_drivers(m)}|linear(lags=[0,1])|beta|static"
     out = {f"hsp_true_{c}": f"{head}|{_with(rec.split('|')[-1], _cov(c))}"
            for c in COVARIANCES}
     out["hsp_selected"] = rec
@@ -862,6 +877,187 @@ def regime_figures(regime: dict, folder: Path) -> list[Path]:
         plt.close(fig)
         paths.append(p)
     return paths
+
+
+# --- the shift map: where, under distribution shift, causal allocation helps -------------------
+
+SHIFT_MAP: dict[str, str] = {
+    "none": "none",
+    "driver_vol x1.5": f"driver_vol:start={C8_SHIFT_DAY}:strength=1.5",
+    "driver_vol x2": f"driver_vol:start={C8_SHIFT_DAY}:strength=2",
+    "proxy_decouple 1": f"proxy_decouple:start={C8_SHIFT_DAY}:strength=1",
+    "intervention x2": f"intervention:start={C8_SHIFT_DAY}:strength=2",
+    "intervention x3": f"intervention:start={C8_SHIFT_DAY}:strength=3",
+}
+"""Shift conditions of the map (kind x strength): one persistent shift from day ``C8_SHIFT_DAY``,
+after the one driver selection; the same seeds in every condition (common random numbers)."""
+QUICK_SHIFT_MAP = {k: SHIFT_MAP[k] for k in ("none", "driver_vol x2", "proxy_decouple 1")}
+SHIFT_MARKETS = 80
+"""Markets per condition of the full map (seeds 0..79)."""
+SHIFT_BOUNDS = {"unbounded": (0.0, 1.0), "3-10%": BOUNDS}
+SHIFT_PERIODS = ("early", "late")
+SHIFT_TARGET = 0.005
+"""The effect on annualised volatility the map is sized to resolve (0.5 pp)."""
+SHIFT_ARMS = {
+    "true drivers": "{true}|linear(lags=[0,1])|beta|static|hsp",
+    "correlation screening": C8_ASSOC,
+    "pcmci": "pcmci(k=4)|linear(lags=[0,1])|beta|static|hsp",
+    "hrp": "hrp",
+}
+"""HSP on three driver sets and HRP: the same bisection on the sample covariance of the same
+126-day window, so HSP and HRP differ only in the tree."""
+SHIFT_EDGES = (
+    ("tree: HSP on true drivers vs HRP", "true drivers", "hrp"),
+    ("tree: HSP on screening picks vs HRP", "correlation screening", "hrp"),
+    ("drivers: true vs screening picks (HSP)", "true drivers", "correlation screening"),
+    ("drivers: pcmci vs screening picks (HSP)", "pcmci", "correlation screening"),
+)
+"""(name, arm, reference): edge = volatility of the reference - volatility of the arm (> 0: the
+arm, the more causal one, is less volatile)."""
+NO_DIFFERENCE = "does not matter"
+
+
+def _period_vols(nav: pd.Series, dates: Any) -> dict[str, float]:
+    """Annualised volatility of daily returns in the early and the late half of the days from
+    the shift on (``dates``: the market's trading days)."""
+    from causalfolio.backtest.metrics import performance
+
+    post = dates[C8_SHIFT_DAY:]
+    half = len(post) // 2
+    out = {}
+    for period, days in zip(SHIFT_PERIODS, (post[:half], post[half:]), strict=True):
+        seg = nav[(nav.index >= days[0]) & (nav.index <= days[-1])]
+        before = nav[nav.index < days[0]].iloc[-1:]  # the first day's return needs the NAV before
+        out[period] = float(performance(pd.concat([before, seg]))["annual_volatility"])
+    return out
+
+
+def _shift_market(task: tuple[int, str, str, dict[str, Any]]) -> dict[str, Any]:
+    """One market of one shift condition: every arm under both weight bounds on the same market
+    (one stage cache, so the bounds reuse the selection and the dynamics); volatility per period."""
+    import hashlib
+    import warnings
+
+    seed, cond, shifts, kw = task
+    m = synthetic_market(seed=seed, shifts=shifts, **kw)
+    specs = {arm: s.format(true=_true_drivers(m)) for arm, s in SHIFT_ARMS.items()}
+    cache: dict[str, Any] = {}
+    vols: dict[str, dict[str, dict[str, float]]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for bounds, (lo, hi) in SHIFT_BOUNDS.items():
+            res = run_backtest(m, list(specs.values()),
+                               _select_once(m, min_weight=lo, max_weight=hi, diagnostics=False),
+                               cache=cache)
+            by_spec = {cf.parse_spec(v).spec: k for k, v in specs.items()}
+            vols[bounds] = {by_spec[label]: _period_vols(s.nav, m.dates)
+                            for label, s in res.strategies.items()}
+    assets = np.ascontiguousarray(m.assets.to_numpy(dtype=float))
+    return {"seed": seed, "condition": cond, "vols": vols,
+            "assets_sha": hashlib.sha256(assets.tobytes()).hexdigest()[:16]}
+
+
+def shift_verdict(r: dict, target: float = SHIFT_TARGET) -> str:
+    """Helps / hurts (Holm) as :func:`verdict`; *does not matter* when not significant and the 95%
+    interval lies inside +-``target``; *inconclusive* otherwise."""
+    v = verdict(r["edge"], r["ci_low"], r["ci_high"], r["p_adjusted"])
+    if v == UNSURE and -target < r["ci_low"] and r["ci_high"] < target:
+        return NO_DIFFERENCE
+    return v
+
+
+def shift_map(study: Study) -> dict:
+    """The map: paired volatility edges per (shift kind x strength, bounds, period, comparison),
+    Holm over the whole map."""
+    from scipy import stats
+
+    conditions = QUICK_SHIFT_MAP if study.quick else SHIFT_MAP
+    seeds = study.shift_seeds
+    kw = C8_QUICK if study.quick else C8_MARKET
+    tasks = [(s, cond, text, kw) for cond, text in conditions.items() for s in seeds]
+    with _pool(study.workers) as pool:
+        flat = list(pool.map(_shift_market, tasks))
+    rows = []
+    for cond in conditions:
+        markets = [r for r in flat if r["condition"] == cond]
+        for bounds in SHIFT_BOUNDS:
+            for period in SHIFT_PERIODS:
+                for name, arm, ref in SHIFT_EDGES:
+                    x = [mk["vols"][bounds][ref][period] for mk in markets]
+                    y = [mk["vols"][bounds][arm][period] for mk in markets]
+                    n = len(x)
+                    diff = np.subtract(x, y)
+                    same = bool(np.all(np.abs(diff) < 1e-12))  # e.g. bounds that fix every weight
+                    r = {"condition": cond, "bounds": bounds, "period": period,
+                         "comparison": name, "metric": "annual_volatility",
+                         "seeds": [mk["seed"] for mk in markets],
+                         "markets": [mk["assets_sha"] for mk in markets], "identical": same,
+                         **({"edge": 0.0, "ci_low": 0.0, "ci_high": 0.0, "p_value": 1.0,
+                             "n_markets": n} if same else paired(x, y))}
+                    sd = float(np.std(diff, ddof=1)) if n > 1 else float("nan")
+                    r["half_width"] = (r["ci_high"] - r["ci_low"]) / 2
+                    # smallest edge a two-sided 5% test finds with 80% power (unadjusted)
+                    r["mde80"] = (float(stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1))
+                                  * sd / np.sqrt(n)) if n > 1 else float("nan")
+                    rows.append(r)
+    adjust(rows)
+    for r in rows:
+        r["verdict"] = shift_verdict(r)
+    return {"conditions": dict(conditions), "seeds": list(seeds), "market": dict(kw),
+            "bounds": {k: list(v) for k, v in SHIFT_BOUNDS.items()},
+            "edges": [list(e) for e in SHIFT_EDGES], "arms": dict(SHIFT_ARMS),
+            "target": SHIFT_TARGET, "rows": rows, "n_tests": len(rows),
+            "days": {"select": C8_SELECT_DAY, "shift": C8_SHIFT_DAY, "n_days": kw["n_days"]}}
+
+
+SHIFT_COLOURS = {HOLDS: "#4daf4a", FAILS: "#e41a1c", NO_DIFFERENCE: "#bdbdbd",
+                 UNSURE: "#ffffff"}
+SHIFT_WORDS = {HOLDS: "helps", FAILS: "hurts", NO_DIFFERENCE: "does not matter",
+               UNSURE: "inconclusive"}
+
+
+def shift_figures(sm: dict, folder: Path) -> list[Path]:
+    """One PNG: a panel per comparison, a cell per (condition; bounds x period), coloured by
+    helps / hurts / does not matter / inconclusive and labelled with the edge and half-width."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    rows = pd.DataFrame(sm["rows"])
+    conds = list(sm["conditions"])
+    cols = [(b, p) for b in sm["bounds"] for p in SHIFT_PERIODS]
+    names = [e[0] for e in sm["edges"]]
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 0.55 * len(conds) + 2.0),
+                             sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        sub = rows[rows["comparison"] == name].set_index(["condition", "bounds", "period"])
+        for i, c in enumerate(conds):
+            for j, (b, p) in enumerate(cols):
+                r = sub.loc[(c, b, p)]
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, fc=SHIFT_COLOURS[r["verdict"]],
+                                           ec="black", lw=0.4))
+                ax.text(j + 0.5, i + 0.5, f"{100 * r['edge']:+.2f}\n±{100 * r['half_width']:.2f}",
+                        ha="center", va="center", fontsize=6)
+        ax.set_xlim(0, len(cols))
+        ax.set_ylim(len(conds), 0)
+        ax.set_xticks(np.arange(len(cols)) + 0.5, [f"{b}\n{p}" for b, p in cols], fontsize=6)
+        ax.set_yticks(np.arange(len(conds)) + 0.5, conds, fontsize=7)
+        ax.set_title(name, fontsize=7)
+    handles = [Patch(fc=SHIFT_COLOURS[v], ec="black", lw=0.4, label=SHIFT_WORDS[v])
+               for v in SHIFT_COLOURS]
+    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.suptitle("Under shift, where does causal allocation help? Volatility edge in pp "
+                 f"(> 0: the first arm less volatile) ± 95% half-width; {len(sm['seeds'])} "
+                 f"paired markets per cell; Holm over {sm['n_tests']} tests; does not matter: "
+                 f"interval inside ±{100 * sm['target']:.1f} pp", fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    p = folder / "shiftmap-annual_volatility.png"
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return [p]
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -984,7 +1180,7 @@ def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
                   "bisection's covariance is a factor too: sample, Ledoit-Wolf, and the "
                   "sensitivity-implied B Sigma_D B' + diag(Sigma_res) of §8.4. Edges are paired "
                   f"over markets; Holm over all {rg['n_tests']} tests of the map.", ""]
-        for p in figures:
+        for p in (p for p in figures if p.stem.startswith("regime")):
             lines.append(f"![{p.stem}]({os.path.relpath(p, doc.parent)})")
         wins = [r for r in rg["rows"] if r["verdict"] == HOLDS]
         losses = [r for r in rg["rows"] if r["verdict"] == FAILS]
@@ -998,6 +1194,9 @@ def render(results: dict, study: Study, figures: list[Path], doc: Path) -> str:
                          f"{_iv(r['edge'], r['ci_low'], r['ci_high'], scale, fmt)}, "
                          f"Holm p {r['p_adjusted']:.3g} ({r['verdict']})")
         lines += ["", regime_summary(rg)]
+    if "shiftmap" in results:
+        lines += shift_lines(results["shiftmap"], study.command("shiftmap"),
+                             [p for p in figures if p.stem.startswith("shiftmap")], doc)
     return "\n".join(lines) + "\n"
 
 
@@ -1051,9 +1250,77 @@ def regime_summary(rg: dict) -> str:
     return power + " **In plain words:** " + ". ".join(parts) + "."
 
 
+def shift_lines(sm: dict, command: str, figures: list[Path], doc: Path) -> list[str]:
+    """The shift map's section: design, power, figure, the table of edges, plain words."""
+    rows = pd.DataFrame(sm["rows"])
+    n = len(sm["seeds"])
+    d = sm["days"]
+    half, mde = 100 * rows["half_width"], 100 * rows["mde80"]
+    post = d["n_days"] - d["shift"]
+    kw = ", ".join(f"{k}={v}" for k, v in sm["market"].items())
+    out = ["", "## Under distribution shift, where does causal allocation help? The shift map", "",
+           f"Command: `{command}`", "",
+           f"**Design.** {len(sm['conditions'])} shift conditions (kind x strength: "
+           + ", ".join(f"{k} = `{v}`" for k, v in sm["conditions"].items())
+           + f") on `synthetic_market({kw})`, the markets of C8. The same {n} seeds "
+           f"({sm['seeds'][0]}..{sm['seeds'][-1]}) in every condition, and every arm and both "
+           "weight bounds on the same market: each comparison is paired within a market "
+           "(common random numbers), and a shift is the only difference between two conditions' "
+           f"markets. Drivers are selected once, at the first rebalance on or after day "
+           f"{d['select']}; the shift starts on day {d['shift']} and stays. Time since the shift: "
+           f"the early half of the {post} days after it (the 126-day estimation windows still "
+           "straddle the shift) and the late half, computed from the same backtests. Weight "
+           "bounds: unbounded (long-only, 0-100%) and 3-10% (the claims protocol). Arms: HSP on "
+           "the true drivers (`fixed`), on correlation screening "
+           f"(`{sm['arms']['correlation screening']}`), on conditional-independence discovery "
+           f"(`{sm['arms']['pcmci']}`), and HRP; HSP and HRP bisect the sample covariance of the "
+           "same window, so *tree* comparisons (HSP vs HRP) isolate what the sensitivity tree "
+           "adds and *drivers* comparisons (HSP vs HSP) what the choice of drivers adds. Edge: "
+           "the reference's annualised volatility minus the arm's, in pp (> 0: the first-named "
+           "arm, the more causal one, is less volatile); paired t-test over markets; Holm over "
+           f"all {sm['n_tests']} tests of the map. Verdicts: *helps* / *hurts* when the interval "
+           "excludes 0 and Holm p < 0.05; *does not matter* when not significant and the "
+           f"(unadjusted) 95% interval lies inside ±{100 * sm['target']:.1f} pp; *inconclusive* "
+           "otherwise.", "",
+           f"**Power.** Target: resolve {100 * sm['target']:.1f} pp of volatility. Reached with "
+           f"{n} paired markets per cell: median half-width of the 95% intervals "
+           f"{half.median():.2f} pp (range {half.min():.2f}-{half.max():.2f}); smallest edge a "
+           f"5% test detects with 80% power (unadjusted) median {mde.median():.2f} pp (max "
+           f"{mde.max():.2f}); {int((half < 100 * sm['target']).sum())} of {len(rows)} cells "
+           f"have a half-width below {100 * sm['target']:.1f} pp.", ""]
+    out += [f"![{p.stem}]({os.path.relpath(p, doc.parent)})" for p in figures]
+    names = [e[0] for e in sm["edges"]]
+    out += ["", "Volatility edge in pp [95% CI], Holm p, verdict:", "",
+            "| condition | bounds | period | " + " | ".join(names) + " |",
+            "|---|---|---|" + "---|" * len(names)]
+    for (c, b, p), g in rows.groupby(["condition", "bounds", "period"], sort=False):
+        cells = []
+        for name in names:
+            r = g[g["comparison"] == name].iloc[0]
+            cells.append(f"{_iv(r['edge'], r['ci_low'], r['ci_high'], 100.0, '{:+.2f}')}, "
+                         f"{r['p_adjusted']:.2g}, {SHIFT_WORDS[r['verdict']]}")
+        out.append(f"| {c} | {b} | {p} | " + " | ".join(cells) + " |")
+    return out + ["", shift_summary(sm)]
+
+
+def shift_summary(sm: dict) -> str:
+    """Plain words: per comparison, where it helps, hurts, does not matter."""
+    rows = pd.DataFrame(sm["rows"])
+    parts = []
+    for name, *_ in sm["edges"]:
+        g = rows[rows["comparison"] == name]
+        where = {v: [f"{r.condition} ({r.bounds}, {r.period})"
+                     for r in g[g["verdict"] == v].itertuples()] for v in SHIFT_WORDS}
+        said = [f"{SHIFT_WORDS[v]} in {len(c)} of {len(g)} cells"
+                + (f" ({'; '.join(c)})" if v in (HOLDS, FAILS) and c else "")
+                for v, c in where.items() if c]
+        parts.append(f"*{name}*: " + ", ".join(said) + ".")
+    return "**In plain words:** " + " ".join(parts)
+
+
 # --- the command line --------------------------------------------------------------------------
 
-PARTS = ("choose", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "regime")
+PARTS = ("choose", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "regime", "shiftmap")
 
 
 def run(study: Study, only: Sequence[str], doc: Path) -> dict:
@@ -1075,8 +1342,9 @@ def run(study: Study, only: Sequence[str], doc: Path) -> dict:
         _save(store, results)
 
     part("choose", lambda: choose(study))
-    part("C8", lambda: claim_c8(study))  # needs no recommended pipeline
-    if "choose" not in results and set(only) - {"C8"}:
+    part("C8", lambda: claim_c8(study))  # these two need no recommended pipeline
+    part("shiftmap", lambda: shift_map(study))
+    if "choose" not in results and set(only) - {"C8", "shiftmap"}:
         raise SystemExit("run the 'choose' part first (--only choose)")
     rec = results.get("choose", {}).get("chosen", "")
     part("C1", lambda: claim_c1(study))
@@ -1093,6 +1361,8 @@ def run(study: Study, only: Sequence[str], doc: Path) -> dict:
                        "last_run_s": time.perf_counter() - t0}
     figures = (regime_figures(results["regime"], doc.parent / "claims")
                if "regime" in results else [])
+    if "shiftmap" in results:
+        figures += shift_figures(results["shiftmap"], doc.parent / "claims")
     _save(store, results)
     text = render(results, study, figures, doc)
     tmp = doc.with_name(f".{doc.name}.tmp")
@@ -1122,13 +1392,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help=f"comma-separated parts among {', '.join(PARTS)} (default: all)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap draws of the statistics")
+    ap.add_argument("--shift-markets", type=int, default=None,
+                    help=f"markets per condition of the shift map (default {SHIFT_MARKETS}; "
+                         "2 with --quick)")
     args = ap.parse_args(argv)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = sorted(set(only) - set(PARTS))
     if unknown:
         ap.error(f"unknown part(s) {unknown}; choose among {', '.join(PARTS)}")
     study = Study(quick=args.quick, out=Path(args.out), workers=args.workers,
-                  n_boot=200 if args.quick else args.n_boot)
+                  n_boot=200 if args.quick else args.n_boot, shift_markets=args.shift_markets)
     run(study, only, Path(args.doc))
     print(f"wrote {args.doc}")
     return 0
