@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from causalfolio.cli import main
+from causalfolio.cli import DEMO_SPEC, main
 
 
 def run(args, capsys):
@@ -113,7 +113,7 @@ def test_demo_end_to_end_in_a_subprocess(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert any(line.startswith("rccp(k=4)|linear(lags=[0,1])|beta|static|hsp") for line in lines)
+    assert any(line.startswith(DEMO_SPEC) for line in lines)
     assert any(line.startswith("equal ") for line in lines)
     assert any(line.startswith("hrp ") for line in lines)
     w = pd.read_csv(next((tmp_path / "demo" / "weights").glob("rccp*.csv")), index_col="date")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from causalfolio.cli import _sharpe_vs_benchmark
-from causalfolio.evidence import sharpe_diff
+from causalfolio.evidence import sharpe_diff, volatility_diff
 
 
 def test_sharpe_lines_match_sharpe_diff():
@@ -22,7 +22,7 @@ def test_sharpe_lines_match_sharpe_diff():
          "hrp": pd.Series(rng.normal(0.0, 0.01, 300), index=days)}
     result = SimpleNamespace(strategies={k: SimpleNamespace(returns=v) for k, v in r.items()})
     text = _sharpe_vs_benchmark(result, "equal", n_boot=99)
-    lines = text.splitlines()
+    lines = text.split("annualised volatility minus", 1)[0].splitlines()
     assert "minus that of equal" in lines[0] and len(lines) == 3
     want = sharpe_diff(r["hsp"], r["equal"], n_boot=99)
     m = re.search(r"hsp\s+([+-][\d.]+)\s+\[([+-][\d.]+), ([+-][\d.]+)\]\s+p=([\d.]+)", text)
@@ -30,6 +30,14 @@ def test_sharpe_lines_match_sharpe_diff():
     assert [float(g) for g in m.groups()] == pytest.approx(
         [want.estimate, want.ci_low, want.ci_high, want.p_value], abs=6e-4)
     assert not any(line.lstrip().startswith("equal") for line in lines[1:])
+    # the risk difference follows, in percentage points, with the short-sample note once
+    risk = text.split("annualised volatility minus that of equal", 1)[1]
+    v = volatility_diff(r["hrp"].to_numpy(), r["equal"].to_numpy()).info
+    m = re.search(r"hrp\s+([+-][\d.]+) pp\s+\[([+-][\d.]+), ([+-][\d.]+)\]", risk)
+    assert m is not None
+    assert [float(g) for g in m.groups()] == pytest.approx(
+        [100 * v["vol_diff"], 100 * v["vol_ci_low"], 100 * v["vol_ci_high"]], abs=6e-3)
+    assert risk.count("note: fewer than 2000 days") == 1
 
 
 def test_p_values_below_1e_4_print_as_a_bound():

@@ -78,3 +78,12 @@ def test_regime_map_figures_and_tests(quick_study):
     assert len(cells) == sum(len(v) for v in rg["regimes"].values())
     assert rg["n_tests"] == len(rg["rows"])
     assert "**In plain words:**" in text
+
+
+def test_the_demo_runs_the_pipeline_the_claims_study_recommends():
+    """docs/claims.md's recommended pipeline and the demo's default spec never drift apart."""
+    from causalfolio.cli import DEMO_SPEC
+
+    section = (ROOT / "docs" / "claims.md").read_text().split("## The recommended pipeline", 1)[1]
+    chosen = re.search(r"\*\*`([^`]+)`\*\*", section.split("\n## ", 1)[0]).group(1)
+    assert chosen == DEMO_SPEC
