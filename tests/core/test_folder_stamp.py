@@ -10,11 +10,10 @@ import json
 import os
 import stat
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
-from folder_helpers import OLD, backtest_args, run
+from folder_helpers import OLD, backtest_args, lock_held_elsewhere, run
 
 from causalfolio.data.folders import STAMP_KEY, folder_lock, read_stamp
 from causalfolio.errors import ConfigError
@@ -164,17 +163,7 @@ def test_the_lock_is_keyed_by_the_resolved_path(tmp_path):
     real.mkdir()
     alias = tmp_path / "alias"
     alias.symlink_to("real")
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with folder_lock(real):
-            held.set()
-            release.wait(60)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        assert held.wait(10)
+    with lock_held_elsewhere(real):
         for spelling in (alias, tmp_path / "x" / ".." / "real"):
             with pytest.raises(ConfigError, match="in use by another causalfolio process"):
                 with folder_lock(spelling):
@@ -183,9 +172,6 @@ def test_the_lock_is_keyed_by_the_resolved_path(tmp_path):
         grid = Grid.from_specs([], benchmarks=["equal"], settings={"cov_window": 40})
         with pytest.raises(ConfigError, match="in use"):
             run_ablation(market, grid, alias, executor="serial", cache_dir=False, force=True)
-    finally:
-        release.set()
-        t.join()
     assert list(real.iterdir()) == []
 
 

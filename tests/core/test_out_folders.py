@@ -8,10 +8,9 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
-from folder_helpers import OLD, backtest_args, run
+from folder_helpers import OLD, backtest_args, lock_held_elsewhere, run
 
 from causalfolio.backtest import load_run
 from causalfolio.data.folders import (
@@ -92,26 +91,13 @@ def test_a_locked_destination_is_in_use(data, tmp_path, capsys):
     out = tmp_path / "run"
     assert run(backtest_args(data, out), capsys)[0] == 0
     before = (out / "run.json").read_bytes()
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with folder_lock(out):
-            held.set()
-            release.wait(60)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    try:
-        held.wait(10)
+    with lock_held_elsewhere(out):
         code, _, err = run(backtest_args(data, out, "--force"), capsys)
         assert code == 2 and "is in use by another causalfolio process" in err
         proc = subprocess.run([sys.executable, "-m", "causalfolio.cli",
                                *backtest_args(data, out, "--force")],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "in use by another causalfolio process" in proc.stderr
-    finally:
-        release.set()
-        t.join()
     assert (out / "run.json").read_bytes() == before
     assert run(backtest_args(data, out, "--force"), capsys)[0] == 0  # released
 
