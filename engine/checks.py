@@ -110,8 +110,8 @@ def check_out_path(out: str | os.PathLike, *, option: str = "--out", kind: str =
                           "e.g. runs/demo")
     if p.is_symlink() and not p.exists():
         raise ConfigError(f"{option} {shorten(repr(text))} is a symbolic link to "
-                          f"{shorten(repr(os.readlink(p)))}, which does not exist; causalfolio "
-                          f"does not write through links: choose another {option}")
+                          f"{shorten(repr(os.readlink(p)))}, which does not exist; create what "
+                          f"it points to, or choose another {option}")
     if kind == "folder" and p.is_file():
         raise ConfigError(f"{option} {text!r} is a file, not a folder; choose another {option}")
     if kind == "file" and p.is_dir():

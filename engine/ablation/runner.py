@@ -324,7 +324,6 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                               "a file it did not write: choose another --out")
         fresh = True
         if study.is_file():
-            damaged = ""
             if read_stamp(out, STUDY_MARKER) is None:
                 try:
                     json.loads(study.read_text())
@@ -338,17 +337,9 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                                   f"(its {STUDY_MARKER} lacks causalfolio's folder stamp) and "
                                   "causalfolio never writes into a folder it did not make, "
                                   "whatever the flags: choose another --out")
-            try:
-                old = json.loads(study.read_text()).get("context")
-            except (OSError, json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
-                old, damaged = None, type(exc).__name__
-            fresh = old != context
+            # read_stamp has just parsed it as a JSON object (under the lock)
+            fresh = json.loads(study.read_bytes()).get("context") != context
             if fresh:
-                if not force and damaged:
-                    raise ConfigError(
-                        f"--out {out} holds a damaged {STUDY_MARKER} (unreadable: {damaged}), "
-                        "so its results cannot be matched to this study; choose another --out, "
-                        "or pass --force to discard them")
                 if not force:
                     raise ConfigError(
                         f"--out {out} holds a study on other data, dates or fixed settings; "
@@ -356,7 +347,10 @@ def _prepare_out(out: Path, context: dict[str, Any], force: bool, grid: Grid,
                 # only our rows go: anything else in rows/ is the user's and stays
                 remove_owned(out / "rows", [f[len("rows/"):] for f in STUDY_FILES
                                             if f.startswith("rows/")], keep_root=True)
-        elif out.is_dir() and any(p.name not in ("rows", "stage-cache") for p in out.iterdir()):
+        elif out.is_dir() and any(p.name not in ("rows", "stage-cache")
+                                  or (p.name == "rows" and (not p.is_dir() or any(p.iterdir())))
+                                  for p in out.iterdir()):
+            # rows are written only after study.json: rows without it are not provably ours
             raise ConfigError(f"--out {out} is not an ablation folder (no {STUDY_MARKER}) and "
                               "causalfolio never writes into a folder it did not make, whatever "
                               "the flags: choose another --out")

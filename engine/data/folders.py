@@ -222,12 +222,12 @@ def foreign_files(folder: str | os.PathLike, patterns: Sequence[str]) -> list[st
 
 
 def remove_owned(folder: str | os.PathLike, patterns: Sequence[str], *,
-                 keep_root: bool = False) -> list[str]:
+                 keep_root: bool = False) -> None:
     """Delete the files under ``folder`` that ``patterns`` own, then the folders left empty
-    (``folder`` too unless ``keep_root``); returns what was not ours and stays."""
+    (``folder`` too unless ``keep_root``); what is not ours stays."""
     folder = Path(folder)
     if not folder.is_dir() or folder.is_symlink():
-        return []
+        return
     for rel, p in list(_walk(folder)):
         if _owns(patterns, rel, p):
             p.unlink(missing_ok=True)
@@ -238,7 +238,6 @@ def remove_owned(folder: str | os.PathLike, patterns: Sequence[str], *,
     if not keep_root:
         with contextlib.suppress(OSError):
             folder.rmdir()
-    return foreign_files(folder, patterns) if folder.exists() else []
 
 
 def resolve_out(out: str | os.PathLike) -> Path:
