@@ -137,7 +137,9 @@ class Book:
         if self.cash:
             rp += self.cash * rf
         port = (1.0 - cost) * (1.0 + rp) - 1.0
-        if port <= -1.0:  # lost everything (or more): the portfolio ends at 0
+        # costs above the NAV, or a day that loses it all: the portfolio ends at 0 (the product
+        # alone would turn two losses into a gain when both factors are negative)
+        if cost >= 1.0 or 1.0 + rp <= 0.0:
             self.ruined = True
             self.nav = 0.0
             self.w = np.zeros(self.n)

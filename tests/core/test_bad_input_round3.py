@@ -123,6 +123,10 @@ def test_d03_book_ruin_stops_at_zero():
     book.step(np.array([0.0, 0.0]), 0.0, np.array([30.0, -29.0]))
     port, _ = book.step(np.array([-0.05, 0.05]), 0.0)
     assert port == -1.0 and book.nav == 0.0
+    # costs above the NAV on a day that also loses more than the NAV: two losses, not a gain
+    book = Book(n=2, cost_bps=150.0)
+    port, _ = book.step(np.array([-0.05, 0.0]), 0.0, np.array([50.5, -49.5]))
+    assert port == -1.0 and book.nav == 0.0 and book.ruined
 
 
 def test_d03_ruined_backtest_reports_a_total_loss(market):
