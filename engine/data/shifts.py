@@ -97,6 +97,12 @@ def _number(value: Any, key: str, kind: str, *, integer: bool = False) -> Any:
     return int(f) if integer else f
 
 
+def _exact_text(v: float) -> str:
+    """Shortest text that parses back to exactly ``v`` (``2`` rather than ``2.0``)."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(v)
+
+
 @attrs.frozen(kw_only=True)
 class Shift:
     """One distribution shift of the synthetic market (see the module docstring for the kinds).
@@ -176,7 +182,7 @@ class Shift:
         for key in ("start", "end", "every", "strength", "level", "driver", "n"):
             v = getattr(self, key)
             if v is not None:
-                parts.append(f"{key}={v:g}" if isinstance(v, float) else f"{key}={v}")
+                parts.append(f"{key}={_exact_text(v)}" if isinstance(v, float) else f"{key}={v}")
         return ":".join(parts)
 
     def windows(self, dates: pd.DatetimeIndex) -> list[tuple[int, int]]:

@@ -149,3 +149,11 @@ def test_cli_and_grid_file_take_shifts_as_a_market_axis(tmp_path):
     (m,) = MarketGrid.from_options(**opts).markets().values()
     assert [e["kind"] for e in m.truth.shifts] == ["mechanism", "spurious"]
     assert m.truth.params["shifts"] == "mechanism:start=60;spurious:n=1"
+
+
+def test_shift_text_parses_back_to_the_same_shift():
+    """truth.params records shifts as text: it must rebuild the same market."""
+    for v in (1.2345678, 2.0, 0.1, 1e-7):
+        s = Shift(kind="driver_vol", strength=v, every=250)
+        assert parse_shifts(s.text()) == (s,)
+    assert Shift(kind="driver_vol", strength=2.0).text() == "driver_vol:strength=2"
