@@ -15,12 +15,13 @@ partial correlation that comes out non-finite is reported as 0 (p-value 1: no ev
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from functools import lru_cache
 
 import attrs
 
 from causalfolio._lazy import np
+
+from ._common import correlation_matrix
 
 _BATCH = 20000
 
@@ -35,13 +36,9 @@ def rank_columns(x: np.ndarray) -> np.ndarray:
 def correlation(x: np.ndarray) -> np.ndarray:
     """Pearson correlation matrix of the columns of x (T, V); a constant column has 0 off the
     diagonal and 1 on it."""
-    xc = x - x.mean(axis=0)
-    s = np.sqrt((xc**2).sum(axis=0))
-    s[s == 0] = np.inf
-    xs = xc / s
-    r = xs.T @ xs
+    r = correlation_matrix(x, x)
     np.fill_diagonal(r, 1.0)
-    return np.clip(r, -1.0, 1.0)
+    return r
 
 
 def pvalue(r: np.ndarray, n: int, size: int | np.ndarray) -> np.ndarray:
@@ -363,8 +360,3 @@ def block_set(block: np.ndarray | None, i: int, j: int, n: int) -> np.ndarray | 
     s = np.flatnonzero(block)
     s = s[(s != i) & (s != j)]
     return s if len(s) and n - len(s) - 2 >= 3 else None
-
-
-def names_of(idx: Sequence[int], names: Sequence[str]) -> list[str]:
-    """Names of variable indices."""
-    return [names[i] for i in idx]
