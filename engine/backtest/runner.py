@@ -398,8 +398,9 @@ def run_backtest(
         # uniform bounds on a fixed universe: the same at every date, so the error names none
         check_bounds(len(all_names), limits.min_weight, limits.max_weight)  # type: ignore[arg-type]
     for tau, p in zip(sched, cal.get_indexer(sched), strict=True):
-        check_investable(int(universe.investable(p).sum()), tau)
-        limits.resolve(tuple(all_names[universe.investable(p)]), tau)
+        inv = universe.investable(p)
+        check_investable(int(inv.sum()), tau)
+        limits.resolve(tuple(all_names[inv]), tau)
     for pipe in pipelines.values() if limits.linear else ():
         if not pipe.mapping.group_constraints:
             raise ConfigError(refusal(pipe.mapping.name, [c.text for c in limits.linear]))
@@ -487,8 +488,8 @@ def run_backtest(
                     vif = selected_vif(c_win, res.selection.names, config.driver_window)
                     if vif:
                         rec["vif"] = vif
-                        if collinear(vif):
-                            flagged.append((str(day.date()), collinear(vif)))
+                        if near := collinear(vif):
+                            flagged.append((str(day.date()), near))
                     selections += 1
                 if prev_inv is not None and not universe.fixed:
                     rec["entered"] = list(names[inv & ~prev_inv])

@@ -14,18 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..evidence.result import format_p, p_phrase
+from ..evidence.result import p_phrase
 from . import charts
-from .html import _img
+from .html import _img, _p
 
 ABLATE = "'causalfolio ablate' with the same --out"
 FOREST = (("sharpe", "Sharpe ratio"), ("annual_volatility", "annualised volatility"),
           ("max_drawdown", "max drawdown"))
-
-
-def _p(p: Any) -> str:
-    """A p-value for an HTML cell (``&lt; 1e-4`` below the floor)."""
-    return html.escape(format_p(p))
 
 
 def has_evidence(folder: Path) -> bool:
