@@ -107,7 +107,8 @@ def _effects_note(with_ci: pd.DataFrame) -> str:
                 "the stationary-bootstrap replicas")
     elif methods == {"paired-t"}:
         over = ("95% interval of a paired t-test across markets (or, with one market, across "
-                "the settings of the other factors)")
+                "the settings of the other factors: they share one return path, so that interval "
+                "is descriptive, not evidence from independent draws)")
     else:
         over = f"95% intervals by {', '.join(sorted(methods))}"
     return ("Effect of a choice = the mean of the metric with that choice minus the mean of the "
